@@ -14,7 +14,13 @@ use tracing_subscriber::EnvFilter;
 /// Installs the logfmt subscriber (level from `RUST_LOG`, default `info`).
 /// Safe to call twice (the second call does nothing).
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    init_with_default("info");
+}
+
+/// As [`init`], with another default level (e.g. `warn` for a CLI whose
+/// own output is the report).
+pub fn init_with_default(level: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

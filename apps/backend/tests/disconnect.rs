@@ -1,0 +1,65 @@
+//! A client that goes away stops its handler: `/sleep` and `/stream` notice
+//! the closed socket while waiting (not only when they next write) and log
+//! `msg=client_disconnected` long before the request would have ended.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::Shutdown;
+use std::time::{Duration, Instant};
+
+use common::{field, Backend};
+use rstest::rstest;
+
+#[rstest]
+#[case::sleep("/sleep?seconds=30", "/sleep", "499", false)]
+#[case::stream("/stream?seconds=30&interval_ms=5000", "/stream", "200", true)]
+fn client_disconnect_stops_the_handler(
+    #[case] target: &str,
+    #[case] path: &str,
+    #[case] logged_status: &str,
+    #[case] read_first: bool,
+) {
+    let mut b = Backend::start(&["--shutdown-timeout", "20s"]);
+    let mut s = b.connect();
+    write!(s, "GET {target} HTTP/1.1\r\nHost: t\r\nx-request-id: rid-{path}\r\n\r\n").unwrap();
+    b.logs
+        .wait_for(Duration::from_secs(5), |l| l.contains("msg=request_started"))
+        .unwrap();
+    if read_first {
+        // The headers and chunk 0 arrive at once; the next tick is 5 s away.
+        let mut buf = [0u8; 512];
+        let mut got = Vec::new();
+        while !String::from_utf8_lossy(&got).contains("chunk 0 @") {
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0);
+            got.extend_from_slice(&buf[..n]);
+        }
+    }
+    let gone = Instant::now();
+    s.shutdown(Shutdown::Both).unwrap();
+    drop(s);
+
+    let line = b
+        .logs
+        .wait_for(Duration::from_secs(3), |l| l.contains("msg=client_disconnected"))
+        .expect("handler did not notice the client leaving");
+    assert!(gone.elapsed() < Duration::from_secs(3));
+    assert_eq!(field(&line, "path"), Some(path));
+    assert_eq!(field(&line, "request_id"), Some(format!("rid-{path}").as_str()));
+    let req = b
+        .logs
+        .wait_for(Duration::from_secs(1), |l| l.contains("msg=request "))
+        .unwrap();
+    assert_eq!(field(&req, "status"), Some(logged_status), "{req}");
+    assert_eq!(field(&req, "complete"), Some("false"), "{req}");
+
+    // Nothing is left in flight: shutdown waits for nobody and exits at once.
+    b.signal(nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(b.wait_exit(Duration::from_secs(3)).code(), Some(0));
+    let done = b
+        .logs
+        .wait_for(Duration::from_secs(1), |l| l.contains("msg=shutdown_complete"))
+        .unwrap();
+    assert_eq!(field(&done, "waited_for"), Some("0"), "{done}");
+}

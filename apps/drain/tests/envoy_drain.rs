@@ -1,0 +1,173 @@
+//! drain and the seed script against a real Envoy with a real backend and a
+//! real hc: waiting for a request in flight, Envoy's admin unreachable (the
+//! seed's flaw), and the admin listener's own gauge.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use rstest::rstest;
+
+const HUGE: Duration = Duration::from_secs(60);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_waits_for_the_request_in_flight_then_closes() {
+    let envoy = Envoy::start(start_backend().await).await;
+    let hc = start_hc(hc::LbSignal::Status503).await;
+    let req = long_request(&envoy, 3);
+    wait_in_flight(&envoy).await;
+
+    let mut d = drain(
+        &[
+            ("HC_URL", &hc),
+            ("ENVOY_ADMIN", &envoy.admin),
+            ("DRAIN_TIMEOUT", "20s"),
+            ("POLL_INTERVAL", "200ms"),
+            ("LB_BUFFER", "300ms"),
+        ],
+        &[],
+    );
+    let (code, _) = d.finish(HUGE).await;
+    let (status, body, ended) = req.await.unwrap();
+    let log = d.text();
+    assert_eq!((status, body.as_str()), (200, "slept 3s"), "{log}");
+    assert_eq!(code, 0, "{log}");
+
+    let polls = d.msgs("poll");
+    let first: u64 = field(&polls[0].text, "active").unwrap().parse().unwrap();
+    assert!(first >= 2, "first poll must see the request (downstream + upstream): {log}");
+    let drained = &d.msgs("drained")[0];
+    assert!(
+        drained.at + Duration::from_millis(100) >= ended,
+        "drained {:?} before the request ended: {log}",
+        ended - drained.at
+    );
+    // The steps in the seed's order, each once.
+    let order: Vec<_> = ["hc_drain", "envoy_drain_listeners", "drained", "hc_close_lb", "lb_wait", "hc_close"]
+        .iter()
+        .map(|m| {
+            let l = d.msgs(m);
+            assert_eq!(l.len(), 1, "{m}: {log}");
+            l[0].at
+        })
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] <= w[1]), "{log}");
+    let close_lb = d.msgs("hc_close_lb")[0].at;
+    let close = d.msgs("hc_close")[0].at;
+    assert!(close - close_lb >= Duration::from_millis(300), "LB_BUFFER not waited: {log}");
+
+    let st = hc_status(&hc).await;
+    assert_eq!(st.state, "CLOSED");
+    let path: Vec<_> = st.progress.transitions.iter().map(|t| t.to.as_str()).collect();
+    assert_eq!(path, ["DRAINING", "CLOSING", "CLOSED"]);
+
+    let stderr_last = d.lines.iter().rev().find(|l| l.text.contains("msg=")).unwrap();
+    assert!(stderr_last.text.contains("[done] preStop completed in"), "{log}");
+    assert!(field(&stderr_last.text, "elapsed_ms").is_some() && stderr_last.text.contains("step=7"));
+    assert!(d.lines.iter().any(|l| l.text.starts_with("[done] preStop completed in ") && l.text.ends_with('s')), "{log}");
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Runner {
+    Drain,
+    DrainZeroOnError,
+    Script,
+}
+
+fn start(runner: Runner, env: &[(&str, &str)]) -> Proc {
+    match runner {
+        Runner::Drain => drain(env, &[]),
+        Runner::DrainZeroOnError => drain(env, &["--zero-on-stats-error"]),
+        Runner::Script => script(env),
+    }
+}
+
+/// Envoy's admin unreachable while a request is in flight: drain polls until
+/// its deadline (exit 3); the seed's flaw (script, or the flag) reads 0 and
+/// drains at once, while the request is still running.
+#[rstest]
+#[case::drain(Runner::Drain, false, 3)]
+#[case::drain_zero_on_stats_error(Runner::DrainZeroOnError, true, 0)]
+#[case::script(Runner::Script, true, 0)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_unreachable(#[case] runner: Runner, #[case] drains_early: bool, #[case] want_code: i32) {
+    let envoy = Envoy::start(start_backend().await).await;
+    let hc = start_hc(hc::LbSignal::Status503).await;
+    let req = long_request(&envoy, 6);
+    wait_in_flight(&envoy).await;
+    let dead_admin = format!("http://127.0.0.1:{}", free_port());
+
+    let mut d = start(
+        runner,
+        &[
+            ("HC_URL", &hc),
+            ("ENVOY_ADMIN", &dead_admin),
+            ("DRAIN_TIMEOUT", "3"),
+            ("POLL_INTERVAL", "1"),
+            ("LB_BUFFER", "0"),
+        ],
+    );
+    let (code, wall) = d.finish(HUGE).await;
+    let log = d.text();
+    assert_eq!(code, want_code, "{log}");
+    assert_eq!(envoy.active_rq().await, 2, "the request is still in flight when the drain ends");
+    if drains_early {
+        assert_eq!(d.msgs("drained").len(), 1, "{log}");
+        assert!(d.msgs("drain_timeout").is_empty(), "{log}");
+        assert!(wall < Duration::from_secs(3), "drained early, in {wall:?}: {log}");
+    } else {
+        assert!(d.msgs("drained").is_empty(), "{log}");
+        assert_eq!(d.msgs("drain_timeout").len(), 1, "{log}");
+        assert!(wall >= Duration::from_secs(3), "{wall:?}");
+        let polls = d.msgs("poll");
+        assert!(polls.len() >= 3, "{log}");
+        assert!(polls.iter().all(|l| field(&l.text, "active") == Some("unknown")), "{log}");
+    }
+    // Best effort: the sequence went on to the end either way.
+    assert_eq!(hc_status(&hc).await.state, "CLOSED", "{log}");
+    let (status, _, _) = req.await.unwrap();
+    assert_eq!(status, 200);
+}
+
+/// Nothing in flight on a plain Envoy: the admin's own
+/// `http.admin.downstream_rq_active: 1` keeps the seed's sum at 1, so the
+/// script runs to its deadline; drain leaves it out and drains at once.
+#[rstest]
+#[case::drain(Runner::Drain)]
+#[case::script(Runner::Script)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_own_gauge(#[case] runner: Runner) {
+    let envoy = Envoy::start(start_backend().await).await;
+    let hc = start_hc(hc::LbSignal::Status503).await;
+    assert_eq!(envoy.active_rq().await, 0);
+
+    let mut d = start(
+        runner,
+        &[
+            ("HC_URL", &hc),
+            ("ENVOY_ADMIN", &envoy.admin),
+            ("DRAIN_TIMEOUT", "3"),
+            ("POLL_INTERVAL", "1"),
+            ("LB_BUFFER", "0"),
+        ],
+    );
+    let (code, wall) = d.finish(HUGE).await;
+    let log = d.text();
+    let polls = d.msgs("poll");
+    match runner {
+        Runner::Script => {
+            assert!(polls.iter().all(|l| field(&l.text, "active") == Some("1")), "{log}");
+            assert_eq!(d.msgs("drain_timeout").len(), 1, "{log}");
+            assert!(wall >= Duration::from_secs(3), "{wall:?}");
+        }
+        _ => {
+            assert_eq!(code, 0, "{log}");
+            assert_eq!(polls.len(), 1, "{log}");
+            assert_eq!(field(&polls[0].text, "active"), Some("0"), "{log}");
+            assert_eq!(d.msgs("drained").len(), 1, "{log}");
+            assert!(wall < Duration::from_secs(2), "{wall:?}");
+        }
+    }
+    assert_eq!(hc_status(&hc).await.state, "CLOSED", "{log}");
+}

@@ -1,0 +1,101 @@
+//! A run's artifacts: the run folder, the streaming CSV writers and their
+//! readers, the latency histograms (`latency.hgrm`), `summary.json`, the plot
+//! (`plot.svg`, `plot.png`) and the one-page `report.html`.
+//!
+//! Everything here reads or writes files of one run folder; it never starts
+//! processes, never talks to the network and never decides what a run means
+//! (attribution and verdicts are computed elsewhere and only recorded here).
+
+pub mod csv;
+pub mod hgrm;
+pub mod plot;
+pub mod report;
+pub mod rundir;
+pub mod summary;
+
+use std::path::{Path, PathBuf};
+
+pub use self::csv::{
+    read_requests, read_samples, read_timeline, RequestsWriter, SamplesWriter, TimelineWriter,
+};
+pub use hgrm::{LatencyMs, LatencyStats, Percentiles};
+pub use plot::{plot_png, plot_svg};
+pub use report::write_report;
+pub use rundir::{write_atomic, RunDir};
+pub use summary::{
+    Attribution, DrainStep, DrainSummary, ExpectationResult, Summary, Tally, Verdict,
+};
+
+/// File names inside a run folder (DESIGN §3.7).
+pub mod names {
+    pub const SCENARIO: &str = "scenario.toml";
+    pub const REQUESTS: &str = "requests.csv";
+    pub const TIMELINE: &str = "timeline.csv";
+    pub const SAMPLES: &str = "samples.csv";
+    pub const HGRM: &str = "latency.hgrm";
+    /// The uncorrected (from the actual send time) distribution, beside `latency.hgrm`.
+    pub const HGRM_UNCORRECTED: &str = "latency-uncorrected.hgrm";
+    pub const SUMMARY: &str = "summary.json";
+    pub const PLOT_SVG: &str = "plot.svg";
+    pub const PLOT_PNG: &str = "plot.png";
+    pub const REPORT: &str = "report.html";
+    pub const CONFIG_DIR: &str = "config";
+    pub const LOGS_DIR: &str = "logs";
+}
+
+/// Everything that can go wrong while writing or reading artifacts. Every
+/// variant names the file or folder it is about.
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactsError {
+    #[error("{what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("artifacts folder {path} is not writable: {source}")]
+    NotWritable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid {what} {value:?}: only letters, digits, '_', '.', '-' are allowed, and it must not start with '.'")]
+    InvalidName { what: &'static str, value: String },
+    #[error("no free run folder name for {base} (tried {tries} suffixes)")]
+    NoFreeName { base: PathBuf, tries: u32 },
+    #[error("csv {path}: {source}")]
+    Csv {
+        path: PathBuf,
+        #[source]
+        source: ::csv::Error,
+    },
+    #[error("csv {path} line {line}: {detail}")]
+    BadRow {
+        path: PathBuf,
+        line: u64,
+        detail: String,
+    },
+    #[error("{path}: neither it nor {path}.part exists")]
+    Missing { path: PathBuf },
+    #[error("json {path}: {source}")]
+    Json {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("histogram: {0}")]
+    Histogram(String),
+    #[error("plot {path}: {detail}")]
+    Plot { path: PathBuf, detail: String },
+}
+
+impl ArtifactsError {
+    pub(crate) fn io(what: &'static str, path: &Path, source: std::io::Error) -> Self {
+        ArtifactsError::Io {
+            what,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,256 @@
+//! `plot.svg` and `plot.png` of a run, rebuilt from its CSVs alone (so
+//! `harness report` can redraw an old or killed run): latency per request
+//! over its intended send time coloured by outcome, the timeline's events as
+//! labelled marks, hc and HAProxy state bands per pod, and Envoy's active
+//! requests per pod.
+//!
+//! Text uses the bundled DejaVu Sans, so rendering needs no system font. It
+//! never changes the CSVs it reads.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::csv::{read_requests, read_samples, read_timeline};
+use super::rundir::{persist_rename, write_atomic};
+use super::{names, ArtifactsError};
+use crate::model::{Outcome, RequestRecord, Sample, TimelineEvent};
+
+mod panels;
+use panels::{draw_active, draw_bands, draw_event_labels, draw_latency};
+
+const FONT: &[u8] = include_bytes!("../../../assets/DejaVuSans.ttf");
+const WIDTH: u32 = 1600;
+/// Left label area, the same for every panel so their x axes line up.
+pub(super) const Y_LABEL_AREA: u32 = 90;
+pub(super) const MARGIN: u32 = 12;
+/// Timeline events drawn as vertical marks (plus every `drain` event).
+pub const MARKED_EVENTS: [&str; 9] = [
+    "terminating",
+    "prestop_start",
+    "prestop_end",
+    "sigterm",
+    "sigkill",
+    "exit",
+    "server_down",
+    "server_up",
+    "server_nolb",
+];
+
+/// Registers the bundled font as `sans-serif` (once per process).
+pub fn register_fonts() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // The bundled file is a valid TrueType font; a failure here would be
+        // a build defect, and text would simply not render.
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
+    });
+}
+
+/// Everything a plot is drawn from.
+#[derive(Debug, Default, Clone)]
+pub struct PlotData {
+    pub title: String,
+    pub requests: Vec<RequestRecord>,
+    pub timeline: Vec<TimelineEvent>,
+    pub samples: Vec<Sample>,
+}
+
+impl PlotData {
+    /// Reads a run folder's CSVs (final or `.part`); a missing file is empty.
+    pub fn load(dir: &Path) -> Result<Self, ArtifactsError> {
+        fn or_empty<T>(r: Result<Vec<T>, ArtifactsError>) -> Result<Vec<T>, ArtifactsError> {
+            match r {
+                Err(ArtifactsError::Missing { .. }) => Ok(Vec::new()),
+                other => other,
+            }
+        }
+        let title = match super::summary::Summary::read(dir) {
+            Ok(s) => format!("{}: {} / {}", s.run_id, s.scenario, s.mode),
+            Err(_) => dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        };
+        Ok(PlotData {
+            title,
+            requests: or_empty(read_requests(dir))?,
+            timeline: or_empty(read_timeline(dir))?,
+            samples: or_empty(read_samples(dir))?,
+        })
+    }
+}
+
+/// Renders the run's plot as an SVG document.
+pub fn render_svg(data: &PlotData) -> Result<String, String> {
+    register_fonts();
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, height(data))).into_drawing_area();
+        draw(&root, data)?;
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(svg)
+}
+
+/// Writes `<dir>/plot.svg` from the CSVs in `dir`; returns its path.
+pub fn plot_svg(dir: &Path) -> Result<PathBuf, ArtifactsError> {
+    let path = dir.join(names::PLOT_SVG);
+    let data = PlotData::load(dir)?;
+    let svg = render_svg(&data).map_err(|detail| ArtifactsError::Plot {
+        path: path.clone(),
+        detail,
+    })?;
+    write_atomic(&path, svg.as_bytes())?;
+    Ok(path)
+}
+
+/// Writes `<dir>/plot.png` from the CSVs in `dir`; returns its path.
+pub fn plot_png(dir: &Path) -> Result<PathBuf, ArtifactsError> {
+    let path = dir.join(names::PLOT_PNG);
+    let tmp = dir.join(".plot.tmp.png");
+    let data = PlotData::load(dir)?;
+    register_fonts();
+    let plot_err = |detail: String| ArtifactsError::Plot {
+        path: path.clone(),
+        detail,
+    };
+    {
+        let root = BitMapBackend::new(&tmp, (WIDTH, height(&data))).into_drawing_area();
+        draw(&root, &data).map_err(plot_err)?;
+        root.present().map_err(|e| plot_err(e.to_string()))?;
+    }
+    persist_rename(&tmp, &path)?;
+    Ok(path)
+}
+
+pub(super) fn pods(data: &PlotData) -> Vec<String> {
+    let mut p: Vec<String> = data.samples.iter().map(|s| s.pod.clone()).collect();
+    p.extend(data.requests.iter().filter_map(|r| r.pod.clone()));
+    p.sort();
+    p.dedup();
+    p
+}
+
+const TITLE_H: u32 = 36;
+const EVENTS_H: u32 = 150;
+const TOP_H: u32 = 460;
+pub(super) const BAND_ROW_H: u32 = 22;
+const BOTTOM_H: u32 = 240;
+
+fn bands_h(data: &PlotData) -> u32 {
+    2 * BAND_ROW_H * pods(data).len().max(1) as u32 + 70
+}
+
+fn height(data: &PlotData) -> u32 {
+    TITLE_H + EVENTS_H + TOP_H + bands_h(data) + BOTTOM_H
+}
+
+pub fn outcome_color(o: Outcome) -> RGBColor {
+    match o {
+        Outcome::Ok => RGBColor(90, 130, 190),
+        Outcome::Reset => RGBColor(220, 20, 20),
+        Outcome::Truncated => RGBColor(255, 140, 0),
+        Outcome::Refused => RGBColor(150, 40, 200),
+        Outcome::Timeout => RGBColor(120, 70, 20),
+        Outcome::Http5xx => RGBColor(230, 0, 150),
+    }
+}
+
+/// Colour of an hc state (gate or legacy name) or HAProxy status.
+pub fn state_color(state: Option<&str>) -> RGBColor {
+    match state.map(|s| s.to_ascii_uppercase()).as_deref() {
+        Some("OPEN" | "READY" | "UP") => RGBColor(80, 180, 90),
+        Some("DRAINING" | "NOLB" | "DRAIN") => RGBColor(240, 200, 40),
+        Some("CLOSING" | "DRAINED_WAIT_LB") => RGBColor(245, 130, 40),
+        Some("CLOSED" | "TERMINATING" | "DOWN") => RGBColor(120, 120, 120),
+        Some("FAULT" | "FAILED") => RGBColor(200, 30, 30),
+        Some("MAINT") => RGBColor(60, 90, 200),
+        Some(_) => RGBColor(170, 140, 200),
+        None => RGBColor(230, 230, 230),
+    }
+}
+
+pub(super) const POD_COLORS: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(23, 190, 207),
+];
+
+pub(super) fn source_color(source: &str) -> RGBColor {
+    match source {
+        "kubelet" => RGBColor(170, 0, 0),
+        "drain" => RGBColor(0, 90, 200),
+        "haproxy" => RGBColor(120, 0, 160),
+        _ => RGBColor(60, 60, 60),
+    }
+}
+
+/// The events drawn as vertical marks, in time order.
+pub fn marked_events(timeline: &[TimelineEvent]) -> Vec<&TimelineEvent> {
+    let mut v: Vec<&TimelineEvent> = timeline
+        .iter()
+        .filter(|e| e.source == "drain" || MARKED_EVENTS.contains(&e.event.as_str()))
+        .collect();
+    v.sort_by(|a, b| a.t_ms.total_cmp(&b.t_ms));
+    v
+}
+
+pub(super) fn event_label(e: &TimelineEvent) -> String {
+    match &e.pod {
+        Some(p) => format!("{} {}", p, e.event),
+        None => format!("{} {}", e.source, e.event),
+    }
+}
+
+/// The x range in seconds covering every request, event and sample.
+fn x_range(data: &PlotData) -> Range<f64> {
+    let mut max = 1.0f64;
+    for r in &data.requests {
+        max = max.max(r.end_ms).max(r.intended_ms);
+    }
+    for e in &data.timeline {
+        max = max.max(e.t_ms);
+    }
+    for s in &data.samples {
+        max = max.max(s.t_ms);
+    }
+    0.0..(max / 1000.0) * 1.02
+}
+
+pub(super) type DrawResult = Result<(), String>;
+
+pub(super) fn e2s<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, data: &PlotData) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(e2s)?;
+    let (title, rest) = root.split_vertically(TITLE_H);
+    title
+        .draw(&Text::new(
+            data.title.clone(),
+            (MARGIN as i32, 8),
+            ("sans-serif", 20).into_font(),
+        ))
+        .map_err(e2s)?;
+    let (events_area, rest) = rest.split_vertically(EVENTS_H);
+    let (top, rest) = rest.split_vertically(TOP_H);
+    let (bands, bottom) = rest.split_vertically(bands_h(data));
+    let xr = x_range(data);
+    let marks = marked_events(&data.timeline);
+    let xs = draw_latency(&top, data, xr.clone(), &marks)?;
+    draw_event_labels(&events_area, &marks, &xs)?;
+    draw_bands(&bands, data, xr.clone(), &marks)?;
+    draw_active(&bottom, data, xr, &marks)?;
+    Ok(())
+}

@@ -1,0 +1,249 @@
+//! The run folder `artifacts/<YYYYMMDDTHHMMSSZ>-<scenario>-<mode>/` and atomic
+//! file writes.
+//!
+//! It must never write outside the run folder: scenario ids and modes that
+//! could escape it are refused, and existing folders are never reused.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+use super::{names, ArtifactsError};
+
+/// How many `-N` suffixes are tried before giving up on a name.
+const MAX_SUFFIX: u32 = 1000;
+
+/// One run's folder, with its `config/` and `logs/` subfolders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunDir {
+    path: PathBuf,
+}
+
+impl RunDir {
+    /// Creates `<artifacts_root>/<UTC now>-<scenario_id>-<mode>/` (with a
+    /// `-2`, `-3`, … suffix when the name is taken) and its `config/` and
+    /// `logs/` subfolders. `artifacts_root` is created when missing.
+    pub fn create(
+        artifacts_root: &Path,
+        scenario_id: &str,
+        mode: &str,
+    ) -> Result<RunDir, ArtifactsError> {
+        Self::create_at(artifacts_root, scenario_id, mode, Utc::now())
+    }
+
+    /// As [`RunDir::create`], with the timestamp given (tests, replays).
+    pub fn create_at(
+        artifacts_root: &Path,
+        scenario_id: &str,
+        mode: &str,
+        now: DateTime<Utc>,
+    ) -> Result<RunDir, ArtifactsError> {
+        check_name("scenario id", scenario_id)?;
+        check_name("mode", mode)?;
+        fs::create_dir_all(artifacts_root).map_err(|source| ArtifactsError::NotWritable {
+            path: artifacts_root.to_path_buf(),
+            source,
+        })?;
+        let base = format!("{}-{scenario_id}-{mode}", now.format("%Y%m%dT%H%M%SZ"));
+        for n in 1..=MAX_SUFFIX {
+            let name = if n == 1 {
+                base.clone()
+            } else {
+                format!("{base}-{n}")
+            };
+            let path = artifacts_root.join(name);
+            match fs::create_dir(&path) {
+                Ok(()) => {
+                    let dir = RunDir { path };
+                    for sub in [dir.config_dir(), dir.logs_dir()] {
+                        fs::create_dir(&sub)
+                            .map_err(|e| ArtifactsError::io("creating folder", &sub, e))?;
+                    }
+                    return Ok(dir);
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(source) => {
+                    return Err(ArtifactsError::NotWritable {
+                        path: artifacts_root.to_path_buf(),
+                        source,
+                    })
+                }
+            }
+        }
+        Err(ArtifactsError::NoFreeName {
+            base: artifacts_root.join(base),
+            tries: MAX_SUFFIX,
+        })
+    }
+
+    /// An existing run folder (for `harness report`, `compare`).
+    pub fn open(path: &Path) -> Result<RunDir, ArtifactsError> {
+        let meta = fs::metadata(path).map_err(|e| ArtifactsError::io("run folder", path, e))?;
+        if !meta.is_dir() {
+            return Err(ArtifactsError::io(
+                "run folder",
+                path,
+                io::Error::new(io::ErrorKind::InvalidInput, "not a folder"),
+            ));
+        }
+        Ok(RunDir {
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The folder's name, used as the run id.
+    pub fn run_id(&self) -> String {
+        self.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    pub fn logs_dir(&self) -> PathBuf {
+        self.path.join(names::LOGS_DIR)
+    }
+
+    pub fn config_dir(&self) -> PathBuf {
+        self.path.join(names::CONFIG_DIR)
+    }
+
+    /// `<run>/<name>`.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+}
+
+/// Refuses anything but `[A-Za-z0-9_.-]+` not starting with '.'.
+pub fn check_name(what: &'static str, value: &str) -> Result<(), ArtifactsError> {
+    let ok = !value.is_empty()
+        && !value.starts_with('.')
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ArtifactsError::InvalidName {
+            what,
+            value: value.to_string(),
+        })
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temporary name in the same folder,
+/// fsync, rename, then fsync of the folder. A reader sees the old file or
+/// the new one, never half of it.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ArtifactsError> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".to_string());
+    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, path)?;
+        // Persist the rename; some filesystems refuse to fsync a folder.
+        if let Ok(d) = fs::File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    result.map_err(|e: io::Error| {
+        let _ = fs::remove_file(&tmp);
+        ArtifactsError::io("writing", path, e)
+    })
+}
+
+/// Renames `<path>.part` (or any `from`) to `to` after an fsync of `from`.
+pub(crate) fn persist_rename(from: &Path, to: &Path) -> Result<(), ArtifactsError> {
+    if let Ok(f) = fs::OpenOptions::new().read(true).open(from) {
+        let _ = f.sync_all();
+    }
+    fs::rename(from, to).map_err(|e| ArtifactsError::io("renaming", from, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 4, 26, 9, 5, 7).unwrap()
+    }
+
+    #[test]
+    fn names_the_folder_and_suffixes_collisions() {
+        let root = tempfile::tempdir().unwrap();
+        let a = RunDir::create_at(root.path(), "s1", "graceful", t0()).unwrap();
+        let b = RunDir::create_at(root.path(), "s1", "graceful", t0()).unwrap();
+        let c = RunDir::create_at(root.path(), "s1", "graceful", t0()).unwrap();
+        assert_eq!(a.run_id(), "20260426T090507Z-s1-graceful");
+        assert_eq!(b.run_id(), "20260426T090507Z-s1-graceful-2");
+        assert_eq!(c.run_id(), "20260426T090507Z-s1-graceful-3");
+        for d in [&a, &b, &c] {
+            assert!(d.config_dir().is_dir());
+            assert!(d.logs_dir().is_dir());
+            assert_eq!(d.path().parent().unwrap(), root.path());
+        }
+    }
+
+    #[test]
+    fn refuses_names_that_could_escape() {
+        let root = tempfile::tempdir().unwrap();
+        for bad in ["../x", "a/b", "", ".hidden", "..", "s1 x", "a\\b", "é"] {
+            let err = RunDir::create_at(root.path(), bad, "current", t0()).unwrap_err();
+            assert!(
+                matches!(err, ArtifactsError::InvalidName { .. }),
+                "{bad}: {err}"
+            );
+            let err = RunDir::create_at(root.path(), "s1", bad, t0()).unwrap_err();
+            assert!(
+                matches!(err, ArtifactsError::InvalidName { .. }),
+                "{bad}: {err}"
+            );
+        }
+        assert_eq!(fs::read_dir(root.path()).unwrap().count(), 0);
+        RunDir::create_at(root.path(), "s15_lb-first.v2", "current", t0()).unwrap();
+    }
+
+    #[test]
+    fn unwritable_root_is_named_in_the_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("a-file");
+        fs::write(&file, b"x").unwrap();
+        let root = file.join("artifacts");
+        let err = RunDir::create(&root, "s1", "current").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains(&root.display().to_string()), "{msg}");
+        assert!(msg.contains("not writable"), "{msg}");
+    }
+
+    #[test]
+    fn write_atomic_replaces_and_leaves_no_temp() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("summary.json");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        let names: Vec<_> = fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("summary.json")]);
+        let err = write_atomic(&tmp.path().join("no/such/dir/x"), b"x").unwrap_err();
+        assert!(err.to_string().contains("no/such/dir/x"), "{err}");
+    }
+}

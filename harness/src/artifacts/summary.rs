@@ -1,0 +1,361 @@
+//! `summary.json`: one run's headline facts (versions, runtime, naming,
+//! counts by outcome, percentiles, drain durations, attributions,
+//! expectations, verdict), plus [`Tally`], which builds the counts from
+//! requests as they come without holding them.
+//!
+//! It records what others decided (attribution, expectation results); it
+//! never judges a run itself beyond folding expectations into a verdict.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::hgrm::{LatencyMs, LatencyStats};
+use super::rundir::write_atomic;
+use super::{names, ArtifactsError};
+use crate::model::{Outcome, RequestRecord};
+
+/// `disruptions_by_origin` key of a disruption no server answered (reset,
+/// truncated, refused, timeout): seen by the client only.
+pub const ORIGIN_CLIENT: &str = "client";
+/// `disruptions_by_origin` key of a 5xx whose origin is not known.
+pub const ORIGIN_UNKNOWN: &str = "unknown";
+
+/// The run's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    Interrupted,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// One drain step as the orchestrator logged it (`drain`, `drain_listeners`,
+/// `close-lb`, …), ms from the run's start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DrainStep {
+    pub step: String,
+    pub t_ms: f64,
+}
+
+/// Drain durations of the terminated pod.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DrainSummary {
+    /// preStop hook duration (prestop_start → prestop_end).
+    pub prestop_ms: Option<f64>,
+    /// The hook's exit code (`drain`: 0, 3, 4, 5).
+    pub exit_code: Option<i32>,
+    pub steps: Vec<DrainStep>,
+    /// From `close-lb` to HAProxy marking the server DOWN (or NOLB).
+    pub close_lb_to_down_ms: Option<f64>,
+}
+
+/// One disruption and the nearest preceding cause on the timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attribution {
+    pub request_id: String,
+    /// Written as `requests.csv` writes it (`http_5xx`, not serde's `http5xx`).
+    #[serde(with = "outcome_name")]
+    pub outcome: Outcome,
+    /// When the disruption was seen (the request's end).
+    pub t_ms: f64,
+    /// e.g. `haproxy server_down pod-a`; `None` when nothing preceded it.
+    pub cause: Option<String>,
+    pub cause_t_ms: Option<f64>,
+    /// `t_ms - cause_t_ms`.
+    pub delta_ms: Option<f64>,
+    pub pod: Option<String>,
+}
+
+/// (De)serializes an `Outcome` by `Outcome::as_str`, so summary.json and
+/// requests.csv spell outcomes alike.
+mod outcome_name {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::model::Outcome;
+
+    pub fn serialize<S: Serializer>(o: &Outcome, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(o.as_str())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Outcome, D::Error> {
+        let name = String::deserialize(d)?;
+        crate::artifacts::csv::parse_outcome(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown outcome {name:?}")))
+    }
+}
+
+/// One scenario expectation and whether the run met it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExpectationResult {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// The content of `summary.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub scenario: String,
+    pub mode: String,
+    pub run_id: String,
+    /// RFC 3339, UTC.
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub wall_s: Option<f64>,
+    /// `local` or `docker`.
+    pub runtime: String,
+    /// Why that runtime was chosen.
+    pub runtime_reason: String,
+    pub naming: gate::Naming,
+    /// `harness`, `haproxy`, `envoy`, `backend`, `hc`, `drain` → version.
+    pub versions: BTreeMap<String, String>,
+    pub interrupted: bool,
+    pub requests: u64,
+    /// Every outcome, 0 included.
+    pub outcomes: BTreeMap<String, u64>,
+    pub disruptions: u64,
+    /// `haproxy`/`envoy`/`app`/`unknown` for 5xx, `client` for the rest.
+    pub disruptions_by_origin: BTreeMap<String, u64>,
+    pub latency_ms: LatencyMs,
+    pub drain: DrainSummary,
+    pub attributions: Vec<Attribution>,
+    pub expectations: Vec<ExpectationResult>,
+    pub verdict: Verdict,
+    pub notes: Vec<String>,
+}
+
+/// Every outcome with a 0 count.
+pub fn zero_outcomes() -> BTreeMap<String, u64> {
+    Outcome::ALL
+        .iter()
+        .map(|o| (o.as_str().to_string(), 0))
+        .collect()
+}
+
+impl Summary {
+    /// A summary with nothing counted yet; `verdict` is `interrupted` until
+    /// [`Summary::decide_verdict`] says otherwise, so a run that dies before
+    /// the end leaves an honest file.
+    pub fn new(scenario: &str, mode: &str, run_id: &str, started_at: DateTime<Utc>) -> Self {
+        Summary {
+            scenario: scenario.to_string(),
+            mode: mode.to_string(),
+            run_id: run_id.to_string(),
+            started_at,
+            ended_at: None,
+            wall_s: None,
+            runtime: String::new(),
+            runtime_reason: String::new(),
+            naming: gate::Naming::Gate,
+            versions: BTreeMap::new(),
+            interrupted: true,
+            requests: 0,
+            outcomes: zero_outcomes(),
+            disruptions: 0,
+            disruptions_by_origin: BTreeMap::new(),
+            latency_ms: LatencyMs::default(),
+            drain: DrainSummary::default(),
+            attributions: Vec::new(),
+            expectations: Vec::new(),
+            verdict: Verdict::Interrupted,
+            notes: Vec::new(),
+        }
+    }
+
+    /// Sets `ended_at` and `wall_s`.
+    pub fn end(&mut self, ended_at: DateTime<Utc>) {
+        self.ended_at = Some(ended_at);
+        let ms = (ended_at - self.started_at).num_milliseconds();
+        self.wall_s = Some(ms as f64 / 1000.0);
+    }
+
+    /// `interrupted` when the run was, else `fail` when any expectation
+    /// failed, else `pass`. Sets and returns it.
+    pub fn decide_verdict(&mut self) -> Verdict {
+        self.verdict = if self.interrupted {
+            Verdict::Interrupted
+        } else if self.expectations.iter().any(|e| !e.ok) {
+            Verdict::Fail
+        } else {
+            Verdict::Pass
+        };
+        self.verdict
+    }
+
+    /// Writes `<run_dir>/summary.json` atomically (pretty JSON).
+    pub fn write(&self, run_dir: &Path) -> Result<(), ArtifactsError> {
+        let path = run_dir.join(names::SUMMARY);
+        let mut bytes = serde_json::to_vec_pretty(self).map_err(|source| ArtifactsError::Json {
+            path: path.clone(),
+            source,
+        })?;
+        bytes.push(b'\n');
+        write_atomic(&path, &bytes)
+    }
+
+    /// Reads `<run_dir>/summary.json`.
+    pub fn read(run_dir: &Path) -> Result<Self, ArtifactsError> {
+        let path = run_dir.join(names::SUMMARY);
+        let bytes = std::fs::read(&path).map_err(|e| ArtifactsError::io("reading", &path, e))?;
+        serde_json::from_slice(&bytes).map_err(|source| ArtifactsError::Json { path, source })
+    }
+}
+
+/// Counts requests by outcome and origin and feeds the latency histograms,
+/// one request at a time.
+#[derive(Debug, Clone)]
+pub struct Tally {
+    pub requests: u64,
+    pub outcomes: BTreeMap<String, u64>,
+    pub disruptions: u64,
+    pub disruptions_by_origin: BTreeMap<String, u64>,
+    pub latency: LatencyStats,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Tally {
+    pub fn new() -> Self {
+        Tally {
+            requests: 0,
+            outcomes: zero_outcomes(),
+            disruptions: 0,
+            disruptions_by_origin: BTreeMap::new(),
+            latency: LatencyStats::new(),
+        }
+    }
+
+    pub fn record(&mut self, r: &RequestRecord) {
+        self.requests += 1;
+        *self
+            .outcomes
+            .entry(r.outcome.as_str().to_string())
+            .or_default() += 1;
+        if r.outcome.is_disruption() {
+            self.disruptions += 1;
+            let key = match (r.outcome, r.origin) {
+                (Outcome::Http5xx, Some(o)) => o.as_str(),
+                (Outcome::Http5xx, None) => ORIGIN_UNKNOWN,
+                _ => ORIGIN_CLIENT,
+            };
+            *self
+                .disruptions_by_origin
+                .entry(key.to_string())
+                .or_default() += 1;
+        }
+        self.latency.record(r);
+    }
+
+    /// Copies the counts and percentiles into `s`.
+    pub fn apply_to(&self, s: &mut Summary) {
+        s.requests = self.requests;
+        s.outcomes = self.outcomes.clone();
+        s.disruptions = self.disruptions;
+        s.disruptions_by_origin = self.disruptions_by_origin.clone();
+        s.latency_ms = self.latency.percentiles();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Origin, RequestKind};
+    use chrono::TimeZone;
+
+    fn req(id: &str, outcome: Outcome, origin: Option<Origin>) -> RequestRecord {
+        RequestRecord {
+            id: id.into(),
+            kind: RequestKind::Steady,
+            method: "GET".into(),
+            path: "/".into(),
+            pod: None,
+            conn_id: 0,
+            reused: true,
+            intended_ms: 10.0,
+            sent_ms: 11.0,
+            ttfb_ms: Some(12.0),
+            end_ms: 15.0,
+            status: None,
+            bytes: 0,
+            chunks: None,
+            outcome,
+            origin,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn json_has_every_outcome_and_round_trips() {
+        let t0 = Utc.with_ymd_and_hms(2026, 4, 26, 9, 0, 0).unwrap();
+        let mut s = Summary::new("s1", "graceful", "20260426T090000Z-s1-graceful", t0);
+        let mut t = Tally::new();
+        t.record(&req("a", Outcome::Ok, None));
+        t.record(&req("b", Outcome::Http5xx, Some(Origin::Haproxy)));
+        t.record(&req("c", Outcome::Reset, None));
+        t.apply_to(&mut s);
+        s.attributions.push(Attribution {
+            request_id: "b".into(),
+            outcome: Outcome::Http5xx,
+            t_ms: 15.0,
+            cause: Some("haproxy server_down pod-a".into()),
+            cause_t_ms: Some(14.9),
+            delta_ms: Some(0.1),
+            pod: None,
+        });
+        s.end(t0 + chrono::Duration::milliseconds(61_500));
+        s.interrupted = false;
+        s.expectations.push(ExpectationResult {
+            name: "disruptions == 0".into(),
+            ok: false,
+            detail: "2 disruptions".into(),
+        });
+        assert_eq!(s.decide_verdict(), Verdict::Fail);
+        let tmp = tempfile::tempdir().unwrap();
+        s.write(tmp.path()).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(tmp.path().join("summary.json")).unwrap())
+                .unwrap();
+        for o in Outcome::ALL {
+            assert!(v["outcomes"][o.as_str()].is_u64(), "{o} missing: {v}");
+        }
+        assert_eq!(v["outcomes"]["truncated"], 0);
+        assert_eq!(v["outcomes"]["http_5xx"], 1);
+        assert_eq!(v["disruptions"], 2);
+        assert_eq!(v["disruptions_by_origin"]["haproxy"], 1);
+        assert_eq!(v["disruptions_by_origin"]["client"], 1);
+        assert_eq!(v["started_at"], "2026-04-26T09:00:00Z");
+        assert_eq!(v["wall_s"], 61.5);
+        assert_eq!(v["verdict"], "fail");
+        assert_eq!(v["attributions"][0]["outcome"], "http_5xx");
+        assert_eq!(v["naming"], "gate");
+        assert_eq!(v["latency_ms"]["corrected"]["count"], 1);
+        assert!(v["drain"]["prestop_ms"].is_null());
+        assert_eq!(Summary::read(tmp.path()).unwrap(), s);
+    }
+
+    #[test]
+    fn a_new_summary_is_interrupted_until_decided() {
+        let mut s = Summary::new("s1", "current", "x", Utc::now());
+        assert_eq!(s.verdict, Verdict::Interrupted);
+        assert_eq!(s.outcomes.len(), Outcome::ALL.len());
+        s.interrupted = false;
+        assert_eq!(s.decide_verdict(), Verdict::Pass);
+    }
+}

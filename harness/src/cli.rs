@@ -1,0 +1,233 @@
+//! The harness's verbs (`scenario`, `list`, `check`, `gc`) as library
+//! functions: the preflight that finds or fetches everything before any
+//! process starts, the runs, and the side-by-side verdict.
+//!
+//! Printing and sequencing only; the work is in `run`, `scenario` and
+//! `runtime`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::artifacts::Verdict;
+use crate::run::{RunEnv, RunResult};
+use crate::scenario::{self, PreStop};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuntimeChoice {
+    Local,
+    Docker,
+    Auto,
+}
+
+pub struct ScenarioArgs {
+    pub scenario: String,
+    pub mode: String,
+    pub runtime: RuntimeChoice,
+    pub naming: gate::Naming,
+    pub prestop: Option<String>,
+    pub artifacts: Option<PathBuf>,
+}
+
+/// Where scenario files live: `<workspace>/scenarios`, else `./scenarios`.
+pub fn scenarios_dir() -> PathBuf {
+    crate::apps::workspace_root()
+        .map(|w| w.join("scenarios"))
+        .unwrap_or_else(|| PathBuf::from("scenarios"))
+}
+
+fn artifacts_dir(arg: Option<PathBuf>) -> PathBuf {
+    arg.unwrap_or_else(|| {
+        crate::apps::workspace_root()
+            .map(|w| w.join("artifacts"))
+            .unwrap_or_else(|| PathBuf::from("artifacts"))
+    })
+}
+
+/// `harness scenario <id|path> ...`
+pub fn scenario(args: ScenarioArgs) -> anyhow::Result<ExitCode> {
+    let path = scenario::resolve(&args.scenario, &scenarios_dir())?;
+    let sc = scenario::load(&path)?;
+    let modes: Vec<String> = match args.mode.as_str() {
+        "both" | "all" => sc.ordered_modes(),
+        m if sc.modes.contains_key(m) => vec![m.to_string()],
+        m => anyhow::bail!(
+            "--mode {m:?}: scenario {} has modes {} (or both)",
+            sc.id,
+            sc.ordered_modes().join(", ")
+        ),
+    };
+    let (runtime_name, reason) = match args.runtime {
+        RuntimeChoice::Local => ("local", "asked for with --runtime local".to_string()),
+        RuntimeChoice::Auto => (
+            "local",
+            "auto: the docker runtime is not part of this build yet, so auto means local".to_string(),
+        ),
+        RuntimeChoice::Docker => anyhow::bail!(
+            "--runtime docker: the docker runtime is not implemented yet; use --runtime local"
+        ),
+    };
+    println!("runtime: {runtime_name} ({reason})");
+    for w in scenario::warnings(&sc) {
+        println!("warning: {w}");
+    }
+    let prestop_override = match args.prestop.as_deref() {
+        Some("script") => Some(PreStop::Script),
+        Some("drain") => Some(PreStop::Drain),
+        _ => None,
+    };
+    let artifacts_root = artifacts_dir(args.artifacts);
+    std::fs::create_dir_all(&artifacts_root)
+        .with_context(|| format!("artifacts folder {}", artifacts_root.display()))?;
+
+    // Preflight: everything found (or fetched) before anything starts.
+    let tools = crate::tools::find_or_fetch()?;
+    println!("haproxy: {} ({})", tools.haproxy.display(), tools.haproxy_version);
+    println!("envoy:   {} ({})", tools.envoy.display(), tools.envoy_version);
+    let apps = crate::apps::find_apps()?;
+
+    let interrupts = crate::runtime::install_cleanup_hooks();
+    let swept = crate::runtime::gc();
+    if !swept.is_empty() {
+        println!("gc: ended {} processes left by earlier runs", swept.len());
+    }
+    let env = RunEnv {
+        tools,
+        apps,
+        artifacts_root,
+        naming: args.naming,
+        prestop_override,
+        runtime_name: runtime_name.to_string(),
+        runtime_reason: reason,
+        interrupts,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let mut results: Vec<(String, anyhow::Result<RunResult>)> = Vec::new();
+    for m in &modes {
+        println!("== {} / {m}: {}", sc.id, sc.modes[m].about);
+        let r = rt.block_on(crate::run::run_mode(&env, &sc, m));
+        if let Err(e) = &r {
+            eprintln!("harness: {} / {m}: {e:#}", sc.id);
+        }
+        let stop = env.interrupts.interrupted().is_some();
+        results.push((m.clone(), r));
+        if stop {
+            break;
+        }
+    }
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    print_verdicts(&sc.id, &results);
+    let all_pass = results.len() == modes.len()
+        && results
+            .iter()
+            .all(|(_, r)| r.as_ref().is_ok_and(|r| r.summary.verdict == Verdict::Pass));
+    Ok(if all_pass {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn print_verdicts(id: &str, results: &[(String, anyhow::Result<RunResult>)]) {
+    println!();
+    println!(
+        "{:<10} {:<11} {:>8} {:>11}  {:<40} {:>9} {:>9}",
+        "mode", "verdict", "requests", "disruptions", "by outcome", "p99 ms", "preStop s"
+    );
+    for (mode, r) in results {
+        match r {
+            Ok(r) => {
+                let s = &r.summary;
+                let by: Vec<String> = s
+                    .outcomes
+                    .iter()
+                    .filter(|(k, v)| k.as_str() != "ok" && **v > 0)
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                println!(
+                    "{:<10} {:<11} {:>8} {:>11}  {:<40} {:>9} {:>9}",
+                    mode,
+                    s.verdict.as_str().to_uppercase(),
+                    s.requests,
+                    s.disruptions,
+                    if by.is_empty() { "-".to_string() } else { by.join(" ") },
+                    s.latency_ms
+                        .corrected
+                        .as_ref()
+                        .map(|p| format!("{:.1}", p.p99))
+                        .unwrap_or_else(|| "-".into()),
+                    s.drain
+                        .prestop_ms
+                        .map(|p| format!("{:.1}", p / 1000.0))
+                        .unwrap_or_else(|| "-".into()),
+                );
+            }
+            Err(_) => println!("{mode:<10} {:<11}", "ERROR"),
+        }
+    }
+    for (mode, r) in results {
+        let Ok(r) = r else { continue };
+        let s = &r.summary;
+        println!("\n{id} / {mode}: {} -> {}", s.verdict.as_str(), r.dir.display());
+        for e in &s.expectations {
+            println!("  [{}] {}: {}", if e.ok { "ok" } else { "FAIL" }, e.name, e.detail);
+        }
+        for a in s.attributions.iter().take(8) {
+            println!(
+                "  disruption {} ({}, pod {}) at {:.2} s: {}",
+                a.request_id,
+                a.outcome,
+                a.pod.as_deref().unwrap_or("?"),
+                a.t_ms / 1000.0,
+                a.cause.as_deref().unwrap_or("no cause found")
+            );
+        }
+        if s.attributions.len() > 8 {
+            println!("  ... and {} more (summary.json)", s.attributions.len() - 8);
+        }
+    }
+}
+
+/// `harness list`
+pub fn list() -> anyhow::Result<ExitCode> {
+    let mut bad = false;
+    for (id, sc) in scenario::catalogue(&scenarios_dir()) {
+        match sc {
+            Ok(sc) => println!("{id:<5} {}", sc.purpose),
+            Err(e) => {
+                bad = true;
+                println!("{id:<5} INVALID: {e}");
+            }
+        }
+    }
+    Ok(if bad { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// `harness check <file>`
+pub fn check(file: &Path) -> anyhow::Result<ExitCode> {
+    let sc = scenario::load(file)?;
+    for w in scenario::warnings(&sc) {
+        println!("warning: {}: {w}", file.display());
+    }
+    println!(
+        "ok: {} ({}): modes {}",
+        file.display(),
+        sc.id,
+        sc.ordered_modes().join(", ")
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `harness gc`
+pub fn gc() -> anyhow::Result<ExitCode> {
+    let swept = crate::runtime::gc();
+    for s in &swept {
+        println!("ended pid {} (group {}) of run {}", s.pid, s.pgid, s.run_id);
+    }
+    println!("gc: {} leftover processes ended", swept.len());
+    Ok(ExitCode::SUCCESS)
+}

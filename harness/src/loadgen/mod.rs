@@ -1,0 +1,257 @@
+//! The load generator (DESIGN §3.4): `long`, `stream` and open-loop `steady`
+//! load against one address, every request recorded as it finishes.
+//!
+//! Never holds the records (each is sent on `out` as it completes), never
+//! lets a slow request delay the open-loop schedule (no coordinated
+//! omission: intended times are computed, each request runs in its own
+//! task), and never leaves a connection open after [`run`] returns.
+//!
+//! Conventions of the records: `id` = `x-request-id` = `<kind>-<n>`;
+//! `conn_id` numbers connection attempts from 1 (a refused connect has one
+//! too); `sent_ms` of a request never written is when its attempt started;
+//! `chunks` is set for streams only; `pod` comes from `x-served-by`.
+
+mod classify;
+mod client;
+mod paths;
+mod pool;
+mod request;
+mod schedule;
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use classify::{classify, Expect, Seen, Stop, Verdict};
+pub use pool::hard_cap;
+pub use schedule::{is_late, KeepAliveDice, SteadySchedule, LATE_MS};
+
+use crate::model::{RequestKind, RequestRecord, RunClock};
+use client::Connector;
+use pool::Pool;
+use request::{perform, Ctx, Job, Via};
+
+/// One load generator of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoadSpec {
+    /// K concurrent GET /sleep?seconds=S started at start_ms, each on its own new connection.
+    Long {
+        count: u32,
+        seconds: u32,
+        start_ms: u64,
+        pin_pod: Option<String>,
+    },
+    /// K concurrent GET /stream?seconds=S&interval_ms=M started at start_ms,
+    /// each on its own new connection.
+    Stream {
+        count: u32,
+        seconds: u32,
+        interval_ms: u32,
+        start_ms: u64,
+        pin_pod: Option<String>,
+    },
+    /// Open loop: `rate` req/s of `path` for `duration_ms` from start_ms, intended send time
+    /// t0 + i/rate (computed, never the wake-up time); `keepalive`: fraction (0..=1) of
+    /// requests that may reuse an idle pooled connection (rest open a new one); `max_conns`
+    /// bounds the pool (see [`hard_cap`] for bursts).
+    Steady {
+        rate: f64,
+        duration_ms: u64,
+        path: String,
+        start_ms: u64,
+        keepalive: f64,
+        max_conns: usize,
+        seed: u64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadConfig {
+    pub target: SocketAddr,
+    pub specs: Vec<LoadSpec>,
+    /// Added to a request's expected duration to make its deadline (counted
+    /// from its intended send time).
+    pub request_timeout_margin: Duration,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadStats {
+    /// Requests the specs ask for.
+    pub scheduled: u64,
+    /// Requests handed to a connection.
+    pub sent: u64,
+    /// Records sent on `out`.
+    pub completed: u64,
+    /// Sent more than [`LATE_MS`] after their intended time.
+    pub late_sends: u64,
+}
+
+/// Runs every spec concurrently; each finished request is sent on `out` as
+/// it completes. Returns when every scheduled request has finished or
+/// `cancel` fires (then in-flight requests are recorded with the outcome of
+/// what they saw and the error `cancelled`; requests not started yet are
+/// not recorded). Idle connections are closed before it returns.
+pub async fn run(
+    cfg: LoadConfig,
+    clock: RunClock,
+    out: UnboundedSender<RequestRecord>,
+    cancel: CancellationToken,
+) -> LoadStats {
+    let connector = Arc::new(Connector::new(cfg.target));
+    let ctx = Arc::new(Ctx::new(
+        clock,
+        out,
+        cancel,
+        cfg.request_timeout_margin,
+        connector.clone(),
+    ));
+    let requests = TaskTracker::new();
+    let mut pools = Vec::new();
+    let mut schedulers = Vec::new();
+    for spec in cfg.specs {
+        match spec {
+            LoadSpec::Long {
+                count,
+                seconds,
+                start_ms,
+                pin_pod,
+            } => {
+                let path = paths::sleep(seconds, pin_pod.as_deref());
+                burst(&ctx, &requests, RequestKind::Long, count, &path, start_ms);
+            }
+            LoadSpec::Stream {
+                count,
+                seconds,
+                interval_ms,
+                start_ms,
+                pin_pod,
+            } => {
+                let path = paths::stream(seconds, interval_ms, pin_pod.as_deref());
+                burst(&ctx, &requests, RequestKind::Stream, count, &path, start_ms);
+            }
+            LoadSpec::Steady {
+                rate,
+                duration_ms,
+                path,
+                start_ms,
+                keepalive,
+                max_conns,
+                seed,
+            } => {
+                let schedule = SteadySchedule::new(start_ms, rate, duration_ms);
+                ctx.stats
+                    .scheduled
+                    .fetch_add(schedule.len(), Ordering::Relaxed);
+                let pool = Arc::new(Pool::new(connector.clone(), max_conns));
+                pools.push(pool.clone());
+                let dice = KeepAliveDice::new(seed, keepalive);
+                schedulers.push(steady(
+                    schedule,
+                    path,
+                    dice,
+                    pool,
+                    ctx.clone(),
+                    requests.clone(),
+                ));
+            }
+        }
+    }
+    for scheduler in futures::future::join_all(schedulers).await {
+        if let Err(e) = scheduler {
+            // Only a panic ends a scheduler early; what it spawned still runs.
+            tracing::error!(error = %e, "steady scheduler failed");
+        }
+    }
+    requests.close();
+    requests.wait().await;
+    for pool in &pools {
+        pool.close();
+    }
+    connector.close_all().await;
+    ctx.stats.snapshot()
+}
+
+/// `count` requests of `path`, each on its own connection, all at `start_ms`.
+fn burst(
+    ctx: &Arc<Ctx>,
+    requests: &TaskTracker,
+    kind: RequestKind,
+    count: u32,
+    path: &str,
+    start_ms: u64,
+) {
+    ctx.stats
+        .scheduled
+        .fetch_add(u64::from(count), Ordering::Relaxed);
+    for _ in 0..count {
+        let job = Job {
+            id: ctx.next_id(kind),
+            kind,
+            path: path.to_string(),
+            intended_ms: start_ms as f64,
+            via: Via::Fresh,
+        };
+        let ctx = ctx.clone();
+        requests.spawn(async move {
+            let at = ctx.clock.at_ms(job.intended_ms);
+            tokio::select! {
+                biased;
+                _ = ctx.cancel.cancelled() => {}
+                _ = tokio::time::sleep_until(at.into()) => perform(job, ctx.clone()).await,
+            }
+        });
+    }
+}
+
+/// The open-loop driver: on a thread of its own (OS timers wake within tens
+/// of microseconds, tokio's timer only to the next millisecond), sleeps until
+/// each intended time and hands the request to its own task, so a slow
+/// answer never delays the next send.
+fn steady(
+    schedule: SteadySchedule,
+    path: String,
+    mut dice: KeepAliveDice,
+    pool: Arc<Pool>,
+    ctx: Arc<Ctx>,
+    requests: TaskTracker,
+) -> tokio::task::JoinHandle<()> {
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        for intended_ms in schedule.iter() {
+            if !sleep_until(&ctx.cancel, ctx.clock.at_ms(intended_ms)) {
+                return;
+            }
+            let job = Job {
+                id: ctx.next_id(RequestKind::Steady),
+                kind: RequestKind::Steady,
+                path: path.clone(),
+                intended_ms,
+                via: Via::Pool {
+                    pool: pool.clone(),
+                    reuse: dice.reuse(),
+                },
+            };
+            requests.spawn_on(perform(job, ctx.clone()), &runtime);
+        }
+    })
+}
+
+/// Blocks this thread until `at`, waking at least every 20 ms to notice
+/// `cancel`; false when cancelled.
+fn sleep_until(cancel: &CancellationToken, at: Instant) -> bool {
+    loop {
+        if cancel.is_cancelled() {
+            return false;
+        }
+        let now = Instant::now();
+        if now >= at {
+            return true;
+        }
+        std::thread::sleep((at - now).min(Duration::from_millis(20)));
+    }
+}

@@ -1,0 +1,193 @@
+//! One request from its scheduled start to its record: gets a connection,
+//! runs the exchange under its deadline and the run's cancel, classifies
+//! what it saw and sends the record out at once.
+//!
+//! Never drops the record of a request it started, never retries a request
+//! that reached the wire (only one found dead on an idle pooled connection
+//! before it was written, as every HTTP client does).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
+
+use super::classify::{classify, Seen, Stop};
+use super::client::{Connector, NeverWritten, Progress};
+use super::paths;
+use super::pool::Pool;
+use super::schedule::is_late;
+use super::LoadStats;
+use crate::model::{RequestKind, RequestRecord, RunClock};
+
+/// What every request of a run shares.
+#[derive(Debug)]
+pub struct Ctx {
+    pub clock: RunClock,
+    pub out: UnboundedSender<RequestRecord>,
+    pub cancel: CancellationToken,
+    pub margin: Duration,
+    pub connector: Arc<Connector>,
+    pub stats: Counters,
+    /// The next `<kind>-<n>` number, per kind.
+    next_n: [AtomicU64; 3],
+}
+
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub scheduled: AtomicU64,
+    pub sent: AtomicU64,
+    pub completed: AtomicU64,
+    pub late_sends: AtomicU64,
+}
+
+impl Counters {
+    pub fn snapshot(&self) -> LoadStats {
+        LoadStats {
+            scheduled: self.scheduled.load(Ordering::Relaxed),
+            sent: self.sent.load(Ordering::Relaxed),
+            completed: self.completed.load(Ordering::Relaxed),
+            late_sends: self.late_sends.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl Ctx {
+    pub fn new(
+        clock: RunClock,
+        out: UnboundedSender<RequestRecord>,
+        cancel: CancellationToken,
+        margin: Duration,
+        connector: Arc<Connector>,
+    ) -> Self {
+        Ctx {
+            clock,
+            out,
+            cancel,
+            margin,
+            connector,
+            stats: Counters::default(),
+            next_n: Default::default(),
+        }
+    }
+
+    /// A new request id, `<kind>-<n>`, unique in the run.
+    pub fn next_id(&self, kind: RequestKind) -> String {
+        let slot = match kind {
+            RequestKind::Long => 0,
+            RequestKind::Stream => 1,
+            RequestKind::Steady => 2,
+        };
+        let n = self.next_n[slot].fetch_add(1, Ordering::Relaxed);
+        format!("{}-{n}", kind.as_str())
+    }
+}
+
+/// Where a request gets its connection.
+#[derive(Debug, Clone)]
+pub enum Via {
+    /// A new connection of its own, closed afterwards.
+    Fresh,
+    /// A keep-alive pool; `reuse`: it may take an idle connection.
+    Pool { pool: Arc<Pool>, reuse: bool },
+}
+
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: String,
+    pub kind: RequestKind,
+    pub path: String,
+    pub intended_ms: f64,
+    pub via: Via,
+}
+
+/// Runs `job` now and sends its record.
+pub async fn perform(job: Job, ctx: Arc<Ctx>) {
+    let started_ms = ctx.clock.now_ms();
+    let deadline = ctx.clock.at_ms(job.intended_ms) + paths::expected_duration(&job.path) + ctx.margin;
+    let mut p = Progress::default();
+    let stop = {
+        let work = attempt(&job, &ctx, &mut p);
+        tokio::select! {
+            biased;
+            stop = work => stop,
+            _ = tokio::time::sleep_until(deadline.into()) => Stop::Deadline,
+            _ = ctx.cancel.cancelled() => Stop::Cancelled,
+        }
+    };
+    let end_ms = ctx.clock.now_ms();
+    // A connection cut short is dropped (closed): its state is unknown.
+    if let (Stop::Done, Some(conn), Via::Pool { pool, .. }) = (stop, p.conn.take(), &job.via) {
+        pool.checkin(conn);
+    }
+    if let Some(sent_ms) = p.sent_ms {
+        ctx.stats.sent.fetch_add(1, Ordering::Relaxed);
+        if is_late(job.intended_ms, sent_ms) {
+            ctx.stats.late_sends.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    let seen = Seen {
+        stop,
+        status: p.status,
+        served_by: p.served_by.is_some(),
+        server_envoy: p.server_envoy,
+        bytes: p.bytes,
+        lines: p.lines.lines,
+        error: p.error.take(),
+    };
+    let verdict = classify(paths::expect(&job.path), &seen);
+    let record = RequestRecord {
+        chunks: (job.kind == RequestKind::Stream).then_some(p.lines.lines),
+        id: job.id,
+        kind: job.kind,
+        method: "GET".to_string(),
+        path: job.path,
+        pod: p.served_by,
+        conn_id: p.conn_id,
+        reused: p.reused,
+        intended_ms: job.intended_ms,
+        sent_ms: p.sent_ms.unwrap_or(started_ms),
+        ttfb_ms: p.ttfb_ms,
+        end_ms,
+        status: p.status,
+        bytes: p.bytes,
+        outcome: verdict.outcome,
+        origin: verdict.origin,
+        error: verdict.error,
+    };
+    ctx.stats.completed.fetch_add(1, Ordering::Relaxed);
+    // The receiver gone means nobody records any more; nothing to do.
+    let _ = ctx.out.send(record);
+}
+
+async fn attempt(job: &Job, ctx: &Ctx, p: &mut Progress) -> Stop {
+    let mut retried = false;
+    loop {
+        let conn = match &job.via {
+            Via::Fresh => ctx.connector.connect(None).await,
+            Via::Pool { pool, reuse } => pool.checkout(*reuse && !retried).await,
+        };
+        let conn = match conn {
+            Ok(conn) => conn,
+            Err(e) => {
+                p.conn_id = e.conn_id;
+                p.error = Some(e.text);
+                return Stop::ConnectFailed(e.kind);
+            }
+        };
+        p.conn = Some(conn);
+        let now = || ctx.clock.now_ms();
+        match ctx.connector.exchange(p, &job.path, &job.id, now).await {
+            Ok(stop) => return stop,
+            Err(NeverWritten) if !retried => {
+                p.conn = None;
+                retried = true;
+            }
+            Err(NeverWritten) => {
+                p.error = Some("connection closed before the request was written".into());
+                return Stop::Failed;
+            }
+        }
+    }
+}

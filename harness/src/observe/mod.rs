@@ -1,0 +1,220 @@
+//! The observers: every `period` (250 ms or faster) each pod's hc state,
+//! Envoy's active-request and active-connection gauges, and HAProxy's view of
+//! every server (runtime API), as samples; changes also go on the timeline.
+//!
+//! Observers only read. They must never change a pod's state, and a source
+//! that stops answering is recorded as a gap (empty fields), never an abort.
+
+pub mod haproxy_log;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
+
+use crate::model::Sample;
+use crate::timeline::Timeline;
+
+/// Where the observers find one pod.
+#[derive(Debug, Clone)]
+pub struct PodTarget {
+    pub name: String,
+    /// e.g. `http://127.0.10.1:18180`
+    pub hc_url: String,
+    /// e.g. `http://127.0.10.1:15000`
+    pub envoy_admin: String,
+}
+
+/// What to sample and how often.
+#[derive(Debug, Clone)]
+pub struct ObserveConfig {
+    pub pods: Vec<PodTarget>,
+    pub haproxy_socket: PathBuf,
+    pub haproxy_backend: String,
+    pub period: Duration,
+}
+
+/// Samples until `cancel` fires.
+pub async fn run(
+    cfg: ObserveConfig,
+    timeline: Timeline,
+    samples: UnboundedSender<Sample>,
+    cancel: CancellationToken,
+) {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_millis(400))
+        .pool_max_idle_per_host(2)
+        .build()
+        .expect("reqwest client without TLS always builds");
+    let mut last_hc: HashMap<String, String> = HashMap::new();
+    let mut last_lb: HashMap<String, String> = HashMap::new();
+    let mut haproxy_gap = false;
+    let mut tick = tokio::time::interval(cfg.period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let t_ms = timeline.clock().now_ms();
+        let lb = show_stat(&cfg.haproxy_socket, &cfg.haproxy_backend).await;
+        match (&lb, haproxy_gap) {
+            (Err(e), false) => {
+                haproxy_gap = true;
+                timeline.emit("harness", None, "observer_gap", format!("haproxy runtime API: {e}"));
+            }
+            (Ok(_), true) => {
+                haproxy_gap = false;
+                timeline.emit("harness", None, "observer_resumed", "haproxy runtime API");
+            }
+            _ => {}
+        }
+        let polls = cfg.pods.iter().map(|p| poll_pod(&http, p));
+        let results = futures::future::join_all(polls).await;
+        for (pod, (hc_state, rq, cx)) in cfg.pods.iter().zip(results) {
+            let lb_status = lb.as_ref().ok().and_then(|m| m.get(&pod.name).cloned());
+            if let Some(s) = &hc_state {
+                if last_hc.get(&pod.name) != Some(s) {
+                    let from = last_hc.insert(pod.name.clone(), s.clone());
+                    timeline.emit_at(
+                        t_ms,
+                        "hc",
+                        Some(&pod.name),
+                        "state",
+                        format!("{} -> {s}", from.as_deref().unwrap_or("?")),
+                    );
+                }
+            }
+            if let Some(s) = &lb_status {
+                if last_lb.get(&pod.name) != Some(s) {
+                    let from = last_lb.insert(pod.name.clone(), s.clone());
+                    timeline.emit_at(
+                        t_ms,
+                        "haproxy",
+                        Some(&pod.name),
+                        "status",
+                        format!("{} -> {s} (runtime API poll)", from.as_deref().unwrap_or("?")),
+                    );
+                }
+            }
+            let _ = samples.send(Sample {
+                t_ms,
+                pod: pod.name.clone(),
+                hc_state,
+                envoy_rq_active: rq,
+                envoy_cx_active: cx,
+                haproxy_status: lb_status,
+            });
+        }
+    }
+}
+
+async fn poll_pod(
+    http: &reqwest::Client,
+    p: &PodTarget,
+) -> (Option<String>, Option<i64>, Option<i64>) {
+    let hc = async {
+        let r = http.get(format!("{}/drain/status", p.hc_url)).send().await.ok()?;
+        let st: gate::DrainStatus = r.json().await.ok()?;
+        Some(st.state)
+    };
+    let envoy = async {
+        let url = format!(
+            "{}/stats?filter=downstream_rq_active%7Cdownstream_cx_active",
+            p.envoy_admin
+        );
+        let r = http.get(url).send().await.ok()?;
+        if !r.status().is_success() {
+            return None;
+        }
+        let body = r.text().await.ok()?;
+        Some(envoy_gauges(&body))
+    };
+    let (state, gauges) = tokio::join!(hc, envoy);
+    let (rq, cx) = gauges.unwrap_or((None, None));
+    (state, rq, cx)
+}
+
+/// Sums the data-plane `http.<prefix>.downstream_rq_active` and
+/// `downstream_cx_active` gauges, leaving out the admin listener's own.
+pub fn envoy_gauges(body: &str) -> (Option<i64>, Option<i64>) {
+    let mut rq = None;
+    let mut cx = None;
+    for line in body.lines() {
+        let Some((name, value)) = line.split_once(": ") else {
+            continue;
+        };
+        let name = name.trim();
+        if !name.starts_with("http.") || name.starts_with("http.admin.") {
+            continue;
+        }
+        let Ok(v) = value.trim().parse::<i64>() else {
+            continue;
+        };
+        if name.ends_with(".downstream_rq_active") {
+            *rq.get_or_insert(0) += v;
+        } else if name.ends_with(".downstream_cx_active") {
+            *cx.get_or_insert(0) += v;
+        }
+    }
+    (rq, cx)
+}
+
+/// HAProxy's `show stat` over the runtime API: server name -> status.
+pub async fn show_stat(
+    socket: &std::path::Path,
+    backend: &str,
+) -> Result<HashMap<String, String>, String> {
+    let fut = async {
+        let mut s = tokio::net::UnixStream::connect(socket)
+            .await
+            .map_err(|e| format!("{}: {e}", socket.display()))?;
+        s.write_all(b"show stat\n").await.map_err(|e| e.to_string())?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.map_err(|e| e.to_string())?;
+        Ok::<_, String>(parse_show_stat(&out, backend))
+    };
+    match tokio::time::timeout(Duration::from_millis(500), fut).await {
+        Ok(r) => r,
+        Err(_) => Err("show stat timed out".into()),
+    }
+}
+
+/// Parses `show stat` CSV (status is field 18).
+pub fn parse_show_stat(csv: &str, backend: &str) -> HashMap<String, String> {
+    csv.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            if f.len() > 17 && f[0] == backend && f[1] != "BACKEND" && f[1] != "FRONTEND" {
+                Some((f[1].to_string(), f[17].to_string()))
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envoy_gauges_leave_admin_out() {
+        let body = "cluster.app.upstream_rq_active: 2\nhttp.admin.downstream_rq_active: 1\nhttp.inbound_http.downstream_rq_active: 2\nhttp.inbound_http.downstream_cx_active: 3\nhttp.admin.downstream_cx_active: 1\n";
+        assert_eq!(envoy_gauges(body), (Some(2), Some(3)));
+        assert_eq!(envoy_gauges("<html>oops</html>"), (None, None));
+    }
+
+    #[test]
+    fn show_stat_status_column() {
+        let csv = "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight\nfe,FRONTEND,,,0,0,0,0,0,0,0,0,0,,,,,OPEN,\nbe_app,pod-a,0,0,0,0,,0,0,0,,0,,0,0,0,0,UP,1\nbe_app,pod-b,0,0,0,0,,0,0,0,,0,,0,0,0,0,DOWN,1\nbe_app,BACKEND,0,0,0,0,,0,0,0,,0,,0,0,0,0,UP,1\n";
+        let m = parse_show_stat(csv, "be_app");
+        assert_eq!(m.len(), 2);
+        assert_eq!(m["pod-a"], "UP");
+        assert_eq!(m["pod-b"], "DOWN");
+    }
+}

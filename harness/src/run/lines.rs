@@ -1,0 +1,98 @@
+//! Turns the output lines of the processes a run reads live into timeline
+//! events: drain's step lines (`msg=<step>`) and HAProxy's log (server state
+//! changes as events, request lines into the request-id map).
+//!
+//! Parsing and forwarding only; never blocks the process's output pump.
+
+use std::time::Instant;
+
+use crate::observe::haproxy_log::{self, LogLine};
+use crate::runtime::LineSink;
+use crate::timeline::Timeline;
+
+use super::records::HaproxyRequests;
+
+/// A sink for drain's (or the script's) output: each `msg=<x>` line becomes
+/// a `drain` event `<x>` on the timeline.
+pub fn drain_tee(timeline: Timeline, pod: String) -> LineSink {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Instant, String)>();
+    tokio::spawn(async move {
+        while let Some((at, line)) = rx.recv().await {
+            if let Some((event, detail)) = drain_event(&line) {
+                timeline.emit_at(timeline.clock().ms_of(at), "drain", Some(&pod), &event, detail);
+            }
+        }
+    });
+    tx
+}
+
+/// `ts=... level=info msg=hc_close_lb step=4 elapsed_ms=...` -> (`hc_close_lb`, `step=4 ...`).
+pub fn drain_event(line: &str) -> Option<(String, String)> {
+    if line.contains("[done]") {
+        let at = line.find("[done]").unwrap_or(0);
+        return Some(("done".into(), line[at..].trim_matches('"').to_string()));
+    }
+    let mut event = None;
+    let mut rest = Vec::new();
+    for tok in line.split_whitespace() {
+        match tok.split_once('=') {
+            Some(("msg", v)) => event = Some(v.trim_matches('"').to_string()),
+            Some(("ts", _)) => {}
+            _ => rest.push(tok),
+        }
+    }
+    event.map(|e| (e, rest.join(" ")))
+}
+
+/// A sink for HAProxy's stdout: server state changes go on the timeline at
+/// the moment the line was read; request lines fill the request-id map.
+pub fn haproxy_tee(timeline: Timeline, requests: HaproxyRequests) -> LineSink {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Instant, String)>();
+    tokio::spawn(async move {
+        while let Some((at, line)) = rx.recv().await {
+            match haproxy_log::parse(&line) {
+                LogLine::ServerState {
+                    server,
+                    state,
+                    detail,
+                } => {
+                    let ev = haproxy_log::state_event(&state);
+                    timeline.emit_at(
+                        timeline.clock().ms_of(at),
+                        "haproxy",
+                        Some(&server),
+                        ev,
+                        format!("{state}: {detail}"),
+                    );
+                }
+                LogLine::Request(r) => {
+                    if let Some(id) = r.request_id.clone() {
+                        if let Ok(mut m) = requests.lock() {
+                            m.insert(id, r);
+                        }
+                    }
+                }
+                LogLine::Other => {}
+            }
+        }
+    });
+    tx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::drain_event;
+
+    #[test]
+    fn drain_lines() {
+        assert_eq!(
+            drain_event("ts=2026-11-25T12:00:00.000Z level=info msg=hc_close_lb step=4 elapsed_ms=61000"),
+            Some(("hc_close_lb".into(), "level=info step=4 elapsed_ms=61000".into()))
+        );
+        assert_eq!(
+            drain_event("ts=x level=info msg=\"[done] preStop completed in 71s\"").map(|x| x.0),
+            Some("done".into())
+        );
+        assert_eq!(drain_event("plain text"), None);
+    }
+}

@@ -1,0 +1,392 @@
+//! One run of one scenario mode, end to end: run folder, topology, pods and
+//! HAProxy, observers and probers, load, kubelet's termination, teardown,
+//! then the verdict and the artifacts.
+//!
+//! This is the only place that wires the parts together; it must tear down
+//! everything it started on every path out (success, error, interrupt).
+
+mod lines;
+mod records;
+mod setup;
+pub mod verdict;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+
+use crate::apps::Apps;
+use crate::artifacts::{self, RunDir, SamplesWriter, Summary, TimelineWriter};
+use crate::kubelet::{self, PodContainers, PreStopHook, Termination};
+use crate::loadgen;
+use crate::model::{RunClock, Sample, TimelineEvent};
+use crate::progress::Progress;
+use crate::runtime::{Interrupts, LocalRuntime, Runtime};
+use crate::scenario::{PreStop, Scenario};
+use crate::timeline::Timeline;
+use crate::tools::Tools;
+
+pub use records::HaproxyRequests;
+
+/// What every run of an invocation shares.
+pub struct RunEnv {
+    pub tools: Tools,
+    pub apps: Apps,
+    pub artifacts_root: PathBuf,
+    pub naming: gate::Naming,
+    pub prestop_override: Option<PreStop>,
+    pub runtime_name: String,
+    pub runtime_reason: String,
+    pub interrupts: Interrupts,
+}
+
+/// A finished (or interrupted) run.
+pub struct RunResult {
+    pub dir: PathBuf,
+    pub summary: Summary,
+}
+
+/// Runs `mode` of `sc` and writes its run folder.
+pub async fn run_mode(env: &RunEnv, sc: &Scenario, mode_name: &str) -> anyhow::Result<RunResult> {
+    let mode = sc
+        .modes
+        .get(mode_name)
+        .with_context(|| format!("scenario {} has no mode {mode_name:?}", sc.id))?;
+    let progress = Progress::new(format!("{}/{mode_name}", sc.id));
+    let dir = RunDir::create(&env.artifacts_root, &sc.id, mode_name)?;
+    let run_id = dir.run_id();
+    progress.phase(format!("run folder {}", dir.path().display()));
+    let started = chrono::Utc::now();
+    let clock = RunClock::new();
+    let mut summary = Summary::new(&sc.id, mode_name, &run_id, started);
+    summary.runtime = env.runtime_name.clone();
+    summary.runtime_reason = env.runtime_reason.clone();
+    summary.naming = env.naming;
+    summary.versions = versions(env);
+    for w in crate::scenario::warnings(sc) {
+        summary.notes.push(format!("warning: {w}"));
+    }
+    setup::write_resolved_scenario(&dir, sc, mode_name, env)?;
+    summary.write(dir.path())?;
+
+    // Streams: timeline and samples go to their CSVs as they happen.
+    let (tl_tx, tl_rx) = tokio::sync::mpsc::unbounded_channel::<TimelineEvent>();
+    let (s_tx, s_rx) = tokio::sync::mpsc::unbounded_channel::<Sample>();
+    let (r_tx, r_rx) = tokio::sync::mpsc::unbounded_channel();
+    let writers_stop = CancellationToken::new();
+    let tl_writer = tokio::spawn(stream_to(
+        TimelineWriter::create(dir.path())?,
+        tl_rx,
+        writers_stop.clone(),
+        |w, e| w.write(e),
+    ));
+    let s_writer = tokio::spawn(stream_to(
+        SamplesWriter::create(dir.path())?,
+        s_rx,
+        writers_stop.clone(),
+        |w, s| w.write(s),
+    ));
+    let timeline = Timeline::new(clock, Some(tl_tx));
+    timeline.emit(
+        "harness",
+        None,
+        "run_start",
+        format!("{} {mode_name}: {}", sc.id, mode.about),
+    );
+    let haproxy_requests: HaproxyRequests = Arc::new(Mutex::new(HashMap::new()));
+    let sink_dir = dir.path().to_path_buf();
+    let sink_map = haproxy_requests.clone();
+    let sink = tokio::spawn(async move { records::sink(&sink_dir, r_rx, sink_map).await });
+
+    let rt = LocalRuntime::new(&run_id, dir.logs_dir())
+        .with_context(|| format!("creating {}", dir.logs_dir().display()))?;
+    let cancel = CancellationToken::new();
+    let body = drive(
+        env, sc, mode_name, &dir, &rt, &timeline, &progress, s_tx, r_tx, &haproxy_requests, &cancel,
+    );
+    let outcome = tokio::select! {
+        r = body => r,
+        sig = env.interrupts.recv() => Err(anyhow::anyhow!("interrupted by {}", sig.name())),
+    };
+    cancel.cancel();
+    progress.phase("teardown");
+    rt.teardown().await;
+    timeline.emit("harness", None, "teardown", "every process of the run ended");
+
+    // Collect.
+    let interrupted = env.interrupts.interrupted().is_some();
+    let records = match tokio::time::timeout(Duration::from_secs(10), sink).await {
+        Ok(Ok(Ok(r))) => Some(r),
+        Ok(Ok(Err(e))) => {
+            summary.notes.push(format!("requests.csv: {e}"));
+            None
+        }
+        _ => {
+            summary.notes.push("requests sink did not finish".into());
+            None
+        }
+    };
+    let events = timeline.snapshot();
+    drop(timeline);
+    writers_stop.cancel();
+    let _ = tl_writer.await;
+    let _ = s_writer.await;
+    setup::rewrite_timeline_sorted(dir.path(), &events);
+
+    let facts = match &outcome {
+        Ok(f) => Some(f.clone()),
+        Err(e) => {
+            summary.notes.push(format!("run failed: {e:#}"));
+            None
+        }
+    };
+    setup::finish_summary(&mut summary, sc, mode, records, &events, facts.as_ref(), interrupted || outcome.is_err());
+    summary.end(chrono::Utc::now());
+    summary.write(dir.path())?;
+    setup::write_reports(&dir, &mut summary);
+    summary.write(dir.path())?;
+    progress.finish();
+    if let Err(e) = outcome {
+        if interrupted {
+            return Err(e.context(format!("run folder {} (marked interrupted)", dir.path().display())));
+        }
+        return Err(e.context(format!("run folder {}", dir.path().display())));
+    }
+    Ok(RunResult {
+        dir: dir.path().to_path_buf(),
+        summary,
+    })
+}
+
+/// What the drive phase learned that the verdict needs.
+#[derive(Debug, Clone, Default)]
+pub struct DriveFacts {
+    pub terminations: Vec<(String, kubelet::TerminationReport)>,
+    pub load: Option<(u64, u64, u64, u64)>,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn drive(
+    env: &RunEnv,
+    sc: &Scenario,
+    mode_name: &str,
+    dir: &RunDir,
+    rt: &LocalRuntime,
+    timeline: &Timeline,
+    progress: &Progress,
+    samples: tokio::sync::mpsc::UnboundedSender<Sample>,
+    requests: tokio::sync::mpsc::UnboundedSender<crate::model::RequestRecord>,
+    haproxy_requests: &HaproxyRequests,
+    cancel: &CancellationToken,
+) -> anyhow::Result<DriveFacts> {
+    let mode = &sc.modes[mode_name];
+    progress.phase(format!(
+        "starting {} pods, Envoy sidecars and HAProxy (local runtime)",
+        sc.topology.pods
+    ));
+    let topo = setup::start_topology(env, sc, dir, rt, timeline, haproxy_requests).await?;
+    progress.phase(format!(
+        "HAProxy on {} checks every pod (inter {}, fall {}, rise {}); observers every 200 ms",
+        topo.frontend, sc.topology.haproxy.inter, sc.topology.haproxy.fall, sc.topology.haproxy.rise
+    ));
+    let observers = tokio::spawn(crate::observe::run(
+        topo.observe.clone(),
+        timeline.clone(),
+        samples,
+        cancel.clone(),
+    ));
+    for p in &topo.probers {
+        tokio::spawn(kubelet::run_prober(p.clone(), timeline.clone(), cancel.clone()));
+    }
+
+    // Load and faults are scheduled from the same instant.
+    let t_load = timeline.clock().now_ms() + 200.0;
+    let specs = setup::load_specs(sc, t_load);
+    timeline.emit_at(t_load, "loadgen", None, "load_start", format!("{} generators", specs.len()));
+    let load_cancel = cancel.child_token();
+    let load = tokio::spawn(loadgen::run(
+        loadgen::LoadConfig {
+            target: topo.frontend,
+            specs,
+            request_timeout_margin: Duration::from_secs(30),
+        },
+        timeline.clock(),
+        requests,
+        load_cancel,
+    ));
+    let mut terms = Vec::new();
+    for f in &sc.faults {
+        let pod = topo
+            .pods
+            .iter()
+            .find(|p| p.addrs.name == f.terminate)
+            .with_context(|| format!("no pod {}", f.terminate))?;
+        let containers = PodContainers {
+            name: pod.addrs.name.clone(),
+            backend: pod.backend.clone(),
+            hc: pod.hc.clone(),
+            envoy: pod.envoy.clone(),
+            envoy_admin: pod.addrs.envoy_admin_url(),
+        };
+        let hook = prestop_hook(env, mode, env.prestop_override, &pod.addrs, timeline, sc);
+        let plan = Termination {
+            grace: sc.kubelet.grace_period.0,
+            prestop: hook,
+            sidecar: sc.topology.envoy.sidecar,
+            termination_drain: sc.topology.envoy.termination_drain.0,
+        };
+        let at = timeline.clock().at_ms(t_load + f.at.as_f64_ms());
+        let (rt, tl, addrs) = (rt.clone(), timeline.clone(), pod.addrs.clone());
+        let pname = pod.addrs.name.clone();
+        terms.push(tokio::spawn(async move {
+            tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
+            (pname, kubelet::terminate(&rt, &containers, &addrs, &plan, &tl).await)
+        }));
+    }
+    progress.phase(format!(
+        "load running; {} scheduled",
+        sc.faults
+            .iter()
+            .map(|f| format!("{} terminated at +{}", f.terminate, f.at))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    let ticker = {
+        let tl = timeline.clone();
+        let pr = progress.bar_handle();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                let last = tl.snapshot().last().map(|e| format!("{} {}", e.source, e.event));
+                pr.tick(format!("t={:.0}s  last event: {}", tl.clock().now_ms() / 1000.0, last.unwrap_or_default()));
+            }
+        })
+    };
+    let stats = load.await.context("load generator task")?;
+    let mut facts = DriveFacts {
+        load: Some((stats.scheduled, stats.sent, stats.completed, stats.late_sends)),
+        ..Default::default()
+    };
+    progress.phase(format!(
+        "load done: {} sent, {} completed; waiting for terminations",
+        stats.sent, stats.completed
+    ));
+    for t in terms {
+        facts.terminations.push(t.await.context("termination task")?);
+    }
+    ticker.abort();
+    // Let the observers see the end state.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    cancel.cancel();
+    let _ = observers.await;
+    Ok(facts)
+}
+
+fn prestop_hook(
+    env: &RunEnv,
+    mode: &crate::scenario::Mode,
+    override_: Option<PreStop>,
+    pod: &crate::topology::PodAddrs,
+    timeline: &Timeline,
+    sc: &Scenario,
+) -> PreStopHook {
+    let kind = match (mode.prestop, override_) {
+        (PreStop::Sleep, _) => PreStop::Sleep,
+        (k, None) => k,
+        (_, Some(o)) => o,
+    };
+    let d = &mode.drain;
+    let tee = lines::drain_tee(timeline.clone(), pod.name.clone());
+    let with_env = |spec: crate::runtime::ProcSpec| {
+        let mut spec = spec
+            .pod(&pod.name)
+            .env("DRAIN_TIMEOUT", d.timeout.to_string())
+            .env("POLL_INTERVAL", d.poll_interval.to_string())
+            .env("LB_BUFFER", d.lb_buffer.clone())
+            .env("LB_BUFFER_MAX", d.lb_buffer_max.to_string())
+            .env("DRAIN_ORDER", d.order.clone())
+            .env("LB_FALL", sc.topology.haproxy.fall.to_string())
+            .tee(Some(tee.clone()));
+        if d.zero_on_stats_error {
+            spec = spec.arg("--zero-on-stats-error");
+        }
+        spec
+    };
+    match kind {
+        PreStop::Sleep => PreStopHook::Exec(
+            crate::runtime::ProcSpec::new("prestop", "sleep")
+                .pod(&pod.name)
+                .arg(format!("{}", mode.sleep.0.as_secs_f64())),
+        ),
+        PreStop::Drain => {
+            let mut spec = with_env(crate::runtime::ProcSpec::new("prestop", &env.apps.drain));
+            spec = spec.args(["--active-stat", d.active_stat.as_str()]);
+            if let Some(m) = d.min_drain {
+                spec = spec.args(["--min-drain".to_string(), m.to_string()]);
+            }
+            PreStopHook::Exec(spec)
+        }
+        PreStop::Script => PreStopHook::Exec(with_env(
+            crate::runtime::ProcSpec::new("prestop", "sh").arg(&env.apps.drain_script),
+        )),
+    }
+}
+
+fn versions(env: &RunEnv) -> std::collections::BTreeMap<String, String> {
+    let mut v = std::collections::BTreeMap::new();
+    v.insert("harness".into(), env!("CARGO_PKG_VERSION").into());
+    v.insert("haproxy".into(), env.tools.haproxy_version.clone());
+    v.insert("envoy".into(), env.tools.envoy_version.clone());
+    v
+}
+
+/// Streams items to a CSV writer until `stop`, then drains what is queued and finishes it.
+async fn stream_to<W, T>(
+    mut w: W,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<T>,
+    stop: CancellationToken,
+    write: impl Fn(&mut W, &T) -> Result<(), artifacts::ArtifactsError>,
+) -> Option<String>
+where
+    W: FinishPart,
+{
+    let mut err = None;
+    loop {
+        tokio::select! {
+            item = rx.recv() => match item {
+                Some(x) => if let Err(e) = write(&mut w, &x) { err.get_or_insert(e.to_string()); },
+                None => break,
+            },
+            _ = stop.cancelled() => {
+                while let Ok(x) = rx.try_recv() {
+                    if let Err(e) = write(&mut w, &x) { err.get_or_insert(e.to_string()); }
+                }
+                break;
+            }
+        }
+    }
+    if let Err(e) = w.finish_part() {
+        err.get_or_insert(e.to_string());
+    }
+    err
+}
+
+/// The streaming CSV writers' `finish`, for [`stream_to`].
+trait FinishPart {
+    fn finish_part(self) -> Result<(), artifacts::ArtifactsError>;
+}
+
+impl FinishPart for TimelineWriter {
+    fn finish_part(self) -> Result<(), artifacts::ArtifactsError> {
+        self.finish().map(|_| ())
+    }
+}
+
+impl FinishPart for SamplesWriter {
+    fn finish_part(self) -> Result<(), artifacts::ArtifactsError> {
+        self.finish().map(|_| ())
+    }
+}

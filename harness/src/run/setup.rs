@@ -1,0 +1,387 @@
+//! The run's set-up and wrap-up steps: the resolved scenario file, the
+//! topology (configs, pods, HAProxy, observers, probers), the load schedule,
+//! and after the run the summary, histograms, plot and report.
+//!
+//! Called only from `run::run_mode`; everything started here is registered
+//! with the runtime, which tears it down.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::artifacts::{self, DrainStep, RunDir, Summary};
+use crate::kubelet::Prober;
+use crate::loadgen::LoadSpec;
+use crate::model::TimelineEvent;
+use crate::observe::{ObserveConfig, PodTarget};
+use crate::runtime::{self, LocalRuntime, Pod, PodLaunch, PodTees};
+use crate::scenario::{Load, Mode, Scenario};
+use crate::timeline::Timeline;
+use crate::topology::{self, DrainStrategy, EnvoySettings, HaproxyPlacement, HaproxySettings, TopologySettings};
+
+use super::records::{HaproxyRequests, RecordsResult};
+use super::verdict::{self, RunFacts};
+use super::{DriveFacts, RunEnv};
+
+/// The started topology.
+pub struct Topo {
+    pub frontend: SocketAddr,
+    pub pods: Vec<Pod>,
+    pub observe: ObserveConfig,
+    pub probers: Vec<Prober>,
+}
+
+/// `scenario.toml`: the scenario with only this mode, plus how it ran.
+pub fn write_resolved_scenario(
+    dir: &RunDir,
+    sc: &Scenario,
+    mode: &str,
+    env: &RunEnv,
+) -> anyhow::Result<()> {
+    let mut one = sc.clone();
+    one.modes.retain(|k, _| k == mode);
+    one.mode_order = vec![mode.to_string()];
+    if let (Some(m), Some(o)) = (one.modes.get_mut(mode), env.prestop_override) {
+        if m.prestop != crate::scenario::PreStop::Sleep {
+            m.prestop = o;
+        }
+    }
+    let body = toml::to_string_pretty(&one).context("serialising the resolved scenario")?;
+    let text = format!(
+        "# Resolved settings of this run (every default filled in).\n# runtime = {:?} ({})\n# naming = {:?}\n{body}",
+        env.runtime_name,
+        env.runtime_reason,
+        env.naming.to_string()
+    );
+    artifacts::write_atomic(&dir.file(artifacts::names::SCENARIO), text.as_bytes())?;
+    Ok(())
+}
+
+/// The topology settings the templates are rendered with.
+pub fn topology_settings(sc: &Scenario) -> TopologySettings {
+    let h = &sc.topology.haproxy;
+    let e = &sc.topology.envoy;
+    let longest = sc.longest_request().0.as_secs() + 60;
+    TopologySettings {
+        pods: sc.topology.pods as usize,
+        haproxy: HaproxySettings {
+            inter_ms: h.inter.ms(),
+            fall: h.fall,
+            rise: h.rise,
+            on_marked_down_shutdown_sessions: h.shutdown_sessions,
+            retries: h.retries,
+            redispatch: h.redispatch,
+            retry_on: h.retry_on.clone(),
+            timeout_server_s: longest,
+            timeout_client_s: longest,
+            lb_signal: h.lb_signal,
+            ..HaproxySettings::default()
+        },
+        envoy: EnvoySettings {
+            drain_strategy: if e.drain_strategy == "immediate" {
+                DrainStrategy::Immediate
+            } else {
+                DrainStrategy::Gradual
+            },
+            drain_time_s: e.drain_time.0.as_secs(),
+            limit_stats_like_istio: e.limit_stats_like_istio,
+        },
+    }
+}
+
+/// Renders the configs, starts every pod and HAProxy, waits until HAProxy's
+/// first checks passed, and prepares observers and probers.
+pub async fn start_topology(
+    env: &RunEnv,
+    sc: &Scenario,
+    dir: &RunDir,
+    rt: &LocalRuntime,
+    timeline: &Timeline,
+    haproxy_requests: &HaproxyRequests,
+) -> anyhow::Result<Topo> {
+    let settings = topology_settings(sc);
+    let pods = settings.pod_addrs(topology::DEFAULT_POD_NET);
+    let frontend = free_loopback_port()?;
+    let mut sock = dir.path().join("haproxy.sock");
+    if sock.as_os_str().len() > 100 {
+        sock = std::env::temp_dir().join(format!("graceful-lab-{}.sock", dir.run_id()));
+    }
+    let rendered = topology::render(
+        &settings,
+        &pods,
+        &HaproxyPlacement {
+            frontend_addr: frontend,
+            stats_socket: sock,
+        },
+        &dir.config_dir(),
+    )?;
+    let mut started = Vec::new();
+    for (addrs, cfg) in pods.iter().zip(&rendered.envoy_cfgs) {
+        let launch = PodLaunch {
+            apps: &env.apps,
+            tools: &env.tools,
+            settings: &settings,
+            naming: env.naming,
+            envoy_cfg: cfg,
+            ready_timeout: Duration::from_secs(20),
+            backend_env: vec![],
+            hc_env: vec![],
+            tees: PodTees::default(),
+        };
+        let pod = runtime::start_pod(rt, addrs, &launch)
+            .await
+            .with_context(|| format!("starting {}", addrs.name))?;
+        timeline.emit("harness", Some(&addrs.name), "pod_ready", format!("{}", addrs.ip));
+        started.push(pod);
+    }
+    let tee = super::lines::haproxy_tee(timeline.clone(), haproxy_requests.clone());
+    let haproxy = runtime::start_haproxy(rt, &env.tools, &rendered, Some(tee), Duration::from_secs(10))
+        .await
+        .context("starting HAProxy")?;
+    timeline.emit("harness", None, "haproxy_ready", frontend.to_string());
+    wait_checks_passed(&haproxy.stats_socket, &pods, sc).await?;
+    timeline.emit("harness", None, "lb_ready", "HAProxy's first checks passed on every pod");
+    let observe = ObserveConfig {
+        pods: pods
+            .iter()
+            .map(|p| PodTarget {
+                name: p.name.clone(),
+                hc_url: p.hc_url(),
+                envoy_admin: p.envoy_admin_url(),
+            })
+            .collect(),
+        haproxy_socket: haproxy.stats_socket.clone(),
+        haproxy_backend: "be_app".into(),
+        period: Duration::from_millis(200),
+    };
+    let k = &sc.kubelet;
+    let probers = pods
+        .iter()
+        .flat_map(|p| {
+            [
+                Prober {
+                    pod: p.name.clone(),
+                    kind: "readiness",
+                    url: format!("{}/health", p.hc_url()),
+                    period: k.readiness_period.0,
+                    failure_threshold: k.readiness_failure_threshold,
+                },
+                Prober {
+                    pod: p.name.clone(),
+                    kind: "liveness",
+                    url: format!("{}/live", p.hc_url()),
+                    period: k.liveness_period.0,
+                    failure_threshold: k.liveness_failure_threshold,
+                },
+            ]
+        })
+        .collect();
+    Ok(Topo {
+        frontend,
+        pods: started,
+        observe,
+        probers,
+    })
+}
+
+fn free_loopback_port() -> anyhow::Result<SocketAddr> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free loopback port")?;
+    Ok(l.local_addr()?)
+}
+
+/// Waits until HAProxy's `show stat` says every pod's check passed (L7OK).
+async fn wait_checks_passed(
+    sock: &Path,
+    pods: &[topology::PodAddrs],
+    sc: &Scenario,
+) -> anyhow::Result<()> {
+    let limit = sc.topology.haproxy.inter.0 * (sc.topology.haproxy.rise + 1) + Duration::from_secs(5);
+    let deadline = Instant::now() + limit;
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        if let Ok(csv) = runtime::haproxy_api(sock, "show stat").await {
+            let ok: Vec<&str> = csv
+                .lines()
+                .filter(|l| l.starts_with("be_app,"))
+                .filter_map(|l| {
+                    let f: Vec<&str> = l.split(',').collect();
+                    (f.len() > 36 && f[17] == "UP" && f[36].starts_with("L7OK")).then_some(f[1])
+                })
+                .collect();
+            if pods.iter().all(|p| ok.contains(&p.name.as_str())) {
+                return Ok(());
+            }
+            last = format!("checks passed on: {ok:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("HAProxy's health checks did not pass on every pod within {limit:?} ({last})")
+}
+
+/// The scenario's load, scheduled from `t_load` (ms from the run's start).
+pub fn load_specs(sc: &Scenario, t_load: f64) -> Vec<LoadSpec> {
+    sc.load
+        .iter()
+        .enumerate()
+        .map(|(i, l)| match l {
+            Load::Long {
+                count,
+                seconds,
+                start,
+                pin,
+            } => LoadSpec::Long {
+                count: *count,
+                seconds: *seconds as u32,
+                start_ms: (t_load + start.as_f64_ms()) as u64,
+                pin_pod: pin.clone(),
+            },
+            Load::Stream {
+                count,
+                seconds,
+                interval_ms,
+                start,
+                pin,
+            } => LoadSpec::Stream {
+                count: *count,
+                seconds: *seconds as u32,
+                interval_ms: *interval_ms,
+                start_ms: (t_load + start.as_f64_ms()) as u64,
+                pin_pod: pin.clone(),
+            },
+            Load::Steady {
+                rate,
+                duration,
+                path,
+                start,
+                keepalive,
+                max_conns,
+            } => LoadSpec::Steady {
+                rate: *rate,
+                duration_ms: duration.ms(),
+                path: path.clone(),
+                start_ms: (t_load + start.as_f64_ms()) as u64,
+                keepalive: *keepalive,
+                max_conns: *max_conns,
+                seed: sc.seed.wrapping_add(i as u64),
+            },
+        })
+        .collect()
+}
+
+/// timeline.csv in time order (events observed late were streamed out of order).
+pub fn rewrite_timeline_sorted(dir: &Path, events: &[TimelineEvent]) {
+    if let Ok(mut w) = artifacts::TimelineWriter::create(dir) {
+        for e in events {
+            let _ = w.write(e);
+        }
+        let _ = w.finish();
+    }
+}
+
+/// Counts, attributions, drain facts and expectations into the summary.
+pub fn finish_summary(
+    summary: &mut Summary,
+    sc: &Scenario,
+    mode: &Mode,
+    records: Option<RecordsResult>,
+    events: &[TimelineEvent],
+    facts: Option<&DriveFacts>,
+    interrupted: bool,
+) {
+    let (long, disruptions) = match &records {
+        Some(r) => {
+            r.tally.apply_to(summary);
+            if let Some(e) = &r.write_error {
+                summary.notes.push(format!("requests.csv: {e}"));
+            }
+            (r.long.clone(), r.disruptions.clone())
+        }
+        None => (Vec::new(), Vec::new()),
+    };
+    summary.attributions = disruptions
+        .iter()
+        .map(|r| crate::timeline::attribute(r, events))
+        .collect();
+    // Drain facts of the (first) terminated pod.
+    if let Some(f) = facts {
+        if let Some((_, t)) = f.terminations.first() {
+            summary.drain.prestop_ms = t.prestop_ms;
+            summary.drain.exit_code = t.prestop_exit;
+        }
+        if let Some((sch, sent, done, late)) = f.load {
+            summary.notes.push(format!(
+                "load: {sch} scheduled, {sent} sent, {done} completed, {late} sent more than 1 ms late"
+            ));
+        }
+    }
+    summary.drain.steps = events
+        .iter()
+        .filter(|e| e.source == "drain" || (e.source == "kubelet" && e.event.starts_with("prestop")))
+        .map(|e| DrainStep {
+            step: format!("{} {}", e.source, e.event),
+            t_ms: e.t_ms,
+        })
+        .collect();
+    let close_lb = verdict::close_lb_ms(events);
+    if let (Some(c), Some(pod)) = (close_lb, sc.faults.first().map(|f| f.terminate.as_str())) {
+        summary.drain.close_lb_to_down_ms = events
+            .iter()
+            .find(|e| {
+                e.source == "haproxy"
+                    && (e.event == "server_down" || e.event == "server_nolb")
+                    && e.pod.as_deref() == Some(pod)
+                    && e.t_ms >= c
+            })
+            .map(|e| e.t_ms - c);
+    }
+    if !interrupted {
+        let steady_p99 = summary
+            .latency_ms
+            .corrected
+            .as_ref()
+            .map(|p| p.p99);
+        summary.expectations = verdict::judge(
+            sc,
+            &mode.expect,
+            &RunFacts {
+                disruptions: summary.disruptions,
+                long: &long,
+                timeline: events,
+                steady_p99_ms: steady_p99,
+                prestop_ms: summary.drain.prestop_ms,
+            },
+        );
+    }
+    summary.interrupted = interrupted;
+    summary.decide_verdict();
+}
+
+/// latency.hgrm, plot.svg/png and report.html; a failure becomes a note.
+pub fn write_reports(dir: &RunDir, summary: &mut Summary) {
+    let p = dir.path();
+    match artifacts::read_requests(p) {
+        Ok(reqs) => {
+            let mut lat = artifacts::LatencyStats::new();
+            for r in &reqs {
+                lat.record(r);
+            }
+            if let Err(e) = lat.write_hgrm(&dir.file(artifacts::names::HGRM)) {
+                summary.notes.push(format!("latency.hgrm: {e}"));
+            }
+            let _ = lat.write_hgrm_uncorrected(&dir.file(artifacts::names::HGRM_UNCORRECTED));
+        }
+        Err(e) => summary.notes.push(format!("latency.hgrm: {e}")),
+    }
+    if let Err(e) = artifacts::plot_svg(p) {
+        summary.notes.push(format!("plot.svg: {e}"));
+    }
+    if let Err(e) = artifacts::plot_png(p) {
+        summary.notes.push(format!("plot.png: {e}"));
+    }
+    let _ = summary.write(p);
+    if let Err(e) = artifacts::write_report(p) {
+        summary.notes.push(format!("report.html: {e}"));
+    }
+}

@@ -1,0 +1,518 @@
+//! The local runtime: every process is a child of the harness, in its own
+//! process group (signals reach the whole group), labelled with the run id in
+//! its env, its output appended line by line to `<logs_dir>/<pod>-<name>.log`
+//! (optionally tee'd to a channel).
+//!
+//! It must never leave a process behind: `teardown`, `Drop`, the panic hook
+//! and the Ctrl-C/SIGTERM handler (`install_cleanup_hooks`) all end every
+//! registered group, and `gc` sweeps groups whose harness was SIGKILLed. It
+//! never signals a group it cannot prove is the lab's (own group, pid <= 1).
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, killpg};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::sync::watch;
+
+use super::procscan::{self, LabProcess};
+use super::{
+    pod_env, Exit, LineSink, Proc, ProcSpec, Runtime, RuntimeError, Signal, OWNER_ENV, RUN_ID_ENV,
+};
+use crate::topology::PodAddrs;
+
+/// One registered process group (global, for the panic/signal hooks).
+struct Group {
+    pgid: i32,
+    exit: watch::Receiver<Option<Exit>>,
+}
+
+/// Every group and run of this harness that is not torn down yet.
+static REGISTRY: Mutex<Vec<Group>> = Mutex::new(Vec::new());
+static RUNS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Sends `sig` to `pgid` if that is a group we may touch. ESRCH is not an error.
+fn signal_group(pgid: i32, sig: Signal) -> Result<(), nix::Error> {
+    let own = nix::unistd::getpgrp().as_raw();
+    if pgid <= 1 || pgid == own {
+        return Ok(());
+    }
+    match killpg(Pid::from_raw(pgid), sig.to_nix()) {
+        Ok(()) | Err(nix::Error::ESRCH) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Signals every process of `procs` (each one, and its group when it is
+/// not ours).
+fn signal_scanned(procs: &[LabProcess], sig: Signal) {
+    for p in procs {
+        let _ = signal_group(p.pgid, sig);
+        if p.pid > 1 && p.pid as u32 != std::process::id() {
+            let _ = kill(Pid::from_raw(p.pid), sig.to_nix());
+        }
+    }
+}
+
+/// Signals every registered live group and every process of every
+/// registered run. `try_lock` so a panic while holding the lock cannot hang.
+fn signal_everything(sig: Signal, blocking: bool) {
+    let runs: Vec<String> = if blocking {
+        let groups = lock(&REGISTRY);
+        for g in groups.iter().filter(|g| g.exit.borrow().is_none()) {
+            let _ = signal_group(g.pgid, sig);
+        }
+        lock(&RUNS).clone()
+    } else {
+        if let Ok(groups) = REGISTRY.try_lock() {
+            for g in groups.iter().filter(|g| g.exit.borrow().is_none()) {
+                let _ = signal_group(g.pgid, sig);
+            }
+        }
+        RUNS.try_lock().map(|r| r.clone()).unwrap_or_default()
+    };
+    let left: Vec<LabProcess> = procscan::lab_processes()
+        .into_iter()
+        .filter(|p| runs.contains(&p.run_id))
+        .collect();
+    signal_scanned(&left, sig);
+}
+
+fn everything_gone() -> bool {
+    let runs = lock(&RUNS).clone();
+    let groups_done = lock(&REGISTRY)
+        .iter()
+        .all(|g| g.exit.borrow().is_some());
+    groups_done
+        && !procscan::lab_processes()
+            .iter()
+            .any(|p| runs.contains(&p.run_id))
+}
+
+/// What the Ctrl-C/SIGTERM handler saw; the program can watch it to write an
+/// `interrupted` summary.
+#[derive(Debug, Clone)]
+pub struct Interrupts {
+    rx: watch::Receiver<Option<Signal>>,
+}
+
+impl Interrupts {
+    /// `Some(signal)` once the harness was interrupted.
+    pub fn interrupted(&self) -> Option<Signal> {
+        *self.rx.borrow()
+    }
+    pub fn receiver(&self) -> watch::Receiver<Option<Signal>> {
+        self.rx.clone()
+    }
+    /// Resolves when the harness is interrupted.
+    pub async fn recv(&self) -> Signal {
+        let mut rx = self.rx.clone();
+        loop {
+            if let Some(s) = *rx.borrow_and_update() {
+                return s;
+            }
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
+
+static HOOKS: OnceLock<Interrupts> = OnceLock::new();
+
+/// Installs (once) a panic hook that SIGKILLs every registered process group,
+/// and a SIGINT/SIGTERM handler that ends them (SIGTERM, 2 s, SIGKILL),
+/// publishes the signal through the returned `Interrupts`, then gives the
+/// program 10 s to finish (write its summary) before exiting with
+/// 128 + signal; a second signal exits at once.
+pub fn install_cleanup_hooks() -> Interrupts {
+    HOOKS
+        .get_or_init(|| {
+            let prev = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                signal_everything(Signal::Kill, false);
+                prev(info);
+            }));
+            let (tx, rx) = watch::channel(None);
+            let spawned = std::thread::Builder::new()
+                .name("lab-signals".into())
+                .spawn(move || signal_thread(tx));
+            if let Err(e) = spawned {
+                eprintln!("harness: could not start the signal handler thread: {e}");
+            }
+            Interrupts { rx }
+        })
+        .clone()
+}
+
+fn signal_thread(tx: watch::Sender<Option<Signal>>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        eprintln!("harness: no runtime for the signal handler");
+        return;
+    };
+    rt.block_on(async move {
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            eprintln!("harness: could not install the SIGINT/SIGTERM handler");
+            return;
+        };
+        let first = tokio::select! {
+            _ = int.recv() => Signal::Int,
+            _ = term.recv() => Signal::Term,
+        };
+        eprintln!(
+            "harness: {} received: ending every process of the run",
+            first.name()
+        );
+        tx.send_replace(Some(first));
+        let ended = tokio::task::spawn_blocking(|| end_everything(Duration::from_secs(2)));
+        tokio::select! {
+            _ = ended => {}
+            _ = int.recv() => std::process::exit(128 + first.number()),
+            _ = term.recv() => std::process::exit(128 + first.number()),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(10)) => {}
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        std::process::exit(128 + first.number());
+    });
+}
+
+/// SIGTERM to everything registered, `grace`, then SIGKILL (blocking).
+fn end_everything(grace: Duration) {
+    signal_everything(Signal::Term, true);
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline && !everything_gone() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal_everything(Signal::Kill, true);
+}
+
+/// A process `gc` ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Swept {
+    pub pid: i32,
+    pub pgid: i32,
+    pub run_id: String,
+}
+
+/// Ends (SIGKILL, whole group) every lab process whose harness is gone (its
+/// owner pid is dead or was reused); processes of a harness still running
+/// (another run, a parallel test) are left alone. Waits up to 2 s for them
+/// to disappear.
+pub fn gc() -> Vec<Swept> {
+    let ours = lock(&RUNS).clone();
+    sweep(|p| {
+        !ours.contains(&p.run_id) && !p.owner.as_deref().is_some_and(procscan::owner_alive)
+    })
+}
+
+/// Ends every process of `run_id`, whoever started it.
+pub fn gc_run(run_id: &str) -> Vec<Swept> {
+    sweep(|p| p.run_id == run_id)
+}
+
+fn sweep(select: impl Fn(&LabProcess) -> bool) -> Vec<Swept> {
+    let victims: Vec<LabProcess> = procscan::lab_processes()
+        .into_iter()
+        .filter(|p| select(p))
+        .collect();
+    signal_scanned(&victims, Signal::Kill);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        let live = procscan::lab_processes();
+        if !victims.iter().any(|v| live.iter().any(|l| l.pid == v.pid)) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    victims
+        .into_iter()
+        .map(|p| Swept {
+            pid: p.pid,
+            pgid: p.pgid,
+            run_id: p.run_id,
+        })
+        .collect()
+}
+
+/// A fresh run id: `<UTC yyyymmddThhmmssZ>-<pid>-<random>`.
+pub fn new_run_id() -> String {
+    format!(
+        "{}-{}-{:06x}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
+        std::process::id(),
+        rand::random::<u32>() & 0xff_ffff
+    )
+}
+
+struct Inner {
+    run_id: String,
+    logs_dir: PathBuf,
+    owner: String,
+    next_id: AtomicU64,
+    procs: Mutex<Vec<Proc>>,
+}
+
+impl Drop for Inner {
+    /// Last resort when `teardown` was not awaited: SIGKILL (no reaping).
+    fn drop(&mut self) {
+        let procs = lock(&self.procs).clone();
+        for p in procs.iter().filter(|p| p.is_running()) {
+            if let Some(pid) = p.pid {
+                let _ = signal_group(pid as i32, Signal::Kill);
+            }
+        }
+        signal_scanned(&procscan::processes_of_run(&self.run_id), Signal::Kill);
+        let pids: Vec<i32> = procs.iter().filter_map(|p| p.pid.map(|x| x as i32)).collect();
+        lock(&REGISTRY).retain(|g| !pids.contains(&g.pgid));
+        lock(&RUNS).retain(|r| r != &self.run_id);
+    }
+}
+
+/// The local runtime of one run. Cheap to clone.
+#[derive(Clone)]
+pub struct LocalRuntime {
+    inner: Arc<Inner>,
+}
+
+impl LocalRuntime {
+    /// A runtime for run `run_id` writing logs into `logs_dir` (created).
+    pub fn new(run_id: impl Into<String>, logs_dir: impl Into<PathBuf>) -> std::io::Result<Self> {
+        let run_id = run_id.into();
+        let logs_dir = logs_dir.into();
+        std::fs::create_dir_all(&logs_dir)?;
+        lock(&RUNS).push(run_id.clone());
+        Ok(LocalRuntime {
+            inner: Arc::new(Inner {
+                run_id,
+                logs_dir,
+                owner: procscan::own_token(),
+                next_id: AtomicU64::new(1),
+                procs: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// Every process started so far (running or not).
+    pub fn procs(&self) -> Vec<Proc> {
+        lock(&self.inner.procs).clone()
+    }
+
+    fn live_of_run(&self) -> Vec<LabProcess> {
+        procscan::processes_of_run(&self.inner.run_id)
+    }
+
+    fn all_gone(&self) -> bool {
+        self.procs().iter().all(|p| !p.is_running()) && self.live_of_run().is_empty()
+    }
+
+    fn signal_all(&self, sig: Signal) {
+        for p in self.procs().iter().filter(|p| p.is_running()) {
+            let _ = self.signal(p, sig);
+        }
+        signal_scanned(&self.live_of_run(), sig);
+    }
+
+    async fn wait_all_gone(&self, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        loop {
+            if self.all_gone() {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+fn open_log(path: &Path) -> Result<File, RuntimeError> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|source| RuntimeError::Log {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// Copies `r` line by line to `file` and `tee`.
+async fn pump<R: AsyncRead + Unpin>(r: R, file: Arc<Mutex<File>>, tee: Option<LineSink>) {
+    let mut reader = BufReader::new(r);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                let at = Instant::now();
+                while matches!(buf.last(), Some(b'\n' | b'\r')) {
+                    buf.pop();
+                }
+                let line = String::from_utf8_lossy(&buf).into_owned();
+                {
+                    let mut f = lock(&file);
+                    let _ = f.write_all(format!("{line}\n").as_bytes());
+                }
+                if let Some(t) = &tee {
+                    let _ = t.send((at, line));
+                }
+            }
+        }
+    }
+}
+
+impl Runtime for LocalRuntime {
+    fn run_id(&self) -> &str {
+        &self.inner.run_id
+    }
+
+    fn logs_dir(&self) -> &Path {
+        &self.inner.logs_dir
+    }
+
+    async fn start(&self, spec: ProcSpec) -> Result<Proc, RuntimeError> {
+        let log_path = self.inner.logs_dir.join(spec.log_file_name());
+        let file = Arc::new(Mutex::new(open_log(&log_path)?));
+        let mut cmd = tokio::process::Command::new(&spec.program);
+        cmd.args(&spec.args)
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .env(RUN_ID_ENV, &self.inner.run_id)
+            .env(OWNER_ENV, &self.inner.owner)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(false);
+        let mut child = cmd.spawn().map_err(|source| RuntimeError::Spawn {
+            what: spec.label(),
+            program: spec.program.clone(),
+            source,
+        })?;
+        let pid = child.id();
+        let (tx, rx) = watch::channel(None);
+        if let Some(pid) = pid {
+            lock(&REGISTRY).push(Group {
+                pgid: pid as i32,
+                exit: rx.clone(),
+            });
+        }
+        if let Some(out) = child.stdout.take() {
+            tokio::spawn(pump(out, file.clone(), spec.tee.clone()));
+        }
+        if let Some(err) = child.stderr.take() {
+            tokio::spawn(pump(err, file, spec.tee.clone()));
+        }
+        tokio::spawn(async move {
+            let exit = match child.wait().await {
+                Ok(st) => Exit::from_status(st, Instant::now()),
+                Err(_) => Exit {
+                    code: -1,
+                    signal: None,
+                    at: Instant::now(),
+                },
+            };
+            tx.send_replace(Some(exit));
+        });
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let proc = Proc::new(id, &spec, pid, log_path, rx);
+        lock(&self.inner.procs).push(proc.clone());
+        Ok(proc)
+    }
+
+    fn signal(&self, proc: &Proc, sig: Signal) -> Result<(), RuntimeError> {
+        let err = |reason: String| RuntimeError::Signal {
+            what: proc.label(),
+            signal: sig.name(),
+            reason,
+        };
+        let pgid = proc
+            .pid
+            .ok_or_else(|| err("it has no pid".into()))? as i32;
+        if !lock(&self.inner.procs).iter().any(|p| p.id == proc.id) {
+            return Err(RuntimeError::UnknownProc(proc.label()));
+        }
+        if proc.is_running() {
+            // The leader is not reaped yet, so the group id is still ours.
+            return signal_group(pgid, sig).map_err(|e| err(e.to_string()));
+        }
+        // The leader is gone: signal what is left of its group, by run id.
+        let left: Vec<LabProcess> = self
+            .live_of_run()
+            .into_iter()
+            .filter(|p| p.pgid == pgid)
+            .collect();
+        signal_scanned(&left, sig);
+        Ok(())
+    }
+
+    async fn exec_in_pod(&self, pod: &PodAddrs, spec: ProcSpec) -> Result<Proc, RuntimeError> {
+        let mut env = pod_env(pod);
+        env.extend(spec.env);
+        let spec = ProcSpec {
+            pod: Some(pod.name.clone()),
+            env,
+            ..spec
+        };
+        self.start(spec).await
+    }
+
+    async fn stop(&self, proc: &Proc, grace: Duration) -> Result<Exit, RuntimeError> {
+        if let Some(e) = proc.try_exit() {
+            return Ok(e);
+        }
+        self.signal(proc, Signal::Term)?;
+        if let Some(e) = proc.wait_timeout(grace).await {
+            return Ok(e);
+        }
+        self.signal(proc, Signal::Kill)?;
+        proc.wait_timeout(Duration::from_secs(10))
+            .await
+            .ok_or_else(|| RuntimeError::Signal {
+                what: proc.label(),
+                signal: "SIGKILL",
+                reason: "still running 10 s after SIGKILL".into(),
+            })
+    }
+
+    async fn teardown(&self) {
+        self.signal_all(Signal::Term);
+        if !self.wait_all_gone(Duration::from_secs(2)).await {
+            self.signal_all(Signal::Kill);
+            if !self.wait_all_gone(Duration::from_secs(5)).await {
+                eprintln!(
+                    "harness: run {}: processes still alive after SIGKILL: {:?}",
+                    self.inner.run_id,
+                    self.live_of_run()
+                );
+            }
+        }
+        let pids: Vec<i32> = self
+            .procs()
+            .iter()
+            .filter_map(|p| p.pid.map(|x| x as i32))
+            .collect();
+        lock(&REGISTRY).retain(|g| !pids.contains(&g.pgid));
+    }
+}

@@ -1,0 +1,133 @@
+//! Scenario files: the TOML schema (serde, `deny_unknown_fields`), loading by
+//! id or path, and the checks that reject an impossible file before anything
+//! starts.
+//!
+//! Parsing and validation only; it must never start a process or touch the
+//! network.
+
+mod schema;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+pub use schema::*;
+pub use validate::{pod_names, validate, warnings};
+
+/// Why a scenario could not be used; every message names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("scenario {0:?} not found (looked for {1})")]
+    NotFound(String, String),
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+/// A scenario id (`s1`) or a path to a `.toml` file, resolved against `scenarios_dir`.
+pub fn resolve(id_or_path: &str, scenarios_dir: &Path) -> Result<PathBuf, ScenarioError> {
+    let as_path = Path::new(id_or_path);
+    if id_or_path.ends_with(".toml") || id_or_path.contains('/') {
+        if as_path.is_file() {
+            return Ok(as_path.to_path_buf());
+        }
+        return Err(ScenarioError::NotFound(
+            id_or_path.to_string(),
+            as_path.display().to_string(),
+        ));
+    }
+    if !id_or_path
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        || id_or_path.is_empty()
+    {
+        return Err(ScenarioError::NotFound(
+            id_or_path.to_string(),
+            "an id made of letters, digits, - and _".to_string(),
+        ));
+    }
+    let p = scenarios_dir.join(format!("{id_or_path}.toml"));
+    if p.is_file() {
+        Ok(p)
+    } else {
+        Err(ScenarioError::NotFound(
+            id_or_path.to_string(),
+            p.display().to_string(),
+        ))
+    }
+}
+
+/// Reads, parses and validates one scenario file.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    parse(&text, &shown)
+}
+
+/// Parses and validates scenario text; `shown` names the file in errors.
+pub fn parse(text: &str, shown: &str) -> Result<Scenario, ScenarioError> {
+    let sc: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Parse {
+        path: shown.to_string(),
+        message: one_line_toml_error(&e, text),
+    })?;
+    validate(&sc).map_err(|message| ScenarioError::Invalid {
+        path: shown.to_string(),
+        message,
+    })?;
+    Ok(sc)
+}
+
+/// toml's errors span several lines with a caret; keep `line N, column M: message`.
+fn one_line_toml_error(e: &toml::de::Error, text: &str) -> String {
+    let msg = e.message().trim().replace('\n', " ");
+    match e.span() {
+        Some(span) => {
+            let upto = &text[..span.start.min(text.len())];
+            let line = upto.matches('\n').count() + 1;
+            let col = upto.len() - upto.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+            let snippet: String = text[span.start.min(text.len())..span.end.min(text.len())]
+                .chars()
+                .take(40)
+                .collect();
+            format!("line {line}, column {col} (at {snippet:?}): {msg}")
+        }
+        None => msg,
+    }
+}
+
+/// Every scenario file in `dir`, sorted by id (s1, s2, ..., s10 in numeric order).
+pub fn catalogue(dir: &Path) -> Vec<(String, Result<Scenario, ScenarioError>)> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.extension().and_then(|x| x.to_str()) == Some("toml") {
+                let id = p
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or_default()
+                    .to_string();
+                out.push((id, load(&p)));
+            }
+        }
+    }
+    out.sort_by_key(|(id, _)| sort_key(id));
+    out
+}
+
+fn sort_key(id: &str) -> (String, u64, String) {
+    let prefix: String = id.chars().take_while(|c| !c.is_ascii_digit()).collect();
+    let num: String = id[prefix.len()..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    (prefix, num.parse().unwrap_or(u64::MAX), id.to_string())
+}

@@ -1,0 +1,380 @@
+//! The scenario schema: what a `scenarios/*.toml` file may say. Every table
+//! rejects unknown keys; every duration is `"90s"`, `"500ms"` or whole seconds.
+//!
+//! Types and defaults only; no I/O.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A duration written as `"90s"`, `"500ms"`, `"2m"` or a whole number of seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Dur(pub Duration);
+
+impl Dur {
+    pub const fn secs(s: u64) -> Dur {
+        Dur(Duration::from_secs(s))
+    }
+    pub const fn millis(ms: u64) -> Dur {
+        Dur(Duration::from_millis(ms))
+    }
+    pub fn ms(self) -> u64 {
+        self.0.as_millis() as u64
+    }
+    pub fn as_f64_ms(self) -> f64 {
+        self.0.as_secs_f64() * 1000.0
+    }
+}
+
+impl fmt::Display for Dur {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&gate::duration::format_duration(self.0))
+    }
+}
+
+impl Serialize for Dur {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(i64),
+            Float(f64),
+            Str(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Int(n) if n >= 0 => Ok(Dur(Duration::from_secs(n as u64))),
+            Raw::Int(n) => Err(serde::de::Error::custom(format!(
+                "negative duration {n}: a duration is whole seconds (90) or a string like \"90s\" or \"500ms\""
+            ))),
+            Raw::Float(x) => Err(serde::de::Error::custom(format!(
+                "duration {x} must be whole seconds or a string like \"1.5s\""
+            ))),
+            Raw::Str(s) => gate::duration::parse_duration(&s)
+                .map(Dur)
+                .map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// One scenario file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub id: String,
+    /// One line: what the scenario shows.
+    pub purpose: String,
+    /// Fixes every random choice of the run.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    #[serde(default)]
+    pub topology: Topology,
+    #[serde(default)]
+    pub kubelet: Kubelet,
+    #[serde(default)]
+    pub load: Vec<Load>,
+    #[serde(default)]
+    pub faults: Vec<Fault>,
+    /// The modes, in the order `--mode both` runs them (e.g. current, graceful).
+    pub modes: BTreeMap<String, Mode>,
+    /// Order in which the modes run (defaults to the table order: current before graceful).
+    #[serde(default)]
+    pub mode_order: Vec<String>,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+impl Scenario {
+    /// The modes in run order.
+    pub fn ordered_modes(&self) -> Vec<String> {
+        if !self.mode_order.is_empty() {
+            return self.mode_order.clone();
+        }
+        let mut names: Vec<String> = self.modes.keys().cloned().collect();
+        // current (the failure) before graceful (the fix), then the rest by name.
+        names.sort_by_key(|n| match n.as_str() {
+            "current" => (0, n.clone()),
+            "graceful" => (1, n.clone()),
+            _ => (2, n.clone()),
+        });
+        names
+    }
+
+    /// The longest any single request may take (for HAProxy's timeouts).
+    pub fn longest_request(&self) -> Dur {
+        self.load
+            .iter()
+            .map(|l| match l {
+                Load::Long { seconds, .. } | Load::Stream { seconds, .. } => Dur::secs(*seconds),
+                Load::Steady { .. } => Dur::secs(1),
+            })
+            .max()
+            .unwrap_or(Dur::secs(1))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Topology {
+    pub pods: u32,
+    pub haproxy: Haproxy,
+    pub envoy: Envoy,
+}
+
+impl Default for Topology {
+    fn default() -> Self {
+        Topology {
+            pods: 2,
+            haproxy: Haproxy::default(),
+            envoy: Envoy::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Haproxy {
+    pub inter: Dur,
+    pub fall: u32,
+    pub rise: u32,
+    /// `on-marked-down shutdown-sessions`.
+    pub shutdown_sessions: bool,
+    /// HAProxy `retries`.
+    pub retries: u32,
+    /// `option redispatch`.
+    pub redispatch: bool,
+    /// `retry-on` value, e.g. "conn-failure empty-response".
+    pub retry_on: Option<String>,
+    /// How hc tells the LB to let go: 503 or 404 (soft stop, `http-check disable-on-404`).
+    pub lb_signal: u16,
+}
+
+impl Default for Haproxy {
+    fn default() -> Self {
+        Haproxy {
+            inter: Dur::secs(2),
+            fall: 2,
+            rise: 2,
+            shutdown_sessions: true,
+            retries: 0,
+            redispatch: false,
+            retry_on: None,
+            lb_signal: 503,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sidecar {
+    /// pilot-agent: on SIGTERM drain Envoy's listeners, stop Envoy after `termination_drain`.
+    Istio,
+    /// Envoy gets SIGTERM and exits at once.
+    Plain,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Envoy {
+    /// `gradual` or `immediate` (Envoy's `--drain-strategy`).
+    pub drain_strategy: String,
+    /// Envoy's `--drain-time-s`.
+    pub drain_time: Dur,
+    pub sidecar: Sidecar,
+    /// Istio's `terminationDrainDuration`.
+    pub termination_drain: Dur,
+    /// Keep only the data-plane rq/cx gauges, as Istio's bootstrap does (§7).
+    pub limit_stats_like_istio: bool,
+}
+
+impl Default for Envoy {
+    fn default() -> Self {
+        Envoy {
+            drain_strategy: "gradual".into(),
+            drain_time: Dur::secs(600),
+            sidecar: Sidecar::Istio,
+            termination_drain: Dur::secs(5),
+            limit_stats_like_istio: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Kubelet {
+    /// `terminationGracePeriodSeconds`, counted from `terminating`.
+    pub grace_period: Dur,
+    pub readiness_period: Dur,
+    pub readiness_failure_threshold: u32,
+    pub liveness_period: Dur,
+    pub liveness_failure_threshold: u32,
+}
+
+impl Default for Kubelet {
+    fn default() -> Self {
+        Kubelet {
+            grace_period: Dur::secs(120),
+            readiness_period: Dur::secs(1),
+            readiness_failure_threshold: 1,
+            liveness_period: Dur::secs(5),
+            liveness_failure_threshold: 3,
+        }
+    }
+}
+
+/// One load generator (through HAProxy's frontend).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, tag = "kind", rename_all = "lowercase")]
+pub enum Load {
+    Long {
+        #[serde(default = "one")]
+        count: u32,
+        seconds: u64,
+        #[serde(default)]
+        start: Dur,
+        /// Pin to a pod (HAProxy `use-server` on `?pod=`).
+        #[serde(default)]
+        pin: Option<String>,
+    },
+    Stream {
+        #[serde(default = "one")]
+        count: u32,
+        seconds: u64,
+        #[serde(default = "default_interval_ms")]
+        interval_ms: u32,
+        #[serde(default)]
+        start: Dur,
+        #[serde(default)]
+        pin: Option<String>,
+    },
+    Steady {
+        /// Requests per second (open loop).
+        rate: f64,
+        duration: Dur,
+        #[serde(default = "default_path")]
+        path: String,
+        #[serde(default)]
+        start: Dur,
+        /// Fraction of requests that may reuse an idle keep-alive connection.
+        #[serde(default = "default_keepalive")]
+        keepalive: f64,
+        #[serde(default = "default_max_conns")]
+        max_conns: usize,
+    },
+}
+
+fn one() -> u32 {
+    1
+}
+fn default_interval_ms() -> u32 {
+    1000
+}
+fn default_path() -> String {
+    "/".into()
+}
+fn default_keepalive() -> f64 {
+    0.8
+}
+fn default_max_conns() -> usize {
+    64
+}
+
+/// Something done to the system at a moment of the run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    /// Offset from the start of the load.
+    pub at: Dur,
+    /// Delete the pod: kubelet's termination sequence.
+    pub terminate: String,
+}
+
+/// What runs as preStop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PreStop {
+    /// A fixed `sleep` (the homelab's old way).
+    Sleep,
+    /// The Rust `drain` orchestrator.
+    Drain,
+    /// `apps/hc/graceful-drain.sh`.
+    Script,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mode {
+    /// One line: what this mode is.
+    #[serde(default)]
+    pub about: String,
+    pub prestop: PreStop,
+    /// For `prestop = "sleep"`.
+    #[serde(default = "default_prestop_sleep")]
+    pub sleep: Dur,
+    #[serde(default)]
+    pub drain: DrainSettings,
+    #[serde(default)]
+    pub expect: Expect,
+}
+
+fn default_prestop_sleep() -> Dur {
+    Dur::secs(15)
+}
+
+/// Settings handed to `drain` / the script (their env vars).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DrainSettings {
+    pub timeout: Dur,
+    pub poll_interval: Dur,
+    /// `"10s"` or `"auto"`.
+    pub lb_buffer: String,
+    pub lb_buffer_max: Dur,
+    /// `seed` or `lb-first`.
+    pub order: String,
+    pub zero_on_stats_error: bool,
+    /// `rq` or `cx`.
+    pub active_stat: String,
+    pub min_drain: Option<Dur>,
+}
+
+impl Default for DrainSettings {
+    fn default() -> Self {
+        DrainSettings {
+            timeout: Dur::secs(120),
+            poll_interval: Dur::secs(2),
+            lb_buffer: "10s".into(),
+            lb_buffer_max: Dur::secs(10),
+            order: "seed".into(),
+            zero_on_stats_error: false,
+            active_stat: "rq".into(),
+            min_drain: None,
+        }
+    }
+}
+
+/// What must hold for a mode's run to pass.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Expect {
+    pub disruptions_min: Option<u64>,
+    pub disruptions_max: Option<u64>,
+    /// Every long request is among the disruptions.
+    pub long_lost: Option<bool>,
+    /// close-lb happened after the last long request ended.
+    pub close_lb_after_long_end: Option<bool>,
+    /// Upper bound of the corrected p99 latency of steady requests.
+    pub steady_p99_max: Option<Dur>,
+    /// Bounds of the preStop hook's duration.
+    pub prestop_min: Option<Dur>,
+    pub prestop_max: Option<Dur>,
+}

@@ -1,0 +1,234 @@
+//! The run's one timeline: every event (kubelet, drain steps, hc states,
+//! HAProxy server states, process exits, prober verdicts) with its time, and
+//! the attribution of each disruption to the nearest preceding cause.
+//!
+//! In-memory bookkeeping only; the artifacts module writes it out. It must
+//! never block an emitter: emitting is a channel send.
+
+use std::sync::{Arc, Mutex};
+
+use crate::model::{RequestRecord, RunClock, TimelineEvent};
+
+/// Events that can end a request, in order of how directly they do.
+pub const CAUSES: &[&str] = &[
+    "server_down",
+    "server_nolb",
+    "exit",
+    "sigkill",
+    "sigterm",
+    "envoy_stop",
+    "drain_listeners",
+    "listener_closed",
+];
+
+/// A cloneable handle every part of a run emits events through.
+#[derive(Clone)]
+pub struct Timeline {
+    clock: RunClock,
+    events: Arc<Mutex<Vec<TimelineEvent>>>,
+    tx: Option<tokio::sync::mpsc::UnboundedSender<TimelineEvent>>,
+}
+
+impl Timeline {
+    /// `tx` receives each event as it happens (to stream it to timeline.csv).
+    pub fn new(
+        clock: RunClock,
+        tx: Option<tokio::sync::mpsc::UnboundedSender<TimelineEvent>>,
+    ) -> Self {
+        Timeline {
+            clock,
+            events: Arc::new(Mutex::new(Vec::new())),
+            tx,
+        }
+    }
+
+    pub fn clock(&self) -> RunClock {
+        self.clock
+    }
+
+    /// Records an event now.
+    pub fn emit(&self, source: &str, pod: Option<&str>, event: &str, detail: impl Into<String>) {
+        self.emit_at(self.clock.now_ms(), source, pod, event, detail);
+    }
+
+    /// Records an event at a known time (ms from the run's start).
+    pub fn emit_at(
+        &self,
+        t_ms: f64,
+        source: &str,
+        pod: Option<&str>,
+        event: &str,
+        detail: impl Into<String>,
+    ) {
+        let ev = TimelineEvent {
+            t_ms,
+            source: source.to_string(),
+            pod: pod.map(str::to_string),
+            event: event.to_string(),
+            detail: detail.into(),
+        };
+        tracing::debug!(t_ms, source, pod = pod.unwrap_or("-"), event, detail = %ev.detail, "timeline");
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(ev.clone());
+        }
+        if let Ok(mut g) = self.events.lock() {
+            g.push(ev);
+        }
+    }
+
+    /// Every event so far, ordered by time.
+    pub fn snapshot(&self) -> Vec<TimelineEvent> {
+        let mut v = self.events.lock().map(|g| g.clone()).unwrap_or_default();
+        v.sort_by(|a, b| a.t_ms.total_cmp(&b.t_ms));
+        v
+    }
+
+    /// The first event matching `source`/`event` (and pod when given).
+    pub fn first(&self, source: &str, event: &str, pod: Option<&str>) -> Option<TimelineEvent> {
+        self.snapshot().into_iter().find(|e| {
+            e.source == source && e.event == event && (pod.is_none() || e.pod.as_deref() == pod)
+        })
+    }
+}
+
+pub use crate::artifacts::Attribution;
+
+/// How late an observed cause may be recorded after the effect it caused
+/// (a log line is read a little after HAProxy wrote it).
+const LATE_CAUSE_MS: f64 = 100.0;
+
+/// Attributes a disruption to the nearest preceding cause on the timeline:
+/// the latest cause event at or before the request's end (plus a small
+/// observation lag), preferring events of the request's pod.
+pub fn attribute(req: &RequestRecord, events: &[TimelineEvent]) -> Attribution {
+    let end = req.end_ms;
+    let candidates = events.iter().filter(|e| {
+        CAUSES.contains(&e.event.as_str()) && e.t_ms <= end + LATE_CAUSE_MS && e.t_ms >= req.sent_ms - 1.0
+    });
+    let pick = |same_pod: bool| {
+        candidates
+            .clone()
+            .filter(|e| !same_pod || (req.pod.is_some() && e.pod == req.pod))
+            .max_by(|a, b| a.t_ms.total_cmp(&b.t_ms))
+    };
+    let chosen = pick(true).or_else(|| pick(false));
+    let what = match (req.outcome, req.origin) {
+        (crate::model::Outcome::Http5xx, Some(o)) => format!(
+            "{} {} from {}",
+            req.outcome,
+            req.status.map(|s| s.to_string()).unwrap_or_default(),
+            o.as_str()
+        ),
+        _ => req.outcome.to_string(),
+    };
+    match chosen {
+        Some(e) => {
+            let delta = end - e.t_ms;
+            let who = e.pod.as_deref().map(|p| format!(" {p}")).unwrap_or_default();
+            Attribution {
+                request_id: req.id.clone(),
+                outcome: req.outcome,
+                pod: req.pod.clone(),
+                t_ms: end,
+                cause: Some(format!(
+                    "{what} {:.1} s after {}{} {}{}",
+                    delta / 1000.0,
+                    e.source,
+                    who,
+                    e.event,
+                    if e.detail.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", e.detail)
+                    }
+                )),
+                cause_t_ms: Some(e.t_ms),
+                delta_ms: Some(delta),
+            }
+        }
+        None => Attribution {
+            request_id: req.id.clone(),
+            outcome: req.outcome,
+            pod: req.pod.clone(),
+            t_ms: end,
+            cause: Some(format!("{what}: no cause on the timeline before it")),
+            cause_t_ms: None,
+            delta_ms: None,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Outcome, Origin, RequestKind};
+
+    fn ev(t: f64, source: &str, pod: &str, event: &str) -> TimelineEvent {
+        TimelineEvent {
+            t_ms: t,
+            source: source.into(),
+            pod: Some(pod.into()),
+            event: event.into(),
+            detail: String::new(),
+        }
+    }
+
+    fn req(end: f64, pod: Option<&str>) -> RequestRecord {
+        RequestRecord {
+            id: "long-0".into(),
+            kind: RequestKind::Long,
+            method: "GET".into(),
+            path: "/sleep?seconds=60".into(),
+            pod: pod.map(str::to_string),
+            conn_id: 1,
+            reused: false,
+            intended_ms: 0.0,
+            sent_ms: 0.0,
+            ttfb_ms: None,
+            end_ms: end,
+            status: Some(502),
+            bytes: 0,
+            chunks: None,
+            outcome: Outcome::Http5xx,
+            origin: Some(Origin::Haproxy),
+            error: None,
+        }
+    }
+
+    #[test]
+    fn picks_latest_preceding_cause_of_same_pod() {
+        let events = vec![
+            ev(20_000.0, "kubelet", "pod-a", "sigterm"),
+            ev(23_900.0, "haproxy", "pod-a", "server_down"),
+            ev(24_000.0, "haproxy", "pod-b", "server_down"),
+            ev(30_000.0, "envoy", "pod-a", "exit"),
+        ];
+        let a = attribute(&req(23_950.0, Some("pod-a")), &events);
+        assert_eq!(a.cause_t_ms, Some(23_900.0));
+        let c = a.cause.unwrap();
+        assert!(c.contains("haproxy pod-a server_down"), "{c}");
+        assert!(c.starts_with("http_5xx 502 from haproxy"), "{c}");
+    }
+
+    #[test]
+    fn tolerates_a_cause_observed_slightly_late() {
+        let events = vec![ev(10_050.0, "haproxy", "pod-a", "server_down")];
+        let a = attribute(&req(10_000.0, Some("pod-a")), &events);
+        assert_eq!(a.cause_t_ms, Some(10_050.0));
+    }
+
+    #[test]
+    fn ignores_non_causes_and_says_when_nothing_precedes() {
+        let events = vec![ev(1_000.0, "hc", "pod-a", "state")];
+        let a = attribute(&req(2_000.0, Some("pod-a")), &events);
+        assert_eq!(a.cause_t_ms, None);
+        assert!(a.cause.unwrap().contains("no cause"));
+    }
+
+    #[test]
+    fn falls_back_to_any_pod_when_the_request_has_none() {
+        let events = vec![ev(5_000.0, "haproxy", "pod-a", "server_down")];
+        let a = attribute(&req(5_010.0, None), &events);
+        assert_eq!(a.cause_t_ms, Some(5_000.0));
+    }
+}
