@@ -56,6 +56,7 @@ pub enum Outcome {
     /// No answer within the request's deadline.
     Timeout,
     /// A 5xx answer (see `Origin`).
+    #[serde(rename = "http_5xx")]
     Http5xx,
 }
 

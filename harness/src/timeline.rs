@@ -93,6 +93,10 @@ impl Timeline {
 
 pub use crate::artifacts::Attribution;
 
+fn latest<'a>(v: &[&'a TimelineEvent]) -> Option<&'a TimelineEvent> {
+    v.iter().copied().max_by(|a, b| a.t_ms.total_cmp(&b.t_ms))
+}
+
 /// How late an observed cause may be recorded after the effect it caused
 /// (a log line is read a little after HAProxy wrote it).
 const LATE_CAUSE_MS: f64 = 100.0;
@@ -102,16 +106,42 @@ const LATE_CAUSE_MS: f64 = 100.0;
 /// observation lag), preferring events of the request's pod.
 pub fn attribute(req: &RequestRecord, events: &[TimelineEvent]) -> Attribution {
     let end = req.end_ms;
-    let candidates = events.iter().filter(|e| {
-        CAUSES.contains(&e.event.as_str()) && e.t_ms <= end + LATE_CAUSE_MS && e.t_ms >= req.sent_ms - 1.0
-    });
-    let pick = |same_pod: bool| {
-        candidates
-            .clone()
-            .filter(|e| !same_pod || (req.pod.is_some() && e.pod == req.pod))
-            .max_by(|a, b| a.t_ms.total_cmp(&b.t_ms))
+    let same_pod = |e: &&TimelineEvent| req.pod.is_none() || e.pod == req.pod;
+    let causes: Vec<&TimelineEvent> = events
+        .iter()
+        .filter(|e| CAUSES.contains(&e.event.as_str()))
+        .filter(same_pod)
+        .collect();
+    // Strictly preceding causes first; one observed a little late only when none precedes.
+    let mut window: Vec<&TimelineEvent> = causes.iter().copied().filter(|e| e.t_ms <= end).collect();
+    if window.is_empty() {
+        window = causes
+            .iter()
+            .copied()
+            .filter(|e| e.t_ms <= end + LATE_CAUSE_MS)
+            .collect();
+    }
+    // What can have made this outcome, most direct first.
+    let recent_lb = |e: &&TimelineEvent| {
+        (e.event == "server_down" || e.event == "server_nolb") && end - e.t_ms <= 500.0
     };
-    let chosen = pick(true).or_else(|| pick(false));
+    let preferred: Vec<&TimelineEvent> = match req.origin {
+        // Envoy answered itself: its upstream (the backend) went away.
+        Some(crate::model::Origin::Envoy) => window
+            .iter()
+            .copied()
+            .filter(|e| e.source == "backend")
+            .collect(),
+        _ => window.iter().copied().filter(recent_lb).collect(),
+    };
+    let chosen = latest(&preferred).or_else(|| {
+        let direct: Vec<&TimelineEvent> = window
+            .iter()
+            .copied()
+            .filter(|e| e.event != "drain_listeners")
+            .collect();
+        latest(&direct).or_else(|| latest(&window))
+    });
     let what = match (req.outcome, req.origin) {
         (crate::model::Outcome::Http5xx, Some(o)) => format!(
             "{} {} from {}",
@@ -208,6 +238,19 @@ mod tests {
         let c = a.cause.unwrap();
         assert!(c.contains("haproxy pod-a server_down"), "{c}");
         assert!(c.starts_with("http_5xx 502 from haproxy"), "{c}");
+    }
+
+    #[test]
+    fn an_envoy_503_goes_to_its_upstream_backend() {
+        let events = vec![
+            ev(21_377.0, "backend", "pod-a", "sigterm"),
+            ev(21_378.0, "hc", "pod-a", "sigterm"),
+            ev(21_379.0, "envoy", "pod-a", "drain_listeners"),
+        ];
+        let mut r = req(21_780.0, Some("pod-a"));
+        r.status = Some(503);
+        r.origin = Some(Origin::Envoy);
+        assert_eq!(attribute(&r, &events).cause_t_ms, Some(21_377.0));
     }
 
     #[test]

@@ -80,7 +80,11 @@ fn synthetic_run(dir: &Path) -> (Vec<RequestRecord>, Vec<TimelineEvent>, Vec<Sam
     ));
     for i in 0..1500u64 {
         let t = 500.0 + i as f64 * 20.0;
-        let pod = if i.is_multiple_of(2) { "pod-a" } else { "pod-b" };
+        let pod = if i.is_multiple_of(2) {
+            "pod-a"
+        } else {
+            "pod-b"
+        };
         let down = pod == "pod-a" && (9_850.0..9_900.0).contains(&(t + 5.0));
         let outcome = if down {
             Outcome::Http5xx

@@ -41,7 +41,14 @@ async fn load(
 }
 
 async fn load_simple(target: SocketAddr, specs: Vec<LoadSpec>) -> (Vec<RequestRecord>, LoadStats) {
-    load(target, specs, MARGIN, RunClock::new(), CancellationToken::new()).await
+    load(
+        target,
+        specs,
+        MARGIN,
+        RunClock::new(),
+        CancellationToken::new(),
+    )
+    .await
 }
 
 fn id_number(id: &str) -> u64 {
@@ -74,7 +81,13 @@ async fn wait_until(what: &str, limit: Duration, cond: impl Fn() -> bool) {
 
 #[rstest]
 #[case::ok("/", Outcome::Ok, Some(200), None, Some(POD))]
-#[case::short_sleep_body("/sleep?seconds=0&short=1", Outcome::Truncated, Some(200), None, Some(POD))]
+#[case::short_sleep_body(
+    "/sleep?seconds=0&short=1",
+    Outcome::Truncated,
+    Some(200),
+    None,
+    Some(POD)
+)]
 #[case::rst_before_answer("/reset", Outcome::Reset, None, None, None)]
 #[case::rst_mid_body("/reset-mid", Outcome::Reset, Some(200), None, Some(POD))]
 #[case::close_after_headers("/close-after-headers", Outcome::Reset, Some(200), None, Some(POD))]
@@ -94,37 +107,79 @@ async fn classifies_what_the_server_does(
     let (records, stats) = load_simple(server.addr, vec![one(path)]).await;
     assert_eq!(records.len(), 1, "{records:?}");
     let r = &records[0];
-    assert_eq!((r.outcome, r.status, r.origin), (outcome, status, origin), "{r:?}");
+    assert_eq!(
+        (r.outcome, r.status, r.origin),
+        (outcome, status, origin),
+        "{r:?}"
+    );
     assert_eq!(r.pod.as_deref(), pod);
     assert_eq!(r.id, "steady-0");
     assert_eq!(r.path, path);
     assert_eq!(r.error.is_some(), outcome != Outcome::Ok, "{r:?}");
     assert!(r.intended_ms <= r.sent_ms && r.sent_ms <= r.end_ms, "{r:?}");
     assert_eq!(r.ttfb_ms.is_some(), status.is_some());
-    assert_eq!(stats, LoadStats { scheduled: 1, sent: 1, completed: 1, late_sends: stats.late_sends });
-    assert_eq!(server.seen(), vec![(path.to_string(), "steady-0".to_string())]);
+    assert_eq!(
+        stats,
+        LoadStats {
+            scheduled: 1,
+            sent: 1,
+            completed: 1,
+            late_sends: stats.late_sends
+        }
+    );
+    assert_eq!(
+        server.seen(),
+        vec![(path.to_string(), "steady-0".to_string())]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_answer_by_the_deadline_is_a_timeout() {
     let server = TestServer::start().await;
     let margin = Duration::from_millis(300);
-    let (records, _) = load(server.addr, vec![one("/never")], margin, RunClock::new(), CancellationToken::new()).await;
+    let (records, _) = load(
+        server.addr,
+        vec![one("/never")],
+        margin,
+        RunClock::new(),
+        CancellationToken::new(),
+    )
+    .await;
     let r = &records[0];
     assert_eq!((r.outcome, r.status), (Outcome::Timeout, None), "{r:?}");
     let waited = r.end_ms - r.intended_ms;
-    assert!((290.0..1_000.0).contains(&waited), "deadline = intended + margin, waited {waited} ms");
+    assert!(
+        (290.0..1_000.0).contains(&waited),
+        "deadline = intended + margin, waited {waited} ms"
+    );
     // The client closed its connection: the server sees it go.
-    wait_until("the timed-out connection to close", Duration::from_secs(2), || server.open_conns() == 0).await;
+    wait_until(
+        "the timed-out connection to close",
+        Duration::from_secs(2),
+        || server.open_conns() == 0,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connect_to_nothing_is_refused() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let spec = LoadSpec::Long { count: 1, seconds: 0, start_ms: 0, pin_pod: None };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let spec = LoadSpec::Long {
+        count: 1,
+        seconds: 0,
+        start_ms: 0,
+        pin_pod: None,
+    };
     let (records, stats) = load_simple(port, vec![spec]).await;
     let r = &records[0];
-    assert_eq!((r.outcome, r.status, r.reused), (Outcome::Refused, None, false), "{r:?}");
+    assert_eq!(
+        (r.outcome, r.status, r.reused),
+        (Outcome::Refused, None, false),
+        "{r:?}"
+    );
     assert!(r.error.as_deref().unwrap().contains("refused"), "{r:?}");
     assert_eq!(stats.sent, 0);
     assert_eq!(stats.completed, 1);
@@ -133,12 +188,21 @@ async fn a_connect_to_nothing_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn long_requests_each_get_their_own_connection_and_are_pinned() {
     let server = TestServer::start().await;
-    let spec = LoadSpec::Long { count: 3, seconds: 1, start_ms: 100, pin_pod: Some("pod-a".into()) };
+    let spec = LoadSpec::Long {
+        count: 3,
+        seconds: 1,
+        start_ms: 100,
+        pin_pod: Some("pod-a".into()),
+    };
     let (records, stats) = load_simple(server.addr, vec![spec]).await;
     let ids: Vec<_> = records.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(ids, ["long-0", "long-1", "long-2"]);
     for r in &records {
-        assert_eq!((r.outcome, r.kind, r.reused), (Outcome::Ok, RequestKind::Long, false), "{r:?}");
+        assert_eq!(
+            (r.outcome, r.kind, r.reused),
+            (Outcome::Ok, RequestKind::Long, false),
+            "{r:?}"
+        );
         assert_eq!(r.path, "/sleep?seconds=1&pod=pod-a");
         assert_eq!((r.intended_ms, r.bytes, r.chunks), (100.0, 8, None));
         assert!(r.ttfb_ms.unwrap() - r.sent_ms >= 990.0, "{r:?}");
@@ -146,8 +210,14 @@ async fn long_requests_each_get_their_own_connection_and_are_pinned() {
     let conns: HashSet<_> = records.iter().map(|r| r.conn_id).collect();
     assert_eq!(conns.len(), 3);
     assert_eq!((stats.scheduled, stats.sent, stats.completed), (3, 3, 3));
-    assert!(server.seen().iter().all(|(p, _)| p == "/sleep?seconds=1&pod=pod-a"));
-    wait_until("connections to close", Duration::from_secs(2), || server.open_conns() == 0).await;
+    assert!(server
+        .seen()
+        .iter()
+        .all(|(p, _)| p == "/sleep?seconds=1&pod=pod-a"));
+    wait_until("connections to close", Duration::from_secs(2), || {
+        server.open_conns() == 0
+    })
+    .await;
 }
 
 #[rstest]
@@ -156,15 +226,29 @@ async fn long_requests_each_get_their_own_connection_and_are_pinned() {
 #[case::rst_mid_stream(StreamEnd::RstAfter(3), Outcome::Truncated, 3)]
 #[case::no_terminator(StreamEnd::FinAfter(5), Outcome::Truncated, 5)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn streams_are_judged_by_lines_and_terminator(#[case] end: StreamEnd, #[case] outcome: Outcome, #[case] chunks: u32) {
+async fn streams_are_judged_by_lines_and_terminator(
+    #[case] end: StreamEnd,
+    #[case] outcome: Outcome,
+    #[case] chunks: u32,
+) {
     let server = TestServer::start_with(end).await;
-    let spec = LoadSpec::Stream { count: 2, seconds: 1, interval_ms: 200, start_ms: 0, pin_pod: None };
+    let spec = LoadSpec::Stream {
+        count: 2,
+        seconds: 1,
+        interval_ms: 200,
+        start_ms: 0,
+        pin_pod: None,
+    };
     let (records, _) = load_simple(server.addr, vec![spec]).await;
     assert_eq!(records.len(), 2);
     for (i, r) in records.iter().enumerate() {
         assert_eq!(r.id, format!("stream-{i}"));
         assert_eq!(r.path, "/stream?seconds=1&interval_ms=200");
-        assert_eq!((r.outcome, r.chunks, r.status), (outcome, Some(chunks), Some(200)), "{r:?}");
+        assert_eq!(
+            (r.outcome, r.chunks, r.status),
+            (outcome, Some(chunks), Some(200)),
+            "{r:?}"
+        );
     }
 }
 
@@ -179,20 +263,37 @@ async fn keepalive_reuses_pooled_connections_and_closes_them_at_the_end() {
     assert!(reused >= 22, "{reused} of 25 reused");
     let conns: HashSet<_> = records.iter().map(|r| r.conn_id).collect();
     assert!(conns.len() <= 2, "{conns:?}");
-    wait_until("idle pooled connections to close", Duration::from_secs(2), || server.open_conns() == 0).await;
+    wait_until(
+        "idle pooled connections to close",
+        Duration::from_secs(2),
+        || server.open_conns() == 0,
+    )
+    .await;
 
     let (records, _) = load_simple(server.addr, vec![steady("/", 50.0, 500, 0.0, 2)]).await;
-    assert!(records.iter().all(|r| !r.reused && r.outcome == Outcome::Ok));
+    assert!(records
+        .iter()
+        .all(|r| !r.reused && r.outcome == Outcome::Ok));
     let conns: HashSet<_> = records.iter().map(|r| r.conn_id).collect();
     assert_eq!(conns.len(), 25, "keepalive 0: a new connection each");
-    wait_until("connections to close", Duration::from_secs(2), || server.open_conns() == 0).await;
+    wait_until("connections to close", Duration::from_secs(2), || {
+        server.open_conns() == 0
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eof_on_a_reused_connection_is_a_reset() {
     let server = TestServer::start().await;
-    let (records, _) = load_simple(server.addr, vec![steady("/eof-on-reuse", 10.0, 250, 1.0, 1)]).await;
-    let got: Vec<_> = records.iter().map(|r| (r.id.as_str(), r.outcome, r.reused, r.status)).collect();
+    let (records, _) = load_simple(
+        server.addr,
+        vec![steady("/eof-on-reuse", 10.0, 250, 1.0, 1)],
+    )
+    .await;
+    let got: Vec<_> = records
+        .iter()
+        .map(|r| (r.id.as_str(), r.outcome, r.reused, r.status))
+        .collect();
     assert_eq!(
         got,
         [
@@ -204,13 +305,17 @@ async fn eof_on_a_reused_connection_is_a_reset() {
     assert_eq!(records[0].conn_id, records[1].conn_id);
     assert_ne!(records[1].conn_id, records[2].conn_id);
     let error = records[1].error.as_deref().unwrap();
-    assert!(error.contains("connection closed before message completed"), "{error}");
+    assert!(
+        error.contains("connection closed before message completed"),
+        "{error}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_connection_the_server_closed_is_not_reused() {
     let server = TestServer::start().await;
-    let (records, _) = load_simple(server.addr, vec![steady("/then-close", 10.0, 300, 1.0, 2)]).await;
+    let (records, _) =
+        load_simple(server.addr, vec![steady("/then-close", 10.0, 300, 1.0, 2)]).await;
     assert_eq!(records.len(), 3);
     for r in &records {
         assert_eq!((r.outcome, r.reused), (Outcome::Ok, false), "{r:?}");

@@ -10,7 +10,10 @@ use anyhow::Context;
 use clap::Parser;
 
 #[derive(Debug, Parser)]
-#[command(name = "backend", about = "The system under test: /, /sleep, /stream, graceful shutdown")]
+#[command(
+    name = "backend",
+    about = "The system under test: /, /sleep, /stream, graceful shutdown"
+)]
 struct Args {
     /// Address to listen on (port 0: any free port; the `listening` log line says which).
     #[arg(long, env = "BACKEND_ADDR", default_value = "0.0.0.0:8080")]
@@ -19,11 +22,11 @@ struct Args {
     #[arg(long, env = "POD_NAME")]
     pod_name: Option<String>,
     /// How long to wait for in-flight requests after SIGTERM (90, 90s, 500ms, 2m).
-    #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "300s", value_parser = duration)]
+    #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "300s", value_parser = duration, allow_hyphen_values = true)]
     shutdown_timeout: Duration,
     /// Close a connection that has not sent a full request head this long
     /// (also the idle keep-alive timeout); 0 disables it.
-    #[arg(long, env = "HEADER_READ_TIMEOUT", default_value = "60s", value_parser = duration)]
+    #[arg(long, env = "HEADER_READ_TIMEOUT", default_value = "60s", value_parser = duration, allow_hyphen_values = true)]
     header_read_timeout: Duration,
 }
 
@@ -52,10 +55,20 @@ fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     socket.listen(4096)
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     gate::log::init();
     let args = Args::parse();
+    match run(args) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "startup_failed");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[tokio::main]
+async fn run(args: Args) -> anyhow::Result<()> {
     let shutdown = backend::shutdown::on_signal().context("installing signal handlers")?;
     let listener = bind(args.addr).with_context(|| format!("binding {}", args.addr))?;
     let config = backend::Config {

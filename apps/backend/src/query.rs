@@ -65,7 +65,14 @@ pub fn sleep_params(query: Option<&str>) -> Result<SleepParams, BadParam> {
 
 /// Parses `/stream`'s query (`seconds` default 30, `interval_ms` default 1000).
 pub fn stream_params(query: Option<&str>) -> Result<StreamParams, BadParam> {
-    let seconds = int_param(query, "seconds", 30, 0, MAX_SECONDS, "an integer in 0..=600")?;
+    let seconds = int_param(
+        query,
+        "seconds",
+        30,
+        0,
+        MAX_SECONDS,
+        "an integer in 0..=600",
+    )?;
     let interval_ms = int_param(
         query,
         "interval_ms",
@@ -158,12 +165,7 @@ mod tests {
     #[case(Some("seconds=2&interval_ms=1000"), 2, 1000, 2)]
     #[case(Some("seconds=1&interval_ms=1"), 1, 1, 1000)]
     #[case(Some("seconds=1&interval_ms=600000"), 1, 600_000, 1)]
-    fn stream_accepts(
-        #[case] q: Option<&str>,
-        #[case] s: u64,
-        #[case] m: u64,
-        #[case] lines: u64,
-    ) {
+    fn stream_accepts(#[case] q: Option<&str>, #[case] s: u64, #[case] m: u64, #[case] lines: u64) {
         let p = stream_params(q).unwrap();
         assert_eq!((p.seconds, p.interval_ms, p.line_count()), (s, m, lines));
     }

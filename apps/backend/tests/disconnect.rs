@@ -22,9 +22,15 @@ fn client_disconnect_stops_the_handler(
 ) {
     let mut b = Backend::start(&["--shutdown-timeout", "20s"]);
     let mut s = b.connect();
-    write!(s, "GET {target} HTTP/1.1\r\nHost: t\r\nx-request-id: rid-{path}\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {target} HTTP/1.1\r\nHost: t\r\nx-request-id: rid-{path}\r\n\r\n"
+    )
+    .unwrap();
     b.logs
-        .wait_for(Duration::from_secs(5), |l| l.contains("msg=request_started"))
+        .wait_for(Duration::from_secs(5), |l| {
+            l.contains("msg=request_started")
+        })
         .unwrap();
     if read_first {
         // The headers and chunk 0 arrive at once; the next tick is 5 s away.
@@ -42,11 +48,16 @@ fn client_disconnect_stops_the_handler(
 
     let line = b
         .logs
-        .wait_for(Duration::from_secs(3), |l| l.contains("msg=client_disconnected"))
+        .wait_for(Duration::from_secs(3), |l| {
+            l.contains("msg=client_disconnected")
+        })
         .expect("handler did not notice the client leaving");
     assert!(gone.elapsed() < Duration::from_secs(3));
     assert_eq!(field(&line, "path"), Some(path));
-    assert_eq!(field(&line, "request_id"), Some(format!("rid-{path}").as_str()));
+    assert_eq!(
+        field(&line, "request_id"),
+        Some(format!("rid-{path}").as_str())
+    );
     let req = b
         .logs
         .wait_for(Duration::from_secs(1), |l| l.contains("msg=request "))
@@ -59,7 +70,9 @@ fn client_disconnect_stops_the_handler(
     assert_eq!(b.wait_exit(Duration::from_secs(3)).code(), Some(0));
     let done = b
         .logs
-        .wait_for(Duration::from_secs(1), |l| l.contains("msg=shutdown_complete"))
+        .wait_for(Duration::from_secs(1), |l| {
+            l.contains("msg=shutdown_complete")
+        })
         .unwrap();
     assert_eq!(field(&done, "waited_for"), Some("0"), "{done}");
 }

@@ -16,13 +16,21 @@ fn assert_healthy(b: &mut Backend) {
     let t = Instant::now();
     let r = get(b.addr, "/", "");
     assert_eq!((r.status, r.text().as_str()), (200, "ok"));
-    assert!(t.elapsed() < Duration::from_secs(1), "/ took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(1),
+        "/ took {:?}",
+        t.elapsed()
+    );
     assert!(b.child.try_wait().unwrap().is_none(), "backend died");
     assert!(!b.logs.lines().iter().any(|l| l.contains("panicked")));
 }
 
 fn big_header(n: usize) -> Vec<u8> {
-    format!("GET / HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n", "a".repeat(n)).into_bytes()
+    format!(
+        "GET / HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(n)
+    )
+    .into_bytes()
 }
 
 fn many_headers(n: usize) -> Vec<u8> {
@@ -79,15 +87,24 @@ fn hostile_request_gets_4xx_or_close(#[case] raw: Vec<u8>, #[case] want: Option<
 #[test]
 fn slow_clients_are_cut_and_do_not_block_others() {
     let mut b = Backend::start(&["--header-read-timeout", "1s"]);
-    // Twenty clients that never finish their request head, and one that sends nothing.
+    // Twenty clients that never finish their request head, one that sends nothing.
     let mut slow: Vec<TcpStream> = (0..20)
         .map(|_| {
             let mut s = b.connect();
-            s.write_all(b"GET /sleep?seconds=1 HTTP/1.1\r\nHost: t\r\nX-Slow: ").unwrap();
+            s.write_all(b"GET /sleep?seconds=1 HTTP/1.1\r\nHost: t\r\nX-Slow: ")
+                .unwrap();
             s
         })
         .collect();
     slow.push(b.connect());
+    // And an idle keep-alive connection: the same timeout closes it.
+    let mut idle = b.connect();
+    idle.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let n = idle.read(&mut buf).unwrap();
+    assert_eq!(parse(&buf[..n]).unwrap().status, 200);
+    slow.push(idle);
     let started = Instant::now();
     // Meanwhile, a well-behaved client is served at once.
     assert_healthy(&mut b);
@@ -106,7 +123,10 @@ fn slow_clients_are_cut_and_do_not_block_others() {
         }
     }
     let took = started.elapsed();
-    assert!(took >= Duration::from_millis(900), "closed too early: {took:?}");
+    assert!(
+        took >= Duration::from_millis(900),
+        "closed too early: {took:?}"
+    );
     assert!(took < Duration::from_secs(4), "closed too late: {took:?}");
     assert_healthy(&mut b);
 }
@@ -115,7 +135,8 @@ fn slow_clients_are_cut_and_do_not_block_others() {
 fn a_client_that_never_reads_its_stream_does_not_block_others() {
     let mut b = Backend::start(&[]);
     let mut s = b.connect();
-    s.write_all(b"GET /stream?seconds=2&interval_ms=1 HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    s.write_all(b"GET /stream?seconds=2&interval_ms=1 HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
     // Ticks pile up in socket buffers while this client reads nothing.
     for _ in 0..5 {
         assert_healthy(&mut b);

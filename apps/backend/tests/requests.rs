@@ -28,7 +28,12 @@ use rstest::rstest;
     400,
     "bad query parameter seconds=\"abc\": expected an integer in 0..=600\n"
 )]
-fn endpoint_table(#[case] method: &str, #[case] path: &str, #[case] status: u16, #[case] body: &str) {
+fn endpoint_table(
+    #[case] method: &str,
+    #[case] path: &str,
+    #[case] status: u16,
+    #[case] body: &str,
+) {
     let b = Backend::start(&[]);
     let raw = raw_exchange(
         b.addr,
@@ -63,7 +68,10 @@ fn bad_parameters_get_400_naming_them(#[case] path: &str, #[case] param: &str) {
     assert_eq!(r.status, 400);
     assert_eq!(r.header("x-served-by"), Some(POD));
     let text = r.text();
-    assert!(text.starts_with(&format!("bad query parameter {param}=")), "{text:?}");
+    assert!(
+        text.starts_with(&format!("bad query parameter {param}=")),
+        "{text:?}"
+    );
     assert_eq!(text.matches('\n').count(), 1, "not one line: {text:?}");
     assert!(text.ends_with('\n'));
 }
@@ -71,7 +79,11 @@ fn bad_parameters_get_400_naming_them(#[case] path: &str, #[case] param: &str) {
 #[test]
 fn each_request_is_logged_once_with_its_fields() {
     let b = Backend::start(&[]);
-    let r = get(b.addr, "/sleep?seconds=1&pod=pod-a", "x-request-id: req-42\r\n");
+    let r = get(
+        b.addr,
+        "/sleep?seconds=1&pod=pod-a",
+        "x-request-id: req-42\r\n",
+    );
     assert_eq!(r.status, 200);
     let r = get(b.addr, "/missing", "");
     assert_eq!(r.status, 404);
@@ -80,14 +92,19 @@ fn each_request_is_logged_once_with_its_fields() {
         .wait_for(Duration::from_secs(2), |l| l.contains("request_id=req-42"))
         .unwrap();
     assert!(line.starts_with("ts="), "{line}");
-    assert!(line.contains(" level=info msg=request method=GET path=/sleep remote=127.0.0.1:"), "{line}");
+    assert!(
+        line.contains(" level=info msg=request method=GET path=/sleep remote=127.0.0.1:"),
+        "{line}"
+    );
     assert_eq!(field(&line, "hostname"), Some(POD));
     assert_eq!(field(&line, "status"), Some("200"));
     let ms: u64 = field(&line, "duration_ms").unwrap().parse().unwrap();
     assert!((1000..1500).contains(&ms), "{line}");
     let miss = b
         .logs
-        .wait_for(Duration::from_secs(2), |l| l.contains("msg=request ") && l.contains("path=/missing"))
+        .wait_for(Duration::from_secs(2), |l| {
+            l.contains("msg=request ") && l.contains("path=/missing")
+        })
         .unwrap();
     assert_eq!(field(&miss, "status"), Some("404"));
     assert_eq!(field(&miss, "request_id"), None, "{miss}");

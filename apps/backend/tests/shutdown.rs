@@ -13,7 +13,6 @@ use common::{field, parse, Backend};
 use nix::sys::signal::Signal;
 use rstest::rstest;
 
-
 fn start() -> Backend {
     Backend::start(&["--shutdown-timeout", "20s"])
 }
@@ -55,7 +54,9 @@ fn in_flight_request_completes_and_new_connections_are_refused(
 
     b.signal(sig);
     b.logs
-        .wait_for(Duration::from_secs(5), |l| l.contains("msg=shutdown_started"))
+        .wait_for(Duration::from_secs(5), |l| {
+            l.contains("msg=shutdown_started")
+        })
         .expect("no shutdown_started");
     // The listener is gone while the request is still running.
     let refused = TcpStream::connect(b.addr);
@@ -90,13 +91,17 @@ fn in_flight_request_completes_and_new_connections_are_refused(
     assert_eq!(status.code(), Some(0), "{status}");
     let done = b
         .logs
-        .wait_for(Duration::from_secs(1), |l| l.contains("msg=shutdown_complete"))
+        .wait_for(Duration::from_secs(1), |l| {
+            l.contains("msg=shutdown_complete")
+        })
         .unwrap();
     assert_eq!(field(&done, "waited_for"), Some("1"), "{done}");
     assert_eq!(field(&done, "timed_out"), Some("false"), "{done}");
     let sig_line = b
         .logs
-        .wait_for(Duration::from_secs(1), |l| l.contains("msg=signal_received"))
+        .wait_for(Duration::from_secs(1), |l| {
+            l.contains("msg=signal_received")
+        })
         .unwrap();
     assert_eq!(field(&sig_line, "signal"), Some(sig.as_str()));
 }
@@ -109,10 +114,16 @@ fn idle_server_exits_at_once() {
     let t = Instant::now();
     b.signal(Signal::SIGTERM);
     assert_eq!(b.wait_exit(Duration::from_secs(5)).code(), Some(0));
-    assert!(t.elapsed() < Duration::from_secs(2), "took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        t.elapsed()
+    );
     let done = b
         .logs
-        .wait_for(Duration::from_secs(1), |l| l.contains("msg=shutdown_complete"))
+        .wait_for(Duration::from_secs(1), |l| {
+            l.contains("msg=shutdown_complete")
+        })
         .unwrap();
     assert_eq!(field(&done, "waited_for"), Some("0"), "{done}");
 }
@@ -122,7 +133,9 @@ fn shutdown_timeout_cuts_what_is_left_and_exits_zero() {
     let mut b = Backend::start(&["--shutdown-timeout", "1s"]);
     let mut busy = send(&b, "/sleep?seconds=60");
     b.logs
-        .wait_for(Duration::from_secs(5), |l| l.contains("msg=request_started"))
+        .wait_for(Duration::from_secs(5), |l| {
+            l.contains("msg=request_started")
+        })
         .unwrap();
     let t = Instant::now();
     b.signal(Signal::SIGTERM);
@@ -134,11 +147,21 @@ fn shutdown_timeout_cuts_what_is_left_and_exits_zero() {
     assert!(raw.is_empty(), "cut request got bytes: {raw:?}");
     let done = b
         .logs
-        .wait_for(Duration::from_secs(1), |l| l.contains("msg=shutdown_complete"))
+        .wait_for(Duration::from_secs(1), |l| {
+            l.contains("msg=shutdown_complete")
+        })
         .unwrap();
     assert_eq!(field(&done, "timed_out"), Some("true"), "{done}");
     assert_eq!(field(&done, "waited_for"), Some("1"), "{done}");
     // The cut request is logged as aborted by the server, not as a client leaving.
-    assert!(b.logs.lines().iter().any(|l| l.contains("msg=request_aborted")));
-    assert!(!b.logs.lines().iter().any(|l| l.contains("msg=client_disconnected")));
+    assert!(b
+        .logs
+        .lines()
+        .iter()
+        .any(|l| l.contains("msg=request_aborted")));
+    assert!(!b
+        .logs
+        .lines()
+        .iter()
+        .any(|l| l.contains("msg=client_disconnected")));
 }

@@ -15,7 +15,11 @@ use rstest::rstest;
 #[case::ceil(1, 300, 4)]
 #[case::one_line(1, 1000, 1)]
 #[case::empty(0, 100, 0)]
-fn stream_arrives_chunk_by_chunk(#[case] seconds: u64, #[case] interval_ms: u64, #[case] lines: usize) {
+fn stream_arrives_chunk_by_chunk(
+    #[case] seconds: u64,
+    #[case] interval_ms: u64,
+    #[case] lines: usize,
+) {
     let b = Backend::start(&[]);
     let mut s = b.connect();
     write!(
@@ -60,10 +64,19 @@ fn stream_arrives_chunk_by_chunk(#[case] seconds: u64, #[case] interval_ms: u64,
         // ...and the client sees it then: not early, and before the next tick.
         let seen = (arrivals[i] - first).as_millis() as i128;
         assert!(seen >= i as i128 * m - 40, "line {i} seen at {seen}ms");
-        assert!(seen < i as i128 * m + m / 2 + 40, "line {i} seen late, at {seen}ms (buffered?)");
+        assert!(
+            seen < i as i128 * m + m / 2 + 40,
+            "line {i} seen late, at {seen}ms (buffered?)"
+        );
     }
     // The terminator comes at the end of the stream's N seconds.
     let n = Duration::from_secs(seconds);
-    assert!(total + Duration::from_millis(40) >= n, "ended after {total:?}");
-    assert!(total < n + Duration::from_millis(500), "ended after {total:?}");
+    assert!(
+        total + Duration::from_millis(40) >= n,
+        "ended after {total:?}"
+    );
+    assert!(
+        total < n + Duration::from_millis(500),
+        "ended after {total:?}"
+    );
 }

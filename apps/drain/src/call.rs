@@ -72,14 +72,19 @@ impl Caller {
     /// A GET with a shorter timeout than the caller's (never a longer one).
     pub async fn get_within(&self, url: &str, timeout: Duration) -> Result<Answer, CallError> {
         let timeout = timeout.min(self.timeout);
-        self.send(self.client.get(url).timeout(timeout), timeout).await
+        self.send(self.client.get(url).timeout(timeout), timeout)
+            .await
     }
 
     pub async fn post(&self, url: &str) -> Result<Answer, CallError> {
         self.send(self.client.post(url), self.timeout).await
     }
 
-    async fn send(&self, req: reqwest::RequestBuilder, timeout: Duration) -> Result<Answer, CallError> {
+    async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+        timeout: Duration,
+    ) -> Result<Answer, CallError> {
         let whole = async {
             let mut resp = req.send().await.map_err(|e| {
                 if e.is_timeout() {

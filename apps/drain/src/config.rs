@@ -170,7 +170,10 @@ mod tests {
     #[test]
     fn lb_buffer_default_follows_order() {
         let mut c = Config::default();
-        assert_eq!(c.effective_lb_buffer(), LbBuffer::Fixed(Duration::from_secs(10)));
+        assert_eq!(
+            c.effective_lb_buffer(),
+            LbBuffer::Fixed(Duration::from_secs(10))
+        );
         c.order = DrainOrder::LbFirst;
         assert_eq!(c.effective_lb_buffer(), LbBuffer::Auto);
         c.lb_buffer = Some(LbBuffer::Fixed(Duration::from_secs(3)));

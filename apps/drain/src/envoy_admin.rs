@@ -35,7 +35,12 @@ pub fn stats_url(admin: &str, stat: ActiveStat) -> String {
 }
 
 /// `GET <admin>/stats?filter=...`, summed; the call gets at most `timeout`.
-pub async fn read_active(caller: &Caller, admin: &str, stat: ActiveStat, timeout: Duration) -> Active {
+pub async fn read_active(
+    caller: &Caller,
+    admin: &str,
+    stat: ActiveStat,
+    timeout: Duration,
+) -> Active {
     match caller.get_within(&stats_url(admin, stat), timeout).await {
         Ok(a) if a.status == 200 => match sum_active(&a.body, stat) {
             Ok(n) => Active::Known(n),

@@ -42,7 +42,13 @@ pub async fn transition(caller: &Caller, hc_url: &str, path: &str) -> Transition
         Ok(a) if (200..300).contains(&a.status) => {
             let state = serde_json::from_slice::<TransitionReply>(&a.body)
                 .map(|r| r.state)
-                .unwrap_or_else(|_| String::from_utf8_lossy(&a.body).trim().chars().take(40).collect());
+                .unwrap_or_else(|_| {
+                    String::from_utf8_lossy(&a.body)
+                        .trim()
+                        .chars()
+                        .take(40)
+                        .collect()
+                });
             Transition::Done {
                 status: a.status,
                 state,
@@ -56,7 +62,11 @@ pub async fn transition(caller: &Caller, hc_url: &str, path: &str) -> Transition
         Ok(a) => Transition::Failed(format!(
             "HTTP {}: {}",
             a.status,
-            String::from_utf8_lossy(&a.body).trim().chars().take(80).collect::<String>()
+            String::from_utf8_lossy(&a.body)
+                .trim()
+                .chars()
+                .take(80)
+                .collect::<String>()
         )),
         Err(e) => Transition::Failed(e.to_string()),
     }

@@ -66,9 +66,12 @@ pub async fn wait_auto(
     let mut failures = 0u32;
     loop {
         let left = bound.saturating_duration_since(Instant::now());
-        let read = tokio::time::timeout(left.max(Duration::from_millis(50)), hc_api::status(caller, hc_url))
-            .await
-            .unwrap_or_else(|_| Err("timed out at the LB wait's bound".into()));
+        let read = tokio::time::timeout(
+            left.max(Duration::from_millis(50)),
+            hc_api::status(caller, hc_url),
+        )
+        .await
+        .unwrap_or_else(|_| Err("timed out at the LB wait's bound".into()));
         match read {
             Ok(st) => {
                 let state = State::parse_any(&st.state).ok();
@@ -96,7 +99,7 @@ pub async fn wait_auto(
                 failures += 1;
                 *hc_failed = true;
                 // One line per failure streak start, not one per 50 ms.
-                if failures == 1 || failures % 20 == 0 {
+                if failures == 1 || failures.is_multiple_of(20) {
                     warn!(
                         step = 5,
                         elapsed_ms = run_start.elapsed().as_millis() as u64,

@@ -71,7 +71,9 @@ fn main() -> anyhow::Result<()> {
         min_drain: a.min_drain,
         ..Config::default()
     };
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let out = rt.block_on(drain::run(&cfg));
     println!("{}", out.done_line());
     std::process::exit(out.exit_code());

@@ -49,7 +49,12 @@ mod tests {
     #[case(false, true, false, 3)]
     #[case(true, false, true, 5)]
     #[case(false, true, true, 5)]
-    fn exit_codes(#[case] drained: bool, #[case] hc_failed: bool, #[case] aborted: bool, #[case] code: i32) {
+    fn exit_codes(
+        #[case] drained: bool,
+        #[case] hc_failed: bool,
+        #[case] aborted: bool,
+        #[case] code: i32,
+    ) {
         let o = Outcome {
             drained,
             hc_failed,

@@ -92,14 +92,16 @@ impl Run<'_> {
         self.hc_drain().await;
         self.envoy_drain_listeners().await;
         self.poll_until_drained().await;
-        self.hc_step(4, "/close-lb", State::Closing, "hc_close_lb").await?;
+        self.hc_step(4, "/close-lb", State::Closing, "hc_close_lb")
+            .await?;
         self.lb_wait().await?;
         self.hc_step(6, "/close", State::Closed, "hc_close").await
     }
 
     async fn lb_first_order(&mut self) -> Result<(), Aborted> {
         self.hc_drain().await;
-        self.hc_step(4, "/close-lb", State::Closing, "hc_close_lb").await?;
+        self.hc_step(4, "/close-lb", State::Closing, "hc_close_lb")
+            .await?;
         self.lb_wait().await?;
         self.envoy_drain_listeners().await;
         self.poll_until_drained().await;
@@ -112,7 +114,13 @@ impl Run<'_> {
         let t = hc_api::transition(&self.caller, &self.cfg.hc_url, "/drain").await;
         match &t {
             Transition::Done { status, state } => {
-                info!(step = 1, elapsed_ms = self.ms(), status, state = state.as_str(), "hc_drain")
+                info!(
+                    step = 1,
+                    elapsed_ms = self.ms(),
+                    status,
+                    state = state.as_str(),
+                    "hc_drain"
+                )
             }
             Transition::Refused { state } if t.already_past(State::Draining) => info!(
                 step = 1,
@@ -126,11 +134,23 @@ impl Run<'_> {
     }
 
     /// Steps 4 and 6: a 409 that is not "already there" aborts the drain.
-    async fn hc_step(&mut self, step: u32, path: &str, target: State, msg: &str) -> Result<(), Aborted> {
+    async fn hc_step(
+        &mut self,
+        step: u32,
+        path: &str,
+        target: State,
+        msg: &str,
+    ) -> Result<(), Aborted> {
         let t = hc_api::transition(&self.caller, &self.cfg.hc_url, path).await;
         match &t {
             Transition::Done { status, state } => {
-                info!(step, elapsed_ms = self.ms(), status, state = state.as_str(), "{msg}");
+                info!(
+                    step,
+                    elapsed_ms = self.ms(),
+                    status,
+                    state = state.as_str(),
+                    "{msg}"
+                );
                 Ok(())
             }
             Transition::Refused { state } if t.already_past(target) => {
@@ -176,8 +196,18 @@ impl Run<'_> {
     /// Step 2. Envoy's answer changes nothing but the log.
     async fn envoy_drain_listeners(&mut self) {
         match envoy_admin::drain_listeners(&self.caller, &self.cfg.envoy_admin).await {
-            Ok(status) => info!(step = 2, elapsed_ms = self.ms(), status, "envoy_drain_listeners"),
-            Err(error) => warn!(step = 2, elapsed_ms = self.ms(), error, "envoy_drain_listeners"),
+            Ok(status) => info!(
+                step = 2,
+                elapsed_ms = self.ms(),
+                status,
+                "envoy_drain_listeners"
+            ),
+            Err(error) => warn!(
+                step = 2,
+                elapsed_ms = self.ms(),
+                error,
+                "envoy_drain_listeners"
+            ),
         }
     }
 
@@ -190,12 +220,25 @@ impl Run<'_> {
             polls += 1;
             // A poll may not run far past the deadline: it gets what is left
             // of it, but at least LAST_LOOK for a final reading.
-            let budget = deadline.saturating_duration_since(Instant::now()).max(LAST_LOOK);
-            let read =
-                envoy_admin::read_active(&self.caller, &self.cfg.envoy_admin, self.cfg.active_stat, budget).await;
+            let budget = deadline
+                .saturating_duration_since(Instant::now())
+                .max(LAST_LOOK);
+            let read = envoy_admin::read_active(
+                &self.caller,
+                &self.cfg.envoy_admin,
+                self.cfg.active_stat,
+                budget,
+            )
+            .await;
             let zero = match &read {
                 Active::Known(n) => {
-                    info!(step = 3, elapsed_ms = self.ms(), active = n, poll = polls, "poll");
+                    info!(
+                        step = 3,
+                        elapsed_ms = self.ms(),
+                        active = n,
+                        poll = polls,
+                        "poll"
+                    );
                     *n == 0
                 }
                 Active::Unknown(error) => {
@@ -227,7 +270,13 @@ impl Run<'_> {
                     Active::Known(n) => n.to_string(),
                     Active::Unknown(_) => "unknown".into(),
                 };
-                warn!(step = 3, elapsed_ms = self.ms(), polls, active = last, "drain_timeout");
+                warn!(
+                    step = 3,
+                    elapsed_ms = self.ms(),
+                    polls,
+                    active = last,
+                    "drain_timeout"
+                );
                 self.drained = Some(false);
                 return;
             }
@@ -243,7 +292,13 @@ impl Run<'_> {
     async fn lb_wait(&mut self) -> Result<(), Aborted> {
         match self.cfg.effective_lb_buffer() {
             LbBuffer::Fixed(d) => {
-                info!(step = 5, elapsed_ms = self.ms(), mode = "fixed", buffer_ms = d.as_millis() as u64, "lb_wait");
+                info!(
+                    step = 5,
+                    elapsed_ms = self.ms(),
+                    mode = "fixed",
+                    buffer_ms = d.as_millis() as u64,
+                    "lb_wait"
+                );
                 tokio::time::sleep(d).await;
                 Ok(())
             }
@@ -253,7 +308,11 @@ impl Run<'_> {
                     elapsed_ms = self.ms(),
                     mode = "auto",
                     max_ms = self.cfg.lb_buffer_max.as_millis() as u64,
-                    lb_fall = self.cfg.lb_fall.map(|f| f.to_string()).unwrap_or_else(|| "signal".into()),
+                    lb_fall = self
+                        .cfg
+                        .lb_fall
+                        .map(|f| f.to_string())
+                        .unwrap_or_else(|| "signal".into()),
                     "lb_wait"
                 );
                 let end = lb_wait::wait_auto(
@@ -270,7 +329,13 @@ impl Run<'_> {
                 match end {
                     AutoEnd::Released | AutoEnd::TimedOut => Ok(()),
                     AutoEnd::Reopened(state) => {
-                        warn!(step = 5, elapsed_ms = self.ms(), call = "/drain/status", state, "aborted_reopened");
+                        warn!(
+                            step = 5,
+                            elapsed_ms = self.ms(),
+                            call = "/drain/status",
+                            state,
+                            "aborted_reopened"
+                        );
                         Err(Aborted)
                     }
                 }
@@ -280,9 +345,9 @@ impl Run<'_> {
 }
 
 /// The longest a run can take with `cfg`: the deadline (it outranks
-/// `min_drain`), the
-/// last stats look, the LB wait, and one call timeout for each of the four
-/// other calls that can hang (hc /drain, drain_listeners, /close-lb, /close).
+/// `min_drain`), the last stats look, the LB wait, and one call timeout for
+/// each of the four other calls that can hang (hc /drain, drain_listeners,
+/// /close-lb, /close).
 pub fn worst_case(cfg: &Config) -> Duration {
     cfg.drain_timeout + LAST_LOOK + cfg.lb_wait_bound() + cfg.call_timeout * 4
 }

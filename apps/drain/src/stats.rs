@@ -71,9 +71,9 @@ impl ActiveStat {
                 // `listener.<l>.worker_N.*` and `listener.<l>.main_thread.*`
                 // repeat the listener's total per thread: count it once.
                 let per_thread = inner.ends_with(".main_thread")
-                    || inner
-                        .rsplit_once(".worker_")
-                        .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+                    || inner.rsplit_once(".worker_").is_some_and(|(_, n)| {
+                        !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
+                    });
                 inner != "admin" && !inner.is_empty() && !per_thread
             }
         }

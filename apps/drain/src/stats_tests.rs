@@ -25,7 +25,11 @@ listener.admin.main_thread.downstream_cx_active: 1\n";
 #[case::crlf("cluster.a.upstream_rq_active: 4\r\n", ActiveStat::Rq, 4)]
 #[case::no_trailing_newline("cluster.a.upstream_rq_active: 4", ActiveStat::Rq, 4)]
 #[case::real_envoy_cx(ENVOY_CX, ActiveStat::Cx, 3)]
-#[case::two_listeners("listener.a.downstream_cx_active: 2\nlistener.b.downstream_cx_active: 5\n", ActiveStat::Cx, 7)]
+#[case::two_listeners(
+    "listener.a.downstream_cx_active: 2\nlistener.b.downstream_cx_active: 5\n",
+    ActiveStat::Cx,
+    7
+)]
 fn sums(#[case] body: &str, #[case] stat: ActiveStat, #[case] want: u64) {
     assert_eq!(sum_active(body.as_bytes(), stat), Ok(want));
 }
@@ -40,10 +44,15 @@ fn sums(#[case] body: &str, #[case] stat: ActiveStat, #[case] want: u64) {
 #[case::no_value("cluster.app.upstream_rq_active: \n")]
 #[case::no_colon("cluster.app.upstream_rq_active 0\n")]
 #[case::json("{\"stats\":[{\"name\":\"cluster.app.upstream_rq_active\",\"value\":0}]}")]
-#[case::overflow("cluster.a.upstream_rq_active: 18446744073709551615\ncluster.b.upstream_rq_active: 1\n")]
+#[case::overflow(
+    "cluster.a.upstream_rq_active: 18446744073709551615\ncluster.b.upstream_rq_active: 1\n"
+)]
 #[case::too_big("cluster.a.upstream_rq_active: 99999999999999999999999\n")]
 fn unknown_never_zero(#[case] body: &str) {
-    assert!(sum_active(body.as_bytes(), ActiveStat::Rq).is_err(), "{body:?} read as a count");
+    assert!(
+        sum_active(body.as_bytes(), ActiveStat::Rq).is_err(),
+        "{body:?} read as a count"
+    );
 }
 
 #[test]
@@ -79,7 +88,11 @@ fn gauge() -> impl Strategy<Value = Gauge> {
             3 => (format!("cluster.{p}.upstream_rq_active_overflow"), false),
             _ => (format!("cluster.{p}.upstream_rq_total"), false),
         };
-        Gauge { name, value, counted }
+        Gauge {
+            name,
+            value,
+            counted,
+        }
     })
 }
 

@@ -51,17 +51,29 @@ fn answer(status: &str, body: &str) -> String {
 async fn serve_one(mut s: TcpStream, bad: Bad) {
     head(&mut s).await;
     let _ = match bad {
-        Bad::Garbage => s.write_all(answer("200 OK", "lorem ipsum\n\x01\x02 dolor\n").as_bytes()).await,
+        Bad::Garbage => {
+            s.write_all(answer("200 OK", "lorem ipsum\n\x01\x02 dolor\n").as_bytes())
+                .await
+        }
         Bad::Html => {
             let body = format!("<html><body><pre>\n{ZERO}</pre></body></html>\n");
             s.write_all(answer("200 OK", &body).as_bytes()).await
         }
-        Bad::Status500 => s.write_all(answer("500 Internal Server Error", ZERO).as_bytes()).await,
+        Bad::Status500 => {
+            s.write_all(answer("500 Internal Server Error", ZERO).as_bytes())
+                .await
+        }
         Bad::Status404 => s.write_all(answer("404 Not Found", ZERO).as_bytes()).await,
         Bad::Empty => s.write_all(answer("200 OK", "").as_bytes()).await,
         Bad::NoMatchingLines => {
-            s.write_all(answer("200 OK", "server.uptime: 5\nhttp.admin.downstream_rq_active: 0\n").as_bytes())
-                .await
+            s.write_all(
+                answer(
+                    "200 OK",
+                    "server.uptime: 5\nhttp.admin.downstream_rq_active: 0\n",
+                )
+                .as_bytes(),
+            )
+            .await
         }
         Bad::DripOneBytePerSecond => {
             let h = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", ZERO.len());
@@ -83,7 +95,9 @@ async fn serve_one(mut s: TcpStream, bad: Bad) {
         }
         Bad::Endless => {
             // No length, closed-delimited: valid lines forever.
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n").await;
+            let _ = s
+                .write_all(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n")
+                .await;
             let line = ZERO.repeat(1000);
             while s.write_all(line.as_bytes()).await.is_ok() {}
             Ok(())
@@ -142,7 +156,13 @@ async fn never_read_as_zero(#[case] bad: Bad) {
     assert!(d.msgs("drained").is_empty(), "{log}");
     assert_eq!(d.msgs("drain_timeout").len(), 1, "{log}");
     let polls = d.msgs("poll");
-    assert!(!polls.is_empty() && polls.iter().all(|l| field(&l.text, "active") == Some("unknown")), "{log}");
+    assert!(
+        !polls.is_empty()
+            && polls
+                .iter()
+                .all(|l| field(&l.text, "active") == Some("unknown")),
+        "{log}"
+    );
     // The deadline, plus one hung drain_listeners call (before the deadline)
     // and the last stats look (at most LAST_LOOK past it).
     assert!(wall >= timeout, "{wall:?}");

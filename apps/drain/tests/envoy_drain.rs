@@ -36,7 +36,10 @@ async fn drain_waits_for_the_request_in_flight_then_closes() {
 
     let polls = d.msgs("poll");
     let first: u64 = field(&polls[0].text, "active").unwrap().parse().unwrap();
-    assert!(first >= 2, "first poll must see the request (downstream + upstream): {log}");
+    assert!(
+        first >= 2,
+        "first poll must see the request (downstream + upstream): {log}"
+    );
     let drained = &d.msgs("drained")[0];
     assert!(
         drained.at + Duration::from_millis(100) >= ended,
@@ -44,28 +47,58 @@ async fn drain_waits_for_the_request_in_flight_then_closes() {
         ended - drained.at
     );
     // The steps in the seed's order, each once.
-    let order: Vec<_> = ["hc_drain", "envoy_drain_listeners", "drained", "hc_close_lb", "lb_wait", "hc_close"]
-        .iter()
-        .map(|m| {
-            let l = d.msgs(m);
-            assert_eq!(l.len(), 1, "{m}: {log}");
-            l[0].at
-        })
-        .collect();
+    let order: Vec<_> = [
+        "hc_drain",
+        "envoy_drain_listeners",
+        "drained",
+        "hc_close_lb",
+        "lb_wait",
+        "hc_close",
+    ]
+    .iter()
+    .map(|m| {
+        let l = d.msgs(m);
+        assert_eq!(l.len(), 1, "{m}: {log}");
+        l[0].at
+    })
+    .collect();
     assert!(order.windows(2).all(|w| w[0] <= w[1]), "{log}");
     let close_lb = d.msgs("hc_close_lb")[0].at;
     let close = d.msgs("hc_close")[0].at;
-    assert!(close - close_lb >= Duration::from_millis(300), "LB_BUFFER not waited: {log}");
+    assert!(
+        close - close_lb >= Duration::from_millis(300),
+        "LB_BUFFER not waited: {log}"
+    );
 
     let st = hc_status(&hc).await;
     assert_eq!(st.state, "CLOSED");
-    let path: Vec<_> = st.progress.transitions.iter().map(|t| t.to.as_str()).collect();
+    let path: Vec<_> = st
+        .progress
+        .transitions
+        .iter()
+        .map(|t| t.to.as_str())
+        .collect();
     assert_eq!(path, ["DRAINING", "CLOSING", "CLOSED"]);
 
-    let stderr_last = d.lines.iter().rev().find(|l| l.text.contains("msg=")).unwrap();
-    assert!(stderr_last.text.contains("[done] preStop completed in"), "{log}");
-    assert!(field(&stderr_last.text, "elapsed_ms").is_some() && stderr_last.text.contains("step=7"));
-    assert!(d.lines.iter().any(|l| l.text.starts_with("[done] preStop completed in ") && l.text.ends_with('s')), "{log}");
+    let stderr_last = d
+        .lines
+        .iter()
+        .rev()
+        .find(|l| l.text.contains("msg="))
+        .unwrap();
+    assert!(
+        stderr_last.text.contains("[done] preStop completed in"),
+        "{log}"
+    );
+    assert!(
+        field(&stderr_last.text, "elapsed_ms").is_some() && stderr_last.text.contains("step=7")
+    );
+    assert!(
+        d.lines
+            .iter()
+            .any(|l| l.text.starts_with("[done] preStop completed in ") && l.text.ends_with('s')),
+        "{log}"
+    );
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -91,7 +124,11 @@ fn start(runner: Runner, env: &[(&str, &str)]) -> Proc {
 #[case::drain_zero_on_stats_error(Runner::DrainZeroOnError, true, 0)]
 #[case::script(Runner::Script, true, 0)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn admin_unreachable(#[case] runner: Runner, #[case] drains_early: bool, #[case] want_code: i32) {
+async fn admin_unreachable(
+    #[case] runner: Runner,
+    #[case] drains_early: bool,
+    #[case] want_code: i32,
+) {
     let envoy = Envoy::start(start_backend().await).await;
     let hc = start_hc(hc::LbSignal::Status503).await;
     let req = long_request(&envoy, 6);
@@ -111,21 +148,34 @@ async fn admin_unreachable(#[case] runner: Runner, #[case] drains_early: bool, #
     let (code, wall) = d.finish(HUGE).await;
     let log = d.text();
     assert_eq!(code, want_code, "{log}");
-    assert_eq!(envoy.active_rq().await, 2, "the request is still in flight when the drain ends");
+    assert_eq!(
+        envoy.active_rq().await,
+        2,
+        "the request is still in flight when the drain ends"
+    );
     if drains_early {
         assert_eq!(d.msgs("drained").len(), 1, "{log}");
         assert!(d.msgs("drain_timeout").is_empty(), "{log}");
-        assert!(wall < Duration::from_secs(3), "drained early, in {wall:?}: {log}");
+        assert!(
+            wall < Duration::from_secs(3),
+            "drained early, in {wall:?}: {log}"
+        );
     } else {
         assert!(d.msgs("drained").is_empty(), "{log}");
         assert_eq!(d.msgs("drain_timeout").len(), 1, "{log}");
         assert!(wall >= Duration::from_secs(3), "{wall:?}");
         let polls = d.msgs("poll");
         assert!(polls.len() >= 3, "{log}");
-        assert!(polls.iter().all(|l| field(&l.text, "active") == Some("unknown")), "{log}");
+        assert!(
+            polls
+                .iter()
+                .all(|l| field(&l.text, "active") == Some("unknown")),
+            "{log}"
+        );
     }
     // Best effort: the sequence went on to the end either way.
     assert_eq!(hc_status(&hc).await.state, "CLOSED", "{log}");
+    assert_done_last(&mut d);
     let (status, _, _) = req.await.unwrap();
     assert_eq!(status, 200);
 }
@@ -157,7 +207,10 @@ async fn admin_own_gauge(#[case] runner: Runner) {
     let polls = d.msgs("poll");
     match runner {
         Runner::Script => {
-            assert!(polls.iter().all(|l| field(&l.text, "active") == Some("1")), "{log}");
+            assert!(
+                polls.iter().all(|l| field(&l.text, "active") == Some("1")),
+                "{log}"
+            );
             assert_eq!(d.msgs("drain_timeout").len(), 1, "{log}");
             assert!(wall >= Duration::from_secs(3), "{wall:?}");
         }
@@ -170,4 +223,17 @@ async fn admin_own_gauge(#[case] runner: Runner) {
         }
     }
     assert_eq!(hc_status(&hc).await.state, "CLOSED", "{log}");
+    assert_done_last(&mut d);
+}
+
+/// The last log line (drain: stderr; script: its only stream) says `[done]`.
+fn assert_done_last(d: &mut Proc) {
+    let log = d.text();
+    let last = d
+        .lines
+        .iter()
+        .rev()
+        .find(|l| l.text.contains("msg="))
+        .unwrap();
+    assert!(last.text.contains("[done] preStop completed in "), "{log}");
 }

@@ -38,7 +38,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, BadDuration> {
 /// Formats a duration the way [`parse_duration`] reads it back (`1500ms`, `90s`).
 pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")

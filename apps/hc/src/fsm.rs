@@ -310,20 +310,54 @@ mod tests {
             let snap = f.snapshot();
             assert_eq!(snap.history.len(), before + 1);
             let last = snap.history.last().unwrap();
-            assert_eq!((last.from, last.to, last.reason.as_str()), (from, action.target(), "test"));
+            assert_eq!(
+                (last.from, last.to, last.reason.as_str()),
+                (from, action.target(), "test")
+            );
         } else {
-            assert_eq!(r, Err(Refused { action, current: from }));
+            assert_eq!(
+                r,
+                Err(Refused {
+                    action,
+                    current: from
+                })
+            );
             assert_eq!(f.current(), from);
             assert_eq!(f.snapshot().history.len(), before);
         }
     }
 
     #[rstest]
-    #[case(Naming::Gate, Action::Close, Draining, "/close needs CLOSING, hc is DRAINING")]
-    #[case(Naming::Legacy, Action::Close, Draining, "/close needs DRAINED_WAIT_LB, hc is DRAINING")]
-    #[case(Naming::Gate, Action::Reopen, Open, "/reopen needs DRAINING or CLOSING, hc is OPEN")]
-    #[case(Naming::Gate, Action::Reopen, Closed, "CLOSED is unrecoverable: /reopen is refused")]
-    #[case(Naming::Legacy, Action::Reopen, Closed, "TERMINATING is unrecoverable: /reopen is refused")]
+    #[case(
+        Naming::Gate,
+        Action::Close,
+        Draining,
+        "/close needs CLOSING, hc is DRAINING"
+    )]
+    #[case(
+        Naming::Legacy,
+        Action::Close,
+        Draining,
+        "/close needs DRAINED_WAIT_LB, hc is DRAINING"
+    )]
+    #[case(
+        Naming::Gate,
+        Action::Reopen,
+        Open,
+        "/reopen needs DRAINING or CLOSING, hc is OPEN"
+    )]
+    #[case(
+        Naming::Gate,
+        Action::Reopen,
+        Closed,
+        "CLOSED is unrecoverable: /reopen is refused"
+    )]
+    #[case(
+        Naming::Legacy,
+        Action::Reopen,
+        Closed,
+        "TERMINATING is unrecoverable: /reopen is refused"
+    )]
     fn refusal_messages(
         #[case] naming: Naming,
         #[case] action: Action,
@@ -348,7 +382,11 @@ mod tests {
         f.lb_check(b);
         let m = f.snapshot().lb_refusals;
         assert_eq!(m.get("127.0.0.1"), Some(&2));
-        assert_eq!(m.get("127.0.0.2"), Some(&1), "v4-mapped address is shown as v4");
+        assert_eq!(
+            m.get("127.0.0.2"),
+            Some(&1),
+            "v4-mapped address is shown as v4"
+        );
         f.apply(Action::Reopen, "r").unwrap();
         f.lb_check(a);
         assert_eq!(f.snapshot().lb_refusals.get("127.0.0.1"), Some(&0));

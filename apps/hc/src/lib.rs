@@ -104,14 +104,26 @@ pub async fn serve(
     } else {
         routes::Listener::All
     };
-    for (name, l) in [("public", Some(&listeners.public)), ("admin", listeners.admin.as_ref()), ("agent", listeners.agent.as_ref())] {
+    for (name, l) in [
+        ("public", Some(&listeners.public)),
+        ("admin", listeners.admin.as_ref()),
+        ("agent", listeners.agent.as_ref()),
+    ] {
         if let Some(l) = l {
             tracing::info!(listener = name, addr = %l.local_addr()?, naming = %config.naming, lb_signal = %config.lb_signal, "listening");
         }
     }
-    tasks.spawn(server::accept_http(listeners.public, app.clone(), public_role));
+    tasks.spawn(server::accept_http(
+        listeners.public,
+        app.clone(),
+        public_role,
+    ));
     if let Some(admin) = listeners.admin {
-        tasks.spawn(server::accept_http(admin, app.clone(), routes::Listener::All));
+        tasks.spawn(server::accept_http(
+            admin,
+            app.clone(),
+            routes::Listener::All,
+        ));
     }
     if let Some(agent) = listeners.agent {
         tasks.spawn(server::accept_agent(agent, app.clone()));

@@ -67,9 +67,9 @@ pub fn etag(state: State, naming: Naming) -> &'static str {
 pub fn none_match_hits(headers: &HeaderMap, tag: &str) -> bool {
     headers.get_all(IF_NONE_MATCH).iter().any(|v| {
         v.to_str().is_ok_and(|s| {
-            s.split(',').map(str::trim).any(|t| {
-                t == "*" || t.strip_prefix("W/").unwrap_or(t) == tag
-            })
+            s.split(',')
+                .map(str::trim)
+                .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == tag)
         })
     })
 }
@@ -131,7 +131,13 @@ mod tests {
     fn never_304_unless_200() {
         let mut h = HeaderMap::new();
         h.insert(IF_NONE_MATCH, HeaderValue::from_static("*"));
-        let r = health(StatusCode::SERVICE_UNAVAILABLE, "DRAIN", State::Closed, Naming::Gate, &h);
+        let r = health(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "DRAIN",
+            State::Closed,
+            Naming::Gate,
+            &h,
+        );
         assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
         let r = health(StatusCode::OK, "OK", State::Open, Naming::Gate, &h);
         assert_eq!(r.status(), StatusCode::NOT_MODIFIED);

@@ -134,7 +134,11 @@ pub fn lb_status(state: State, signal: LbSignal) -> StatusCode {
 pub fn health_check(app: &App, headers: &HeaderMap, peer: IpAddr) -> Response<Body> {
     let state = app.fsm.lb_check(peer);
     let status = lb_status(state, app.config.lb_signal);
-    let body = if status == StatusCode::OK { "OK" } else { "DRAIN" };
+    let body = if status == StatusCode::OK {
+        "OK"
+    } else {
+        "DRAIN"
+    };
     reply::health(status, body, state, app.config.naming, headers)
 }
 
@@ -158,7 +162,11 @@ pub fn health_check(app: &App, headers: &HeaderMap, peer: IpAddr) -> Response<Bo
 )]
 pub fn health(app: &App, headers: &HeaderMap) -> Response<Body> {
     let state = app.fsm.current();
-    let status = if state.readiness_ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if state.readiness_ok() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let naming = app.config.naming;
     reply::health(status, state.name(naming), state, naming, headers)
 }
@@ -183,7 +191,11 @@ pub fn health(app: &App, headers: &HeaderMap) -> Response<Body> {
 )]
 pub fn live(app: &App, headers: &HeaderMap) -> Response<Body> {
     let state = app.fsm.current();
-    let status = if state.live_ok() { StatusCode::OK } else { StatusCode::INTERNAL_SERVER_ERROR };
+    let status = if state.live_ok() {
+        StatusCode::OK
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
     let naming = app.config.naming;
     reply::health(status, state.name(naming), state, naming, headers)
 }
@@ -246,7 +258,8 @@ fn transition(app: &App, action: Action, query: &str) -> Response<Body> {
             };
             let mut r = reply::json(StatusCode::OK, &body);
             if action == Action::Reopen && from == State::Closing {
-                r.headers_mut().insert(WARNING, HeaderValue::from_static(REOPEN_WARNING));
+                r.headers_mut()
+                    .insert(WARNING, HeaderValue::from_static(REOPEN_WARNING));
             }
             r
         }

@@ -135,7 +135,11 @@ impl<T: AsyncRead + Unpin> AsyncRead for TimeoutIo<T> {
 }
 
 impl<T: AsyncWrite + Unpin> TimeoutIo<T> {
-    fn after_write<R>(&mut self, cx: &mut Context<'_>, r: Poll<io::Result<R>>) -> Poll<io::Result<R>> {
+    fn after_write<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        r: Poll<io::Result<R>>,
+    ) -> Poll<io::Result<R>> {
         match r {
             Poll::Pending if self.poll_expired(cx).is_ready() => Poll::Ready(Err(self.timed_out())),
             other => other,
@@ -144,7 +148,11 @@ impl<T: AsyncWrite + Unpin> TimeoutIo<T> {
 }
 
 impl<T: AsyncWrite + Unpin> AsyncWrite for TimeoutIo<T> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         if this.phase != Phase::Writing {
             this.enter(Phase::Writing);
@@ -222,14 +230,14 @@ mod tests {
         let mut io = TimeoutIo::new(a, limits());
         let mut buf = [0u8; 8];
         b.write_all(b"GET").await.unwrap();
-        io.read(&mut buf).await.unwrap();
+        assert_eq!(io.read(&mut buf).await.unwrap(), 3);
         io.write_all(b"answer").await.unwrap();
         io.flush().await.unwrap();
         let idle_start = Instant::now();
         // A byte after 59 s of idle is fine and starts a 5 s read window.
         tokio::time::sleep(Duration::from_secs(59)).await;
         b.write_all(b"G").await.unwrap();
-        io.read(&mut buf).await.unwrap();
+        assert_eq!(io.read(&mut buf).await.unwrap(), 1);
         assert!(idle_start.elapsed() >= Duration::from_secs(59));
         let read_start = Instant::now();
         let err = io.read(&mut buf).await.unwrap_err();

@@ -28,7 +28,12 @@ async fn health_answers_follow_the_table(
     #[values("gate", "legacy")] naming: &'static str,
     #[values("503", "404")] signal: &'static str,
 ) {
-    let hc = Hc::start(Opts { naming: Some(naming), lb_signal: Some(signal), ..Default::default() }).await;
+    let hc = Hc::start(Opts {
+        naming: Some(naming),
+        lb_signal: Some(signal),
+        ..Default::default()
+    })
+    .await;
     hc.goto(state).await;
     let name = named(state, naming);
     let tag = format!("\"{name}\"");
@@ -47,11 +52,20 @@ async fn health_answers_follow_the_table(
         assert_eq!(h.header("etag"), Some(tag.as_str()), "HEAD {ctx}");
 
         // Conditional: the current tag gets 304 only where the answer is 200.
-        for inm in [tag.clone(), format!("W/{tag}"), "*".to_string(), format!("\"X\", {tag}")] {
+        for inm in [
+            tag.clone(),
+            format!("W/{tag}"),
+            "*".to_string(),
+            format!("\"X\", {tag}"),
+        ] {
             let c = req(hc.addr, "GET", path, &[("If-None-Match", &inm)]).await;
             let want = if status == 200 { 304 } else { status };
             assert_eq!(c.status, want, "{ctx} with If-None-Match {inm}");
-            assert_eq!(c.header("etag"), Some(tag.as_str()), "{ctx} with If-None-Match {inm}");
+            assert_eq!(
+                c.header("etag"),
+                Some(tag.as_str()),
+                "{ctx} with If-None-Match {inm}"
+            );
             assert_eq!(c.header("cache-control"), Some("max-age=1"));
             if want == 304 {
                 assert_eq!(c.body, "", "a 304 has no body");
@@ -61,7 +75,11 @@ async fn health_answers_follow_the_table(
         let other = if state == "OPEN" { "DRAINING" } else { "OPEN" };
         let stale = format!("\"{}\"", named(other, naming));
         let c = req(hc.addr, "GET", path, &[("If-None-Match", &stale)]).await;
-        assert_eq!((c.status, c.body.as_str()), (status, body), "{ctx} with stale tag");
+        assert_eq!(
+            (c.status, c.body.as_str()),
+            (status, body),
+            "{ctx} with stale tag"
+        );
     }
 
     let s = get(hc.addr, "/drain/status").await;
@@ -69,7 +87,10 @@ async fn health_answers_follow_the_table(
     assert_eq!(s.header("content-type"), Some("application/json"));
     let j = s.json();
     assert_eq!(j["state"], name);
-    assert_eq!(j["ready"], expected("/health_check.html", state, signal).0 == 200);
+    assert_eq!(
+        j["ready"],
+        expected("/health_check.html", state, signal).0 == 200
+    );
     assert_eq!(j["progress"]["lb_signal"], signal.parse::<u16>().unwrap());
     let hist = j["progress"]["transitions"].as_array().unwrap();
     assert_eq!(hist.len(), path_to(state).len());
@@ -99,9 +120,19 @@ async fn every_transition_from_every_state(
     #[values("OPEN", "DRAINING", "CLOSING", "CLOSED", "FAULT")] from: &str,
     #[values("gate", "legacy")] naming: &'static str,
 ) {
-    let hc = Hc::start(Opts { naming: Some(naming), ..Default::default() }).await;
+    let hc = Hc::start(Opts {
+        naming: Some(naming),
+        ..Default::default()
+    })
+    .await;
     hc.goto(from).await;
-    let r = req(hc.addr, "POST", &format!("{action}?reason=case%20{action}"), &[]).await;
+    let r = req(
+        hc.addr,
+        "POST",
+        &format!("{action}?reason=case%20{action}"),
+        &[],
+    )
+    .await;
     let j = r.json();
     let st = get(hc.addr, "/drain/status").await.json();
     let hist = st["progress"]["transitions"].as_array().unwrap().clone();
@@ -119,17 +150,32 @@ async fn every_transition_from_every_state(
             let warned = r.header("warning");
             if action == "/reopen" && from == "CLOSING" {
                 let w = warned.expect("reopen from CLOSING warns");
-                assert!(w.starts_with("199 - \"") && w.ends_with('"') && w.contains("rise"), "{w}");
+                assert!(
+                    w.starts_with("199 - \"") && w.ends_with('"') && w.contains("rise"),
+                    "{w}"
+                );
             } else {
                 assert_eq!(warned, None, "{action} from {from}");
             }
         }
         None => {
             assert_eq!(r.status, 409, "{action} from {from}: {r:?}");
-            assert_eq!(j["state"], named(from, naming), "409 names the current state");
+            assert_eq!(
+                j["state"],
+                named(from, naming),
+                "409 names the current state"
+            );
             assert!(j["error"].as_str().unwrap().contains(named(from, naming)));
-            assert_eq!(st["state"], named(from, naming), "a refusal changes nothing");
-            assert_eq!(hist.len(), path_to(from).len(), "a refusal is not in the history");
+            assert_eq!(
+                st["state"],
+                named(from, naming),
+                "a refusal changes nothing"
+            );
+            assert_eq!(
+                hist.len(),
+                path_to(from).len(),
+                "a refusal is not in the history"
+            );
         }
     }
 }
@@ -140,16 +186,28 @@ async fn wrong_methods_get_405_with_allow() {
     for path in ["/health_check.html", "/health", "/live", "/drain/status"] {
         for m in ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "FOO"] {
             let r = req(hc.addr, m, path, &[]).await;
-            assert_eq!((r.status, r.header("allow")), (405, Some("GET, HEAD")), "{m} {path}");
+            assert_eq!(
+                (r.status, r.header("allow")),
+                (405, Some("GET, HEAD")),
+                "{m} {path}"
+            );
         }
     }
     for path in ACTIONS {
         for m in ["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"] {
             let r = req(hc.addr, m, path, &[]).await;
-            assert_eq!((r.status, r.header("allow")), (405, Some("POST")), "{m} {path}");
+            assert_eq!(
+                (r.status, r.header("allow")),
+                (405, Some("POST")),
+                "{m} {path}"
+            );
         }
     }
-    assert_eq!(get(hc.addr, "/drain/status").await.json()["state"], "OPEN", "405s change nothing");
+    assert_eq!(
+        get(hc.addr, "/drain/status").await.json()["state"],
+        "OPEN",
+        "405s change nothing"
+    );
 }
 
 #[rstest]
@@ -177,17 +235,33 @@ async fn drain_status_shape_and_history() {
         k
     };
     assert_eq!(keys(&j), ["progress", "ready", "state"]);
-    assert_eq!(keys(&j["progress"]), ["elapsed_ms", "lb_refusals", "lb_signal", "since", "transitions"]);
+    assert_eq!(
+        keys(&j["progress"]),
+        [
+            "elapsed_ms",
+            "lb_refusals",
+            "lb_signal",
+            "since",
+            "transitions"
+        ]
+    );
     let typed: gate::DrainStatus = serde_json::from_value(j).unwrap();
     assert!(typed.ready);
 
     // 120 drain/reopen cycles: 240 transitions, the last 100 kept in order.
     for i in 0..120 {
-        assert_eq!(post(hc.addr, &format!("/drain?reason=d{i}")).await.status, 200);
-        assert_eq!(post(hc.addr, &format!("/reopen?reason=r{i}")).await.status, 200);
+        assert_eq!(
+            post(hc.addr, &format!("/drain?reason=d{i}")).await.status,
+            200
+        );
+        assert_eq!(
+            post(hc.addr, &format!("/reopen?reason=r{i}")).await.status,
+            200
+        );
     }
     assert_eq!(post(hc.addr, "/drain").await.status, 200);
-    let st: gate::DrainStatus = serde_json::from_str(&get(hc.addr, "/drain/status").await.body).unwrap();
+    let st: gate::DrainStatus =
+        serde_json::from_str(&get(hc.addr, "/drain/status").await.body).unwrap();
     let t = &st.progress.transitions;
     assert_eq!(t.len(), 100);
     assert_eq!(t.last().unwrap().reason, "POST /drain", "default reason");
@@ -200,8 +274,15 @@ async fn drain_status_shape_and_history() {
     for ts in [st.progress.since.as_str(), t[0].at.as_str()] {
         let p = chrono::DateTime::parse_from_rfc3339(ts).unwrap();
         assert_eq!(p.offset().local_minus_utc(), 0, "{ts} is UTC");
-        assert!(ts.ends_with('Z') && ts.len() == "2026-04-26T10:00:00.123Z".len(), "{ts}: RFC 3339 with ms");
+        assert!(
+            ts.ends_with('Z') && ts.len() == "2026-04-26T10:00:00.123Z".len(),
+            "{ts}: RFC 3339 with ms"
+        );
     }
-    assert_eq!(st.progress.since, t.last().unwrap().at, "since = entry into the current state");
+    assert_eq!(
+        st.progress.since,
+        t.last().unwrap().at,
+        "since = entry into the current state"
+    );
     assert!(st.progress.elapsed_ms < 5_000);
 }

@@ -56,8 +56,15 @@ async fn bad_requests_get_4xx_or_close(#[case] raw: Vec<u8>, #[case] want: u16) 
     let mut hc = Hc::start(Opts::default()).await;
     let out = send_raw(hc.addr, &raw).await;
     match status_of(&out) {
-        Some(s) => assert!(s == want || (400..500).contains(&s), "answered {s}, want {want} or another 4xx"),
-        None => assert!(out.is_empty(), "neither a 4xx nor a plain close: {:?}", String::from_utf8_lossy(&out)),
+        Some(s) => assert!(
+            s == want || (400..500).contains(&s),
+            "answered {s}, want {want} or another 4xx"
+        ),
+        None => assert!(
+            out.is_empty(),
+            "neither a 4xx nor a plain close: {:?}",
+            String::from_utf8_lossy(&out)
+        ),
     }
     assert_healthy(&hc).await;
     assert!(hc.child.try_wait().unwrap().is_none(), "hc exited");
@@ -68,11 +75,19 @@ async fn unread_body_and_pipelining() {
     let hc = Hc::start(Opts::default()).await;
     // A POST that promises a body it never sends is answered at once (hc reads no body).
     let mut s = connect_from(hc.addr, None).await;
-    s.write_all(b"POST /drain HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n").await.unwrap();
+    s.write_all(b"POST /drain HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n")
+        .await
+        .unwrap();
     let mut buf = [0u8; 1024];
-    let n = tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf)).await.expect("answer without the body").unwrap();
+    let n = tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf))
+        .await
+        .expect("answer without the body")
+        .unwrap();
     assert_eq!(status_of(&buf[..n]), Some(200));
-    assert_eq!(get(hc.addr, "/drain/status").await.json()["state"], "DRAINING");
+    assert_eq!(
+        get(hc.addr, "/drain/status").await.json()["state"],
+        "DRAINING"
+    );
     // Two pipelined requests get two answers, in order.
     let out = send_raw(hc.addr, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
     let t = String::from_utf8_lossy(&out);
@@ -96,7 +111,10 @@ async fn slowloris_does_not_delay_health_answers() {
         dribblers.push(tokio::spawn(async move {
             let mut s = TcpStream::connect(addr).await.unwrap();
             let start = Instant::now();
-            if s.write_all(b"GET /health_check.html HTTP/1.1\r\nHost: x\r\n").await.is_err() {
+            if s.write_all(b"GET /health_check.html HTTP/1.1\r\nHost: x\r\n")
+                .await
+                .is_err()
+            {
                 return start.elapsed();
             }
             // One header byte every 200 ms, never finishing the head.
@@ -111,7 +129,10 @@ async fn slowloris_does_not_delay_health_answers() {
                     Ok(Ok(_)) => return start.elapsed(), // a 408/4xx answer, then close
                     Err(_) => {}
                 }
-                assert!(start.elapsed() < Duration::from_secs(10), "slowloris connection still open after 10 s");
+                assert!(
+                    start.elapsed() < Duration::from_secs(10),
+                    "slowloris connection still open after 10 s"
+                );
             }
         }));
     }
@@ -124,17 +145,29 @@ async fn slowloris_does_not_delay_health_answers() {
         worst = worst.max(s.elapsed());
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(worst < Duration::from_secs(1), "a health answer took {worst:?} under slowloris");
+    assert!(
+        worst < Duration::from_secs(1),
+        "a health answer took {worst:?} under slowloris"
+    );
     for d in dribblers {
         let lived = d.await.unwrap();
-        assert!(lived >= Duration::from_millis(4500) && lived < Duration::from_secs(8), "slowloris closed after {lived:?}, want ~5 s");
+        assert!(
+            lived >= Duration::from_millis(4500) && lived < Duration::from_secs(8),
+            "slowloris closed after {lived:?}, want ~5 s"
+        );
     }
     for mut s in silent {
         let mut b = [0u8; 16];
         let r = tokio::time::timeout(Duration::from_secs(4), s.read(&mut b)).await;
-        assert!(matches!(r, Ok(Ok(0)) | Ok(Err(_))), "silent connection not closed by the read timeout: {r:?}");
+        assert!(
+            matches!(r, Ok(Ok(0)) | Ok(Err(_))),
+            "silent connection not closed by the read timeout: {r:?}"
+        );
     }
-    assert!(t0.elapsed() >= Duration::from_millis(4500), "silent connections closed before the read timeout");
+    assert!(
+        t0.elapsed() >= Duration::from_millis(4500),
+        "silent connections closed before the read timeout"
+    );
     assert_healthy(&hc).await;
 }
 
@@ -150,6 +183,13 @@ async fn keep_alive_survives_past_the_read_timeout() {
     assert_eq!(status_of(&buf[..n]), Some(200));
     tokio::time::sleep(Duration::from_millis(6000)).await;
     s.write_all(one).await.unwrap();
-    let n = tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf)).await.unwrap().unwrap();
-    assert_eq!(status_of(&buf[..n]), Some(200), "keep-alive connection closed after 6 s idle");
+    let n = tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        status_of(&buf[..n]),
+        Some(200),
+        "keep-alive connection closed after 6 s idle"
+    );
 }

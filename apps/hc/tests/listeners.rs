@@ -16,22 +16,37 @@ use tokio::io::AsyncReadExt;
 
 #[tokio::test]
 async fn admin_split_serves_posts_only_on_admin() {
-    let hc = Hc::start(Opts { admin: true, ..Default::default() }).await;
+    let hc = Hc::start(Opts {
+        admin: true,
+        ..Default::default()
+    })
+    .await;
     let admin = hc.admin.unwrap();
     for p in ["/drain", "/close-lb", "/close", "/reopen", "/fault"] {
         for m in ["POST", "GET"] {
             let r = req(hc.addr, m, p, &[]).await;
-            assert_eq!(r.status, 404, "{m} {p} on the public listener is an unknown path");
+            assert_eq!(
+                r.status, 404,
+                "{m} {p} on the public listener is an unknown path"
+            );
         }
     }
-    assert_eq!(get(hc.addr, "/drain/status").await.json()["state"], "OPEN", "public POSTs changed nothing");
+    assert_eq!(
+        get(hc.addr, "/drain/status").await.json()["state"],
+        "OPEN",
+        "public POSTs changed nothing"
+    );
     for p in ["/health_check.html", "/health", "/live", "/drain/status"] {
         assert_eq!(get(hc.addr, p).await.status, 200, "public GET {p}");
         assert_eq!(get(admin, p).await.status, 200, "admin GET {p}");
     }
     assert_eq!(post(admin, "/drain").await.status, 200);
     assert_eq!(req(admin, "GET", "/drain", &[]).await.status, 405);
-    assert_eq!(get(hc.addr, "/drain/status").await.json()["state"], "DRAINING", "one FSM behind both listeners");
+    assert_eq!(
+        get(hc.addr, "/drain/status").await.json()["state"],
+        "DRAINING",
+        "one FSM behind both listeners"
+    );
     assert_eq!(post(admin, "/close-lb").await.status, 200);
     assert_eq!(get(hc.addr, "/health_check.html").await.status, 503);
 }
@@ -54,12 +69,18 @@ async fn agent_line(addr: std::net::SocketAddr) -> String {
 #[case("FAULT", "down\n")]
 #[tokio::test]
 async fn agent_check_replies_one_line(#[case] state: &str, #[case] line: &str) {
-    let hc = Hc::start(Opts { agent: true, ..Default::default() }).await;
+    let hc = Hc::start(Opts {
+        agent: true,
+        ..Default::default()
+    })
+    .await;
     hc.goto(state).await;
     assert_eq!(agent_line(hc.agent.unwrap()).await, line);
     // An agent that sends something (agent-send) still gets its line.
     let mut s = connect_from(hc.agent.unwrap(), None).await;
-    tokio::io::AsyncWriteExt::write_all(&mut s, b"hello\n").await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut s, b"hello\n")
+        .await
+        .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).await.unwrap();
     assert_eq!(out, line);
@@ -67,11 +88,19 @@ async fn agent_check_replies_one_line(#[case] state: &str, #[case] line: &str) {
 
 #[tokio::test]
 async fn agent_follows_reopen() {
-    let hc = Hc::start(Opts { agent: true, ..Default::default() }).await;
+    let hc = Hc::start(Opts {
+        agent: true,
+        ..Default::default()
+    })
+    .await;
     hc.goto("CLOSING").await;
     assert_eq!(agent_line(hc.agent.unwrap()).await, "drain\n");
     assert_eq!(post(hc.addr, "/reopen").await.status, 200);
-    assert_eq!(agent_line(hc.agent.unwrap()).await, "up ready\n", "`ready` lifts HAProxy's DRAIN");
+    assert_eq!(
+        agent_line(hc.agent.unwrap()).await,
+        "up ready\n",
+        "`ready` lifts HAProxy's DRAIN"
+    );
 }
 
 fn refusals(j: &serde_json::Value) -> Vec<(String, u64)> {
@@ -88,14 +117,21 @@ fn refusals(j: &serde_json::Value) -> Vec<(String, u64)> {
 #[case("404", 404)]
 #[tokio::test]
 async fn lb_refusals_counted_per_client_ip(#[case] signal: &'static str, #[case] code: u16) {
-    let hc = Hc::start(Opts { lb_signal: Some(signal), ..Default::default() }).await;
+    let hc = Hc::start(Opts {
+        lb_signal: Some(signal),
+        ..Default::default()
+    })
+    .await;
     let a: IpAddr = "127.0.0.1".parse().unwrap();
     let b: IpAddr = "127.0.0.2".parse().unwrap();
     let c: IpAddr = "127.0.0.3".parse().unwrap();
     let check = |ip: IpAddr| req_from(hc.addr, Some(ip), "GET", "/health_check.html", &[]);
     // Seen while OPEN, then forgotten: drain step 1 clears the map.
     assert_eq!(check(c).await.status, 200);
-    assert_eq!(refusals(&get(hc.addr, "/drain/status").await.json()), [("127.0.0.3".into(), 0)]);
+    assert_eq!(
+        refusals(&get(hc.addr, "/drain/status").await.json()),
+        [("127.0.0.3".into(), 0)]
+    );
     hc.goto("DRAINING").await;
     let st = get(hc.addr, "/drain/status").await.json();
     assert_eq!(refusals(&st), []);
@@ -103,7 +139,10 @@ async fn lb_refusals_counted_per_client_ip(#[case] signal: &'static str, #[case]
 
     assert_eq!(check(a).await.status, 200);
     assert_eq!(check(b).await.status, 200);
-    assert_eq!(refusals(&get(hc.addr, "/drain/status").await.json()), [("127.0.0.1".into(), 0), ("127.0.0.2".into(), 0)]);
+    assert_eq!(
+        refusals(&get(hc.addr, "/drain/status").await.json()),
+        [("127.0.0.1".into(), 0), ("127.0.0.2".into(), 0)]
+    );
     assert_eq!(post(hc.addr, "/close-lb").await.status, 200);
     for _ in 0..3 {
         assert_eq!(check(a).await.status, code);
@@ -112,13 +151,19 @@ async fn lb_refusals_counted_per_client_ip(#[case] signal: &'static str, #[case]
     // Other endpoints and conditional GETs of other paths do not count.
     get(hc.addr, "/health").await;
     let st = get(hc.addr, "/drain/status").await.json();
-    assert_eq!(refusals(&st), [("127.0.0.1".into(), 3), ("127.0.0.2".into(), 1)]);
+    assert_eq!(
+        refusals(&st),
+        [("127.0.0.1".into(), 3), ("127.0.0.2".into(), 1)]
+    );
     assert_eq!(st["ready"], false);
 
     // A 200 resets the count to 0.
     assert_eq!(post(hc.addr, "/reopen").await.status, 200);
     assert_eq!(check(a).await.status, 200);
-    assert_eq!(refusals(&get(hc.addr, "/drain/status").await.json()), [("127.0.0.1".into(), 0), ("127.0.0.2".into(), 1)]);
+    assert_eq!(
+        refusals(&get(hc.addr, "/drain/status").await.json()),
+        [("127.0.0.1".into(), 0), ("127.0.0.2".into(), 1)]
+    );
 }
 
 #[rstest]
@@ -150,19 +195,39 @@ async fn signal_exits_zero_at_once_and_logs_in_naming(#[case] sig: Signal) {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(t0.elapsed() < Duration::from_secs(2), "hc still running 2 s after {sig}");
+        assert!(
+            t0.elapsed() < Duration::from_secs(2),
+            "hc still running 2 s after {sig}"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
     drop(guard);
     assert_eq!(status.code(), Some(0));
     let mut log = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
-    assert!(log.contains("msg=transition from=READY to=DRAINING reason=\"from test\""), "{log}");
-    assert!(log.contains("msg=transition from=DRAINING to=FAILED reason=\"POST /fault\""), "{log}");
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert!(
+        log.contains("msg=transition from=READY to=DRAINING reason=\"from test\""),
+        "{log}"
+    );
+    assert!(
+        log.contains("msg=transition from=DRAINING to=FAILED reason=\"POST /fault\""),
+        "{log}"
+    );
     for line in log.lines() {
-        assert!(line.starts_with("ts=") && line.contains(" level="), "logfmt line: {line}");
+        assert!(
+            line.starts_with("ts=") && line.contains(" level="),
+            "logfmt line: {line}"
+        );
         for gate_only in ["OPEN", "CLOSING", "CLOSED", "FAULT"] {
-            assert!(!line.contains(&format!("={gate_only}")), "legacy log speaks gate name: {line}");
+            assert!(
+                !line.contains(&format!("={gate_only}")),
+                "legacy log speaks gate name: {line}"
+            );
         }
     }
 }
@@ -187,7 +252,12 @@ fn bad_settings_fail_clearly(#[case] env: &[(&str, &str)], #[case] says: &str) {
     let out = Command::new(env!("CARGO_BIN_EXE_hc"))
         .env_clear()
         .envs(env.iter().copied())
-        .env("HC_ADDR", env.iter().find(|(k, _)| *k == "HC_ADDR").map_or("127.0.0.1:0", |(_, v)| *v))
+        .env(
+            "HC_ADDR",
+            env.iter()
+                .find(|(k, _)| *k == "HC_ADDR")
+                .map_or("127.0.0.1:0", |(_, v)| *v),
+        )
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -199,7 +269,11 @@ fn bad_settings_fail_clearly(#[case] env: &[(&str, &str)], #[case] says: &str) {
 fn busy_port_fails_with_the_address() {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap().to_string();
-    let out = Command::new(env!("CARGO_BIN_EXE_hc")).env_clear().env("HC_ADDR", &addr).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hc"))
+        .env_clear()
+        .env("HC_ADDR", &addr)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&addr) && err.contains("HC_ADDR"), "{err}");

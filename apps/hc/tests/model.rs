@@ -33,7 +33,9 @@ fn legal(path: &str, from: State) -> bool {
 fn body(r: http::Response<hc::reply::Body>) -> (StatusCode, Vec<u8>) {
     use http_body_util::BodyExt;
     let status = r.status();
-    let bytes = futures::executor::block_on(r.into_body().collect()).unwrap().to_bytes();
+    let bytes = futures::executor::block_on(r.into_body().collect())
+        .unwrap()
+        .to_bytes();
     (status, bytes.to_vec())
 }
 

@@ -14,7 +14,10 @@ fn checked_in_openapi_is_current() {
 
 #[test]
 fn binary_prints_the_same_document() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hc")).arg("--print-openapi").output().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hc"))
+        .arg("--print-openapi")
+        .output()
+        .unwrap();
     assert!(out.status.success());
     assert_eq!(String::from_utf8(out.stdout).unwrap(), hc::openapi::yaml());
 }
@@ -23,7 +26,11 @@ fn binary_prints_the_same_document() {
 fn every_endpoint_documents_its_statuses() {
     let doc: serde_yaml::Value = serde_yaml::from_str(CHECKED_IN).unwrap();
     let want: [(&str, &str, &[&str]); 9] = [
-        ("/health_check.html", "get", &["200", "304", "404", "405", "503"]),
+        (
+            "/health_check.html",
+            "get",
+            &["200", "304", "404", "405", "503"],
+        ),
         ("/health", "get", &["200", "304", "405", "503"]),
         ("/live", "get", &["200", "304", "405", "500"]),
         ("/drain/status", "get", &["200", "405"]),
@@ -36,13 +43,18 @@ fn every_endpoint_documents_its_statuses() {
     let paths = doc["paths"].as_mapping().unwrap();
     assert_eq!(paths.len(), want.len(), "every path of the table, no more");
     for (path, method, codes) in want {
-        assert_eq!(hc::routes::lookup(path).is_some(), true, "{path} is in the table");
-        let responses = doc["paths"][path][method]["responses"].as_mapping().unwrap_or_else(|| panic!("{method} {path} documented"));
+        assert!(hc::routes::lookup(path).is_some(), "{path} is in the table");
+        let responses = doc["paths"][path][method]["responses"]
+            .as_mapping()
+            .unwrap_or_else(|| panic!("{method} {path} documented"));
         let mut got: Vec<&str> = responses.keys().map(|k| k.as_str().unwrap()).collect();
         got.sort();
         assert_eq!(got, codes, "{method} {path}");
         if method == "get" {
-            assert!(doc["paths"][path]["head"].is_mapping(), "HEAD {path} documented");
+            assert!(
+                doc["paths"][path]["head"].is_mapping(),
+                "HEAD {path} documented"
+            );
         }
     }
 }

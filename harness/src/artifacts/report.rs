@@ -7,6 +7,8 @@
 //! recomputes a verdict.
 
 use std::fmt::Write as _;
+
+use chrono::SecondsFormat;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -16,7 +18,7 @@ use super::plot::{render_svg, PlotData};
 use super::rundir::write_atomic;
 use super::summary::{Summary, Verdict};
 use super::{names, ArtifactsError};
-use crate::model::RequestRecord;
+use crate::model::{Outcome, RequestRecord};
 
 /// Escapes text for HTML content and attribute values.
 pub fn esc(s: &str) -> String {
@@ -163,7 +165,7 @@ pub fn render_report(dir: &Path) -> Result<String, ArtifactsError> {
                 esc(&s.scenario),
                 esc(&s.mode),
                 esc(&s.run_id),
-                esc(&s.started_at.to_rfc3339()),
+                esc(&s.started_at.to_rfc3339_opts(SecondsFormat::Millis, true)),
                 s.wall_s.map_or("wall time unknown".into(), |w| format!("{w:.1} s")),
                 esc(&s.runtime),
                 esc(&s.runtime_reason),
@@ -253,10 +255,18 @@ fn write_summary_sections(o: &mut String, s: &Summary) {
         "<h2>Requests: {} · disruptions: {}</h2>",
         s.requests, s.disruptions
     );
-    let rows: Vec<Vec<String>> = s
-        .outcomes
+    // In the model's order (ok first), then any name this build does not know.
+    let known: Vec<&str> = Outcome::ALL.iter().map(|x| x.as_str()).collect();
+    let rows: Vec<Vec<String>> = known
         .iter()
-        .map(|(k, v)| vec![k.clone(), v.to_string()])
+        .map(|k| (k.to_string(), s.outcomes.get(*k).copied().unwrap_or(0)))
+        .chain(
+            s.outcomes
+                .iter()
+                .filter(|(k, _)| !known.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), *v)),
+        )
+        .map(|(k, v)| vec![k, v.to_string()])
         .collect();
     table(o, &["outcome", "count"], &rows, &[1]);
     if !s.disruptions_by_origin.is_empty() {

@@ -131,7 +131,10 @@ pub fn classify(expect: Expect, seen: &Seen) -> Verdict {
         (Stop::Done, Expect::Stream { lines }) if seen.lines < lines => verdict(
             Outcome::Truncated,
             None,
-            Some(format!("stream ended after {} of {lines} lines", seen.lines)),
+            Some(format!(
+                "stream ended after {} of {lines} lines",
+                seen.lines
+            )),
         ),
         (Stop::Done, Expect::Body { min_bytes }) if seen.bytes < min_bytes => verdict(
             Outcome::Truncated,
@@ -194,24 +197,79 @@ mod tests {
     #[rstest]
     #[case::ok_body(BODY, app(seen(Stop::Done, Some(200))), Outcome::Ok, None)]
     #[case::ok_stream(STREAM, app(seen(Stop::Done, Some(200))), Outcome::Ok, None)]
-    #[case::refused(BODY, seen(Stop::ConnectFailed(io::ErrorKind::ConnectionRefused), None), Outcome::Refused, None)]
-    #[case::connect_timeout(BODY, seen(Stop::ConnectFailed(io::ErrorKind::TimedOut), None), Outcome::Timeout, None)]
-    #[case::connect_reset(BODY, seen(Stop::ConnectFailed(io::ErrorKind::ConnectionReset), None), Outcome::Reset, None)]
+    #[case::refused(
+        BODY,
+        seen(Stop::ConnectFailed(io::ErrorKind::ConnectionRefused), None),
+        Outcome::Refused,
+        None
+    )]
+    #[case::connect_timeout(
+        BODY,
+        seen(Stop::ConnectFailed(io::ErrorKind::TimedOut), None),
+        Outcome::Timeout,
+        None
+    )]
+    #[case::connect_reset(
+        BODY,
+        seen(Stop::ConnectFailed(io::ErrorKind::ConnectionReset), None),
+        Outcome::Reset,
+        None
+    )]
     #[case::rst_before_head(BODY, seen(Stop::Failed, None), Outcome::Reset, None)]
     #[case::eof_before_head_stream(STREAM, seen(Stop::Failed, None), Outcome::Reset, None)]
     #[case::body_cut(BODY, app(seen(Stop::Failed, Some(200))), Outcome::Reset, None)]
     #[case::stream_cut(STREAM, app(seen(Stop::Failed, Some(200))), Outcome::Truncated, None)]
-    #[case::stream_few_lines(STREAM, lines(app(seen(Stop::Done, Some(200))), 2), Outcome::Truncated, None)]
-    #[case::short_body(BODY, bytes(app(seen(Stop::Done, Some(200))), 5), Outcome::Truncated, None)]
+    #[case::stream_few_lines(
+        STREAM,
+        lines(app(seen(Stop::Done, Some(200))), 2),
+        Outcome::Truncated,
+        None
+    )]
+    #[case::short_body(
+        BODY,
+        bytes(app(seen(Stop::Done, Some(200))), 5),
+        Outcome::Truncated,
+        None
+    )]
     #[case::no_head_by_deadline(BODY, seen(Stop::Deadline, None), Outcome::Timeout, None)]
     #[case::stream_stalled(STREAM, app(seen(Stop::Deadline, Some(200))), Outcome::Timeout, None)]
-    #[case::haproxy_502(BODY, seen(Stop::Done, Some(502)), Outcome::Http5xx, Some(Origin::Haproxy))]
-    #[case::envoy_503(BODY, envoy(seen(Stop::Done, Some(503))), Outcome::Http5xx, Some(Origin::Envoy))]
-    #[case::app_500(BODY, envoy(app(seen(Stop::Done, Some(500)))), Outcome::Http5xx, Some(Origin::App))]
-    #[case::haproxy_504_cut(STREAM, seen(Stop::Failed, Some(504)), Outcome::Http5xx, Some(Origin::Haproxy))]
-    #[case::unexpected_404(BODY, app(seen(Stop::Done, Some(404))), Outcome::Http5xx, Some(Origin::App))]
+    #[case::haproxy_502(
+        BODY,
+        seen(Stop::Done, Some(502)),
+        Outcome::Http5xx,
+        Some(Origin::Haproxy)
+    )]
+    #[case::envoy_503(
+        BODY,
+        envoy(seen(Stop::Done, Some(503))),
+        Outcome::Http5xx,
+        Some(Origin::Envoy)
+    )]
+    #[case::app_500(
+        BODY,
+        envoy(app(seen(Stop::Done, Some(500)))),
+        Outcome::Http5xx,
+        Some(Origin::App)
+    )]
+    #[case::haproxy_504_cut(
+        STREAM,
+        seen(Stop::Failed, Some(504)),
+        Outcome::Http5xx,
+        Some(Origin::Haproxy)
+    )]
+    #[case::unexpected_404(
+        BODY,
+        app(seen(Stop::Done, Some(404))),
+        Outcome::Http5xx,
+        Some(Origin::App)
+    )]
     #[case::cancelled_waiting(BODY, seen(Stop::Cancelled, None), Outcome::Timeout, None)]
-    #[case::cancelled_mid_stream(STREAM, app(seen(Stop::Cancelled, Some(200))), Outcome::Truncated, None)]
+    #[case::cancelled_mid_stream(
+        STREAM,
+        app(seen(Stop::Cancelled, Some(200))),
+        Outcome::Truncated,
+        None
+    )]
     fn classifies(
         #[case] expect: Expect,
         #[case] seen: Seen,

@@ -95,7 +95,10 @@ mod tests {
     #[rstest]
     #[case(sleep(60, None), "/sleep?seconds=60")]
     #[case(sleep(60, Some("pod-a")), "/sleep?seconds=60&pod=pod-a")]
-    #[case(stream(5, 250, Some("pod-b")), "/stream?seconds=5&interval_ms=250&pod=pod-b")]
+    #[case(
+        stream(5, 250, Some("pod-b")),
+        "/stream?seconds=5&interval_ms=250&pod=pod-b"
+    )]
     #[case(pin("/", Some("pod-a")), "/?pod=pod-a")]
     fn builds_paths(#[case] got: String, #[case] want: &str) {
         assert_eq!(got, want);

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::{Notify, Semaphore};
 
-use super::client::{ConnectError, Conn, Connector};
+use super::client::{Conn, ConnectError, Connector};
 
 /// The most connections one pool opens at once.
 pub fn hard_cap(max_conns: usize) -> usize {

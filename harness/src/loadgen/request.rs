@@ -105,7 +105,8 @@ pub struct Job {
 /// Runs `job` now and sends its record.
 pub async fn perform(job: Job, ctx: Arc<Ctx>) {
     let started_ms = ctx.clock.now_ms();
-    let deadline = ctx.clock.at_ms(job.intended_ms) + paths::expected_duration(&job.path) + ctx.margin;
+    let deadline =
+        ctx.clock.at_ms(job.intended_ms) + paths::expected_duration(&job.path) + ctx.margin;
     let mut p = Progress::default();
     let stop = {
         let work = attempt(&job, &ctx, &mut p);

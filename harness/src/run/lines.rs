@@ -50,6 +50,11 @@ pub fn haproxy_tee(timeline: Timeline, requests: HaproxyRequests) -> LineSink {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Instant, String)>();
     tokio::spawn(async move {
         while let Some((at, line)) = rx.recv().await {
+            // In -db mode HAProxy also prints alerts on stderr (`[WARNING] ...`):
+            // the same events as its log on stdout.
+            if line.starts_with('[') {
+                continue;
+            }
             match haproxy_log::parse(&line) {
                 LogLine::ServerState {
                     server,

@@ -32,8 +32,9 @@ pub enum StreamEnd {
 struct State {
     stream_end: StreamEnd,
     open: AtomicUsize,
-    /// The most connections open at once.
-    peak: AtomicUsize,
+    /// Requests being answered now, and the most at once.
+    in_flight: AtomicUsize,
+    peak_in_flight: AtomicUsize,
     /// (path, x-request-id) of every request read.
     seen: Mutex<Vec<(String, String)>>,
     stall: Mutex<Option<(Instant, Instant)>>,
@@ -64,7 +65,8 @@ impl TestServer {
         let state = Arc::new(State {
             stream_end,
             open: AtomicUsize::new(0),
-            peak: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
+            peak_in_flight: AtomicUsize::new(0),
             seen: Mutex::new(Vec::new()),
             stall: Mutex::new(None),
         });
@@ -72,8 +74,7 @@ impl TestServer {
         let task = tokio::spawn(async move {
             let mut conns = tokio::task::JoinSet::new();
             while let Ok((s, _)) = listener.accept().await {
-                let open = st.open.fetch_add(1, Ordering::SeqCst) + 1;
-                st.peak.fetch_max(open, Ordering::SeqCst);
+                st.open.fetch_add(1, Ordering::SeqCst);
                 let st = st.clone();
                 conns.spawn(async move {
                     handle(s, &st).await;
@@ -89,9 +90,10 @@ impl TestServer {
         self.state.open.load(Ordering::SeqCst)
     }
 
-    /// The most connections that were open at once.
-    pub fn peak_conns(&self) -> usize {
-        self.state.peak.load(Ordering::SeqCst)
+    /// The most requests answered at once (one per client connection at a
+    /// time, so a bound on the client's busy connections).
+    pub fn peak_in_flight(&self) -> usize {
+        self.state.peak_in_flight.load(Ordering::SeqCst)
     }
 
     /// Every (path, x-request-id) read so far.
@@ -122,7 +124,11 @@ async fn handle(mut s: TcpStream, st: &State) {
     let mut served = 0u32;
     while let Some(req) = read_request(&mut s, &mut buf, st).await {
         served += 1;
-        match respond(&mut s, &req, served, st).await {
+        let now = st.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        st.peak_in_flight.fetch_max(now, Ordering::SeqCst);
+        let next = respond(&mut s, &req, served, st).await;
+        st.in_flight.fetch_sub(1, Ordering::SeqCst);
+        match next {
             Ok(Next::KeepAlive) => continue,
             Ok(Next::Close) | Err(_) => break,
             Ok(Next::Reset) => {
@@ -196,7 +202,8 @@ async fn respond(s: &mut TcpStream, req: &Req, served: u32, st: &State) -> std::
             }
             if param(&req.path, "short") == Some(1) {
                 // Close-delimited body shorter than `slept Ns`.
-                let head = format!("HTTP/1.1 200 OK\r\n{SERVED_BY}\r\nconnection: close\r\n\r\nslept");
+                let head =
+                    format!("HTTP/1.1 200 OK\r\n{SERVED_BY}\r\nconnection: close\r\n\r\nslept");
                 s.write_all(head.as_bytes()).await?;
                 return Ok(Next::Close);
             }
@@ -205,7 +212,8 @@ async fn respond(s: &mut TcpStream, req: &Req, served: u32, st: &State) -> std::
         "/stream" => return stream(s, req, st.stream_end).await,
         "/reset" => return Ok(Next::Reset),
         "/reset-mid" => {
-            let head = format!("HTTP/1.1 200 OK\r\n{SERVED_BY}\r\ncontent-length: 100\r\n\r\nslept");
+            let head =
+                format!("HTTP/1.1 200 OK\r\n{SERVED_BY}\r\ncontent-length: 100\r\n\r\nslept");
             s.write_all(head.as_bytes()).await?;
             s.flush().await?;
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -217,7 +225,11 @@ async fn respond(s: &mut TcpStream, req: &Req, served: u32, st: &State) -> std::
             return Ok(Next::Close);
         }
         "/502" => answer("502 Bad Gateway", &[], "bad gateway"),
-        "/503" => answer("503 Service Unavailable", &["server: envoy"], "no healthy upstream"),
+        "/503" => answer(
+            "503 Service Unavailable",
+            &["server: envoy"],
+            "no healthy upstream",
+        ),
         "/500" => answer("500 Internal Server Error", &[SERVED_BY], "boom"),
         "/404" => answer("404 Not Found", &[SERVED_BY], "no such path"),
         "/never" => return Ok(Next::Hold),

@@ -97,7 +97,10 @@ impl Backend {
             if let Some(st) = self.child.try_wait().unwrap() {
                 return st;
             }
-            assert!(Instant::now() < deadline, "backend did not exit within {within:?}");
+            assert!(
+                Instant::now() < deadline,
+                "backend did not exit within {within:?}"
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -159,9 +162,8 @@ pub fn raw_exchange(addr: SocketAddr, raw: &[u8]) -> std::io::Result<Vec<u8>> {
 
 /// `GET path` with `Connection: close` and optional extra header lines.
 pub fn get(addr: SocketAddr, path: &str, extra_headers: &str) -> Resp {
-    let req = format!(
-        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{extra_headers}\r\n"
-    );
+    let req =
+        format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{extra_headers}\r\n");
     parse(&raw_exchange(addr, req.as_bytes()).expect("exchange")).expect("parse response")
 }
 
@@ -179,7 +181,11 @@ pub fn parse(raw: &[u8]) -> Option<Resp> {
     let chunked = headers
         .iter()
         .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-    let body = if chunked { dechunk(rest)? } else { rest.to_vec() };
+    let body = if chunked {
+        dechunk(rest)?
+    } else {
+        rest.to_vec()
+    };
     Some(Resp {
         status,
         headers,

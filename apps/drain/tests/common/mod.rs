@@ -142,7 +142,10 @@ impl Proc {
         let (tx, rx) = mpsc::unbounded_channel();
         let out = child.stdout.take().unwrap();
         let err = child.stderr.take().unwrap();
-        for r in [Box::new(out) as Box<dyn tokio::io::AsyncRead + Unpin + Send>, Box::new(err)] {
+        for r in [
+            Box::new(out) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+            Box::new(err),
+        ] {
             let tx = tx.clone();
             tokio::spawn(async move {
                 let mut lines = BufReader::new(r).lines();
@@ -179,7 +182,11 @@ impl Proc {
                 return l.clone();
             }
             let left = end.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "no line with {needle:?} within {within:?}; got:\n{}", self.text());
+            assert!(
+                !left.is_zero(),
+                "no line with {needle:?} within {within:?}; got:\n{}",
+                self.text()
+            );
             if let Ok(Some(l)) = tokio::time::timeout(left, self.rx.recv()).await {
                 self.lines.push(l);
             }
@@ -201,7 +208,11 @@ impl Proc {
 
     pub fn text(&mut self) -> String {
         self.collect();
-        self.lines.iter().map(|l| l.text.as_str()).collect::<Vec<_>>().join("\n")
+        self.lines
+            .iter()
+            .map(|l| l.text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     /// Lines whose `msg=` is exactly `msg`.
@@ -219,14 +230,27 @@ impl Proc {
 /// `key=value` of a logfmt line (unquoted values only).
 pub fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     let pre = format!("{key}=");
-    line.split_whitespace().find_map(|w| w.strip_prefix(pre.as_str()))
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(pre.as_str()))
 }
 
 /// Runs the `drain` binary with these env settings (nothing inherited that matters).
 pub fn drain(env: &[(&str, &str)], args: &[&str]) -> Proc {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_drain"));
     cmd.args(args);
-    for k in ["HC_URL", "ENVOY_ADMIN", "DRAIN_TIMEOUT", "POLL_INTERVAL", "LB_BUFFER", "LB_BUFFER_MAX", "LB_FALL", "DRAIN_ORDER", "ZERO_ON_STATS_ERROR", "ACTIVE_STAT", "MIN_DRAIN"] {
+    for k in [
+        "HC_URL",
+        "ENVOY_ADMIN",
+        "DRAIN_TIMEOUT",
+        "POLL_INTERVAL",
+        "LB_BUFFER",
+        "LB_BUFFER_MAX",
+        "LB_FALL",
+        "DRAIN_ORDER",
+        "ZERO_ON_STATS_ERROR",
+        "ACTIVE_STAT",
+        "MIN_DRAIN",
+    ] {
         cmd.env_remove(k);
     }
     cmd.envs(env.iter().copied());
@@ -262,9 +286,13 @@ impl Envoy {
         let path = dir.path().join("envoy.yaml");
         std::fs::write(&path, cfg).unwrap();
         let mut cmd = Command::new(bin);
-        cmd.arg("-c")
-            .arg(&path)
-            .args(["--disable-hot-restart", "--concurrency", "1", "-l", "warning"]);
+        cmd.arg("-c").arg(&path).args([
+            "--disable-hot-restart",
+            "--concurrency",
+            "1",
+            "-l",
+            "warning",
+        ]);
         let proc = Proc::spawn(cmd, Some(dir));
         let admin = format!("http://127.0.0.1:{admin_port}");
         let ready = format!("{admin}/ready");
@@ -290,7 +318,10 @@ impl Envoy {
     /// The inbound+cluster active-request sum, admin's own left out.
     pub async fn active_rq(&self) -> u64 {
         let body = client()
-            .get(format!("{}/stats?filter=downstream_rq_active%7Cupstream_rq_active", self.admin))
+            .get(format!(
+                "{}/stats?filter=downstream_rq_active%7Cupstream_rq_active",
+                self.admin
+            ))
             .send()
             .await
             .unwrap()
@@ -337,7 +368,10 @@ static_resources:
 
 /// Starts `GET <envoy>/sleep?seconds=N` in the background; resolves to
 /// (status, body, when it ended).
-pub fn long_request(envoy: &Envoy, seconds: u64) -> tokio::task::JoinHandle<(u16, String, Instant)> {
+pub fn long_request(
+    envoy: &Envoy,
+    seconds: u64,
+) -> tokio::task::JoinHandle<(u16, String, Instant)> {
     let url = format!("http://{}/sleep?seconds={seconds}", envoy.inbound);
     tokio::spawn(async move {
         let r = client().get(url).send().await.unwrap();
@@ -350,8 +384,10 @@ pub fn long_request(envoy: &Envoy, seconds: u64) -> tokio::task::JoinHandle<(u16
 /// Waits until Envoy counts the request in flight.
 pub async fn wait_in_flight(envoy: &Envoy) {
     let e = envoy;
-    wait_for("the request in flight through envoy", Duration::from_secs(5), || async move {
-        e.active_rq().await >= 1
-    })
+    wait_for(
+        "the request in flight through envoy",
+        Duration::from_secs(5),
+        || async move { e.active_rq().await >= 1 },
+    )
     .await;
 }

@@ -10,7 +10,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
 pub const STATES: [&str; 5] = ["OPEN", "DRAINING", "CLOSING", "CLOSED", "FAULT"];
-pub const LEGACY: [&str; 5] = ["READY", "DRAINING", "DRAINED_WAIT_LB", "TERMINATING", "FAILED"];
+pub const LEGACY: [&str; 5] = [
+    "READY",
+    "DRAINING",
+    "DRAINED_WAIT_LB",
+    "TERMINATING",
+    "FAILED",
+];
 
 /// The POSTs that lead from OPEN to `state` (a gate name).
 pub fn path_to(state: &str) -> &'static [&'static str] {
@@ -26,13 +32,24 @@ pub fn path_to(state: &str) -> &'static [&'static str] {
 
 /// `state` (gate name) in the given naming ("gate" or "legacy").
 pub fn named(state: &str, naming: &str) -> &'static str {
-    let i = STATES.iter().position(|s| *s == state).expect("gate state name");
-    if naming == "legacy" { LEGACY[i] } else { STATES[i] }
+    let i = STATES
+        .iter()
+        .position(|s| *s == state)
+        .expect("gate state name");
+    if naming == "legacy" {
+        LEGACY[i]
+    } else {
+        STATES[i]
+    }
 }
 
 /// A free port on 127.0.0.1 (bound then released).
 pub async fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap()
+    TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap()
 }
 
 /// A running `hc` process, killed on drop.
@@ -61,8 +78,16 @@ pub struct Opts {
 impl Hc {
     pub async fn start(o: Opts) -> Hc {
         let addr = free_addr().await;
-        let admin = if o.admin { Some(free_addr().await) } else { None };
-        let agent = if o.agent { Some(free_addr().await) } else { None };
+        let admin = if o.admin {
+            Some(free_addr().await)
+        } else {
+            None
+        };
+        let agent = if o.agent {
+            Some(free_addr().await)
+        } else {
+            None
+        };
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_hc"));
         cmd.env_clear()
             .env("HC_ADDR", addr.to_string())
@@ -81,16 +106,27 @@ impl Hc {
             cmd.env("HC_AGENT_ADDR", a.to_string());
         }
         let child = cmd.spawn().expect("spawn hc");
-        let hc = Hc { child, addr, admin, agent };
+        let hc = Hc {
+            child,
+            addr,
+            admin,
+            agent,
+        };
         hc.wait_up().await;
         hc
     }
 
     async fn wait_up(&self) {
         let deadline = Instant::now() + Duration::from_secs(10);
-        for a in [Some(self.addr), self.admin, self.agent].into_iter().flatten() {
+        for a in [Some(self.addr), self.admin, self.agent]
+            .into_iter()
+            .flatten()
+        {
             while TcpStream::connect(a).await.is_err() {
-                assert!(Instant::now() < deadline, "hc did not listen on {a} within 10 s");
+                assert!(
+                    Instant::now() < deadline,
+                    "hc did not listen on {a} within 10 s"
+                );
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         }
@@ -126,22 +162,33 @@ impl Resp {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
     }
 }
 
 /// Parses one HTTP/1.x response from raw bytes (a `Connection: close` answer).
 pub fn parse(raw: &[u8]) -> Resp {
     let text = String::from_utf8_lossy(raw);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no head in {text:?}"));
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no head in {text:?}"));
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap();
-    let status = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("bad status line {status_line:?}"));
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
     let headers = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
         .collect();
-    Resp { status, headers, body: body.to_string() }
+    Resp {
+        status,
+        headers,
+        body: body.to_string(),
+    }
 }
 
 /// Connects to `addr` from `src` (any port).
@@ -150,7 +197,9 @@ pub async fn connect_from(addr: SocketAddr, src: Option<IpAddr>) -> TcpStream {
     if let Some(ip) = src {
         sock.bind(SocketAddr::new(ip, 0)).unwrap();
     }
-    sock.connect(addr).await.unwrap_or_else(|e| panic!("connect {addr}: {e}"))
+    sock.connect(addr)
+        .await
+        .unwrap_or_else(|e| panic!("connect {addr}: {e}"))
 }
 
 /// One request on a fresh connection, `Connection: close`, 5 s bound.

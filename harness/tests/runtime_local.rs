@@ -1,0 +1,389 @@
+//! The local runtime with real processes: a 2-pod topology behind a real
+//! HAProxy serves and pins requests, exit codes follow 128 + signal, output
+//! lands in the log files and the tee, teardown and gc leave nothing behind.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use gate::Naming;
+use harness::apps::{release_dir, workspace_root, Apps};
+use harness::runtime::procscan::{lab_processes, processes_of_run};
+use harness::runtime::{
+    gc, haproxy_api, start_haproxy, start_pod, LocalRuntime, PodLaunch, PodTees, ProcSpec,
+    Runtime, Signal,
+};
+use harness::tools::{locate, Tools};
+use harness::topology::{render, HaproxyPlacement, PodAddrs, TopologySettings};
+use rstest::rstest;
+use tokio::sync::mpsc;
+
+fn tools() -> Tools {
+    locate().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// backend and hc from target/release, built (`cargo build --release -p
+/// backend -p hc`) when missing (a workspace test run builds them fresh).
+fn apps() -> Apps {
+    let ws = workspace_root().expect("tests run inside the workspace");
+    let bin = release_dir(&ws);
+    if !bin.join("backend").is_file() || !bin.join("hc").is_file() {
+        build_backend_and_hc(&ws);
+    }
+    Apps {
+        backend: bin.join("backend"),
+        hc: bin.join("hc"),
+        drain: bin.join("drain"),
+        drain_script: ws.join("apps/hc/graceful-drain.sh"),
+    }
+}
+
+fn build_backend_and_hc(ws: &std::path::Path) {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let st = Command::new(cargo)
+        .args(["build", "--release", "-q", "-p", "backend", "-p", "hc"])
+        .current_dir(ws)
+        .status()
+        .expect("cargo runs");
+    assert!(st.success(), "cargo build --release -p backend -p hc failed");
+}
+
+/// Kills whatever a test left, even when it fails half-way.
+struct Guard(LocalRuntime);
+impl Drop for Guard {
+    fn drop(&mut self) {
+        harness::runtime::gc_run(self.0.run_id());
+    }
+}
+
+fn runtime(dir: &tempfile::TempDir, name: &str) -> Guard {
+    let id = format!("test-{name}-{}", std::process::id());
+    Guard(LocalRuntime::new(id, dir.path().join("logs")).unwrap())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn shm() -> BTreeSet<String> {
+    std::fs::read_dir("/dev/shm")
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn poll<T, F, Fut>(what: &str, within: Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        match f().await {
+            Ok(v) => return v,
+            Err(e) if Instant::now() >= deadline => panic!("{what}: not within {within:?}: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+/// `(server, status, check_status)` of be_app's servers from `show stat`.
+fn servers(show_stat: &str) -> Vec<(String, String, String)> {
+    show_stat
+        .lines()
+        .filter(|l| l.starts_with("be_app,"))
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|f| f[1] != "BACKEND")
+        .map(|f| (f[1].to_string(), f[17].to_string(), f[36].to_string()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_pods_behind_haproxy_serve_pinned_requests_and_tear_down_clean() {
+    let (tools, apps) = (tools(), apps());
+    let shm_before = shm();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(&dir, "topology");
+    let settings = TopologySettings::default();
+    let pods = settings.pod_addrs(21);
+    let frontend: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let place = HaproxyPlacement {
+        frontend_addr: frontend,
+        stats_socket: dir.path().join("haproxy.sock"),
+    };
+    let rendered = render(&settings, &pods, &place, &dir.path().join("config")).unwrap();
+
+    let mut started = Vec::new();
+    for (pod, cfg) in pods.iter().zip(&rendered.envoy_cfgs) {
+        let launch = PodLaunch {
+            apps: &apps,
+            tools: &tools,
+            settings: &settings,
+            naming: Naming::Gate,
+            envoy_cfg: cfg,
+            ready_timeout: Duration::from_secs(10),
+            backend_env: vec![],
+            hc_env: vec![],
+            tees: PodTees::default(),
+        };
+        started.push(start_pod(&rt.0, pod, &launch).await.unwrap());
+    }
+    let (tx, mut haproxy_lines) = mpsc::unbounded_channel();
+    let hap = start_haproxy(&rt.0, &tools, &rendered, Some(tx), Duration::from_secs(10))
+        .await
+        .unwrap();
+
+    // Both servers UP after a real passing check (not just the initial state).
+    poll("both servers UP with L7OK", Duration::from_secs(8), || async {
+        let stat = haproxy_api(&hap.stats_socket, "show stat").await.map_err(|e| e.to_string())?;
+        let s = servers(&stat);
+        let names: Vec<&str> = s.iter().map(|x| x.0.as_str()).collect();
+        if names == ["pod-a", "pod-b"] && s.iter().all(|x| x.1 == "UP" && x.2 == "L7OK") {
+            Ok(())
+        } else {
+            Err(format!("{s:?}"))
+        }
+    })
+    .await;
+
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    for pod in ["pod-a", "pod-b", "pod-a"] {
+        let rid = format!("rid-{pod}-{}", rand::random::<u32>());
+        let resp = client
+            .get(format!("http://{frontend}/?pod={pod}"))
+            .header("x-request-id", &rid)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()["x-served-by"], pod);
+        // HAProxy's log line (tee'd live) names the request id and the server.
+        let line = poll("HAProxy log line", Duration::from_secs(5), || {
+            let found = loop {
+                match haproxy_lines.try_recv() {
+                    Ok((_, l)) if l.contains(&format!("rid={rid} ")) => break Some(l),
+                    Ok(_) => continue,
+                    Err(_) => break None,
+                }
+            };
+            async move { found.ok_or_else(|| "not yet".to_string()) }
+        })
+        .await;
+        assert!(line.starts_with("http "), "{line}");
+        assert!(line.contains(&format!("srv={pod} status=200 tsc=----")), "{line}");
+    }
+    assert!(std::fs::read_to_string(dir.path().join("logs/haproxy.log"))
+        .unwrap()
+        .contains("srv=pod-b status=200"));
+    assert!(dir.path().join("logs/pod-a-envoy.log").exists());
+
+    rt.0.teardown().await;
+    assert!(
+        processes_of_run(rt.0.run_id()).is_empty(),
+        "left behind: {:?}",
+        processes_of_run(rt.0.run_id())
+    );
+    for p in rt.0.procs() {
+        assert!(p.try_exit().is_some(), "{} has no exit recorded", p.label());
+    }
+    let new_shm: Vec<String> = shm().difference(&shm_before).cloned().collect();
+    assert!(new_shm.is_empty(), "new in /dev/shm: {new_shm:?}");
+}
+
+#[rstest]
+#[case::sigkill(Some(Signal::Kill), "sleep 30", 137, Some(9))]
+#[case::sigterm(Some(Signal::Term), "sleep 30", 143, Some(15))]
+#[case::plain_exit(None, "exit 3", 3, None)]
+#[tokio::test]
+async fn exit_codes_are_the_code_or_128_plus_signal(
+    #[case] sig: Option<Signal>,
+    #[case] script: &str,
+    #[case] code: i32,
+    #[case] signal: Option<i32>,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(&dir, &format!("exit{code}"));
+    let p = rt
+        .0
+        .start(ProcSpec::new("victim", "/bin/sh").args(["-c", script]))
+        .await
+        .unwrap();
+    if let Some(sig) = sig {
+        assert!(p.is_running());
+        rt.0.signal(&p, sig).unwrap();
+    }
+    let exit = p.wait_timeout(Duration::from_secs(5)).await.expect("it exits");
+    assert_eq!((exit.code, exit.signal), (code, signal));
+    // Every clone of the handle sees the same exit.
+    assert_eq!(p.clone().try_exit(), Some(exit));
+}
+
+#[tokio::test]
+async fn output_goes_line_by_line_to_the_log_and_the_tee() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(&dir, "tee");
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let p = rt
+        .0
+        .start(
+            ProcSpec::new("talker", "/bin/sh")
+                .pod("pod-x")
+                .args(["-c", "echo one; echo two >&2; sleep 0.1; printf 'three'"])
+                .tee(Some(tx)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(p.wait().await.code, 0);
+    let mut got = Vec::new();
+    while got.len() < 3 {
+        let (_, line) = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .expect("three lines")
+            .expect("channel open");
+        got.push(line);
+    }
+    got.sort();
+    assert_eq!(got, ["one", "three", "two"]);
+    let log = std::fs::read_to_string(dir.path().join("logs/pod-x-talker.log")).unwrap();
+    let mut lines: Vec<&str> = log.lines().collect();
+    lines.sort();
+    assert_eq!(lines, ["one", "three", "two"]);
+    assert_eq!(p.log_path, dir.path().join("logs/pod-x-talker.log"));
+}
+
+#[tokio::test]
+async fn exec_in_pod_sees_the_pods_addresses() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(&dir, "exec");
+    let pod = PodAddrs::new("pod-a", "127.0.22.1".parse().unwrap());
+    let p = rt
+        .0
+        .exec_in_pod(
+            &pod,
+            ProcSpec::new("prestop", "/bin/sh")
+                .args(["-c", "echo $HC_URL $ENVOY_ADMIN $POD_NAME $DRAIN_TIMEOUT $GRACEFUL_LAB_RUN_ID"])
+                .env("DRAIN_TIMEOUT", "7"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(p.wait().await.code, 0);
+    let log = std::fs::read_to_string(dir.path().join("logs/pod-a-prestop.log")).unwrap();
+    assert_eq!(
+        log.trim(),
+        format!(
+            "http://127.0.22.1:18181 http://127.0.22.1:15000 pod-a 7 {}",
+            rt.0.run_id()
+        )
+    );
+}
+
+#[tokio::test]
+async fn signals_reach_the_whole_group_and_teardown_kills_what_ignores_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(&dir, "group");
+    let p = rt
+        .0
+        .start(ProcSpec::new("family", "/bin/sh").args(["-c", "sleep 300 & sleep 300 & wait"]))
+        .await
+        .unwrap();
+    let stubborn = rt
+        .0
+        .start(ProcSpec::new("stubborn", "/bin/sh").args(["-c", "trap '' TERM; sleep 300 & wait"]))
+        .await
+        .unwrap();
+    poll("5 processes of the run", Duration::from_secs(5), || async {
+        let n = processes_of_run(rt.0.run_id()).len();
+        if n == 5 { Ok(()) } else { Err(format!("{n}")) }
+    })
+    .await;
+    rt.0.signal(&p, Signal::Term).unwrap();
+    assert_eq!(p.wait_timeout(Duration::from_secs(5)).await.unwrap().code, 143);
+    poll("the family's children gone", Duration::from_secs(5), || async {
+        let left: Vec<i32> = processes_of_run(rt.0.run_id())
+            .iter()
+            .filter(|x| Some(x.pgid as u32) == p.pid)
+            .map(|x| x.pid)
+            .collect();
+        if left.is_empty() { Ok(()) } else { Err(format!("{left:?}")) }
+    })
+    .await;
+
+    let t = Instant::now();
+    rt.0.teardown().await;
+    assert!(t.elapsed() >= Duration::from_secs(2), "SIGKILL comes after 2 s of SIGTERM");
+    assert_eq!(stubborn.try_exit().map(|e| e.code), Some(137));
+    assert!(processes_of_run(rt.0.run_id()).is_empty());
+}
+
+const HELPER_DIR: &str = "LAB_TEST_GC_HELPER_DIR";
+
+/// Not a test on its own: `gc_sweeps_what_a_sigkilled_harness_left` runs this
+/// binary with only this function, as a harness it then SIGKILLs.
+#[tokio::test]
+#[ignore = "helper process for gc_sweeps_what_a_sigkilled_harness_left"]
+async fn gc_helper_harness() {
+    let Some(dir) = std::env::var_os(HELPER_DIR).map(PathBuf::from) else {
+        return;
+    };
+    let rt = LocalRuntime::new(format!("test-gc-orphan-{}", std::process::id()), dir.join("logs")).unwrap();
+    let p = rt
+        .start(ProcSpec::new("orphan", "/bin/sleep").arg("300"))
+        .await
+        .unwrap();
+    std::fs::write(dir.join("pid.part"), p.pid.unwrap().to_string()).unwrap();
+    std::fs::rename(dir.join("pid.part"), dir.join("pid")).unwrap();
+    tokio::time::sleep(Duration::from_secs(300)).await;
+}
+
+#[tokio::test]
+async fn gc_sweeps_what_a_sigkilled_harness_left() {
+    let dir = tempfile::tempdir().unwrap();
+    // A process of a live runtime (ours): gc must leave it alone.
+    let rt = runtime(&dir, "gc-live");
+    let mine = rt.0.start(ProcSpec::new("mine", "/bin/sleep").arg("300")).await.unwrap();
+
+    let mut helper = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "gc_helper_harness", "--ignored", "--nocapture"])
+        .env(HELPER_DIR, dir.path())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    struct KillHelper<'a>(&'a mut std::process::Child);
+    impl Drop for KillHelper<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let helper = KillHelper(&mut helper);
+    let pid_file = dir.path().join("pid");
+    let orphan: i32 = poll("the helper's child", Duration::from_secs(10), || async {
+        std::fs::read_to_string(&pid_file)
+            .map_err(|e| e.to_string())
+            .and_then(|s| s.trim().parse().map_err(|e| format!("{e}")))
+    })
+    .await;
+    // SIGKILL the helper: no Drop, no hook runs; its child survives.
+    helper.0.kill().unwrap();
+    helper.0.wait().unwrap();
+    drop(helper);
+    assert!(
+        lab_processes().iter().any(|p| p.pid == orphan),
+        "the orphan should outlive its SIGKILLed harness"
+    );
+
+    let swept = gc();
+    assert!(swept.iter().any(|s| s.pid == orphan), "gc swept {swept:?}");
+    assert!(!lab_processes().iter().any(|p| p.pid == orphan), "orphan still alive");
+    assert!(mine.is_running(), "gc must not touch a live harness's processes");
+    assert!(!swept.iter().any(|s| s.run_id == rt.0.run_id()));
+    rt.0.teardown().await;
+}
