@@ -43,8 +43,9 @@ struct Args {
     /// (drain, close-lb, wait, listeners, poll, close).
     #[arg(long, env = "DRAIN_ORDER", default_value = "seed")]
     drain_order: DrainOrder,
-    /// The seed's flaw: count an unreadable stats answer as 0.
-    #[arg(long, env = "ZERO_ON_STATS_ERROR")]
+    /// The seed's flaw: count an unreadable stats answer as 0 (env: 1/true/yes).
+    #[arg(long, env = "ZERO_ON_STATS_ERROR", action = clap::ArgAction::SetTrue,
+          value_parser = clap::builder::FalseyValueParser::new())]
     zero_on_stats_error: bool,
     /// rq: active requests; cx: active connections of the inbound listener(s).
     #[arg(long, env = "ACTIVE_STAT", default_value = "rq")]

@@ -168,5 +168,11 @@ async fn never_read_as_zero(#[case] bad: Bad) {
     assert!(wall >= timeout, "{wall:?}");
     let bound = timeout + call_timeout + drain::sequence::LAST_LOOK + Duration::from_millis(1500);
     assert!(wall <= bound, "took {wall:?} > {bound:?}: {log}");
+    let cfg = drain::Config {
+        drain_timeout: timeout,
+        lb_buffer: Some(drain::LbBuffer::Fixed(Duration::ZERO)),
+        ..drain::Config::default()
+    };
+    assert!(bound <= drain::worst_case(&cfg) + Duration::from_millis(1500));
     assert_eq!(hc_status(&hc).await.state, "CLOSED", "{log}");
 }

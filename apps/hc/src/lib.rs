@@ -130,5 +130,7 @@ pub async fn serve(
     }
     shutdown.await;
     tasks.abort_all();
+    // Wait for the aborts so the sockets are closed when this returns.
+    while tasks.join_next().await.is_some() {}
     Ok(())
 }

@@ -102,7 +102,7 @@ pub async fn start_topology(
     haproxy_requests: &HaproxyRequests,
 ) -> anyhow::Result<Topo> {
     let settings = topology_settings(sc);
-    let pods = settings.pod_addrs(topology::DEFAULT_POD_NET);
+    let pods = settings.pod_addrs(pod_net());
     let frontend = free_loopback_port()?;
     let mut sock = dir.path().join("haproxy.sock");
     if sock.as_os_str().len() > 100 {
@@ -184,6 +184,16 @@ pub async fn start_topology(
         observe,
         probers,
     })
+}
+
+/// Pods live on `127.0.<net>.N`: `LAB_POD_NET` (1..=254), default 10 (the
+/// design's `127.0.10.N`). Tests that run at once give each run its own net.
+pub fn pod_net() -> u8 {
+    std::env::var("LAB_POD_NET")
+        .ok()
+        .and_then(|v| v.trim().parse::<u8>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(topology::DEFAULT_POD_NET)
 }
 
 fn free_loopback_port() -> anyhow::Result<SocketAddr> {

@@ -1,0 +1,214 @@
+//! End to end: the `harness` binary runs a short s1 (tests/fixtures/quick.toml)
+//! against real HAProxy, Envoy and the apps, and is interrupted mid-run.
+//! Each test uses its own pod net (`LAB_POD_NET`) and artifacts folder.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn harness(args: &[&str], net: u8, artifacts: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_harness"));
+    c.args(args)
+        .arg("--artifacts")
+        .arg(artifacts)
+        .env("LAB_POD_NET", net.to_string())
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    c
+}
+
+fn fixture() -> String {
+    format!("{}/tests/fixtures/quick.toml", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run_dirs(root: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(root)
+        .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn summary(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("summary.json")).expect("summary.json");
+    serde_json::from_str(&text).expect("summary.json parses")
+}
+
+/// Processes whose environment carries this run id.
+fn processes_of_run(run_id: &str) -> Vec<i32> {
+    let needle = format!("GRACEFUL_LAB_RUN_ID={run_id}");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .map(|env| env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+fn shm_entries() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir("/dev/shm")
+        .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn quick_s1_current_loses_the_long_request_and_graceful_loses_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = harness(&["scenario", &fixture(), "--runtime", "local"], 31, tmp.path())
+        .output()
+        .expect("harness runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit {:?}\n{stdout}\n{stderr}", out.status);
+    assert!(stdout.starts_with("runtime: local"), "the runtime comes first: {stdout}");
+    let dirs = run_dirs(tmp.path());
+    assert_eq!(dirs.len(), 2, "{dirs:?}");
+    let (cur, gra) = if dirs[0].to_string_lossy().ends_with("current") {
+        (&dirs[0], &dirs[1])
+    } else {
+        (&dirs[1], &dirs[0])
+    };
+    let sc = summary(cur);
+    let sg = summary(gra);
+    assert_eq!(sc["verdict"], "pass", "{sc}");
+    assert_eq!(sg["verdict"], "pass", "{sg}");
+    assert!(sc["disruptions"].as_u64().unwrap() >= 1);
+    assert_eq!(sg["disruptions"].as_u64().unwrap(), 0);
+    assert_eq!(sc["interrupted"], false);
+    // The long request's loss is attributed to something on the timeline.
+    let att = sc["attributions"].as_array().unwrap();
+    let long = att.iter().find(|a| a["request_id"] == "long-0").expect("long-0 attributed");
+    assert!(long["cause_t_ms"].is_number(), "{long}");
+    for d in [cur, gra] {
+        for f in [
+            "scenario.toml",
+            "requests.csv",
+            "timeline.csv",
+            "samples.csv",
+            "latency.hgrm",
+            "summary.json",
+            "plot.svg",
+            "report.html",
+            "config/haproxy.cfg",
+            "config/envoy-pod-a.yaml",
+            "logs/haproxy.log",
+            "logs/pod-a-backend.log",
+            "logs/pod-a-hc.log",
+            "logs/pod-a-envoy.log",
+        ] {
+            assert!(d.join(f).is_file(), "{} lacks {f}", d.display());
+        }
+        assert!(processes_of_run(&d.file_name().unwrap().to_string_lossy()).is_empty());
+    }
+    // graceful: drain's steps are on the timeline, close-lb after the long request.
+    let tl = std::fs::read_to_string(gra.join("timeline.csv")).unwrap();
+    assert!(tl.contains(",drain,pod-a,hc_close_lb,"), "{tl}");
+}
+
+#[test]
+fn sigint_mid_run_tears_everything_down_and_marks_the_summary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let shm_before = shm_entries();
+    let mut child = harness(
+        &["scenario", &fixture(), "--mode", "graceful", "--runtime", "local"],
+        32,
+        tmp.path(),
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("harness starts");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // Wait until the load runs (pods, Envoys and HAProxy are up).
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let mut seen = Vec::new();
+    loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(|_| panic!("no 'load running' line; saw:\n{}", seen.join("\n")));
+        let running = line.contains("load running");
+        seen.push(line);
+        if running {
+            break;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(2500));
+    let dirs = run_dirs(tmp.path());
+    assert_eq!(dirs.len(), 1);
+    let run_id = dirs[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(!processes_of_run(&run_id).is_empty(), "the run's processes are up");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(t.elapsed() < Duration::from_secs(30), "harness did not exit after SIGINT");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success());
+    assert!(processes_of_run(&run_id).is_empty(), "processes left: {:?}", processes_of_run(&run_id));
+    for port in [8080u16, 18180, 18181, 15000, 15006] {
+        for host in [1u8, 2] {
+            let addr = format!("127.0.32.{host}:{port}");
+            std::net::TcpListener::bind(&addr)
+                .unwrap_or_else(|e| panic!("{addr} still bound after SIGINT: {e}"));
+        }
+    }
+    assert_eq!(shm_entries(), shm_before, "/dev/shm changed");
+    let s = summary(&dirs[0]);
+    assert_eq!(s["interrupted"], true, "{s}");
+    assert_eq!(s["verdict"], "interrupted");
+    // What was recorded so far is there, complete.
+    let reqs = std::fs::read_to_string(dirs[0].join("requests.csv")).unwrap();
+    assert!(reqs.starts_with("id,kind,method,path,pod,conn_id,reused,"));
+    assert!(reqs.lines().count() > 1, "requests recorded before the interrupt");
+    assert!(dirs[0].join("logs/haproxy.log").is_file());
+}
+
+#[test]
+fn check_names_file_line_and_key_of_a_bad_scenario() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("bad.toml");
+    let text = std::fs::read_to_string(fixture()).unwrap().replace("rate = 5.0", "rate = 5.0\nburst = 3");
+    std::fs::write(&bad, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["check", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.contains("bad.toml") && err.contains("line ") && err.contains("burst"), "{err}");
+
+    let ok = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["check", &fixture()])
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+}
+
+#[test]
+fn list_shows_s1_with_its_purpose() {
+    let out = Command::new(env!("CARGO_BIN_EXE_harness")).arg("list").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.starts_with("s1 ")).expect("s1 listed");
+    assert!(line.contains("60 s request"), "{line}");
+}
