@@ -53,7 +53,13 @@ fn find_workspace_from(start: &Path) -> Option<PathBuf> {
 pub fn release_dir(workspace: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .map(|t| if t.is_relative() { workspace.join(t) } else { t })
+        .map(|t| {
+            if t.is_relative() {
+                workspace.join(t)
+            } else {
+                t
+            }
+        })
         .unwrap_or_else(|| workspace.join("target"))
         .join("release")
 }
@@ -81,7 +87,16 @@ pub fn find_apps() -> Result<Apps, AppsError> {
 /// Runs `cargo build --release -p backend -p hc -p drain` in `workspace`.
 pub fn build_in(workspace: &Path) -> Result<(), AppsError> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let args = ["build", "--release", "-p", "backend", "-p", "hc", "-p", "drain"];
+    let args = [
+        "build",
+        "--release",
+        "-p",
+        "backend",
+        "-p",
+        "hc",
+        "-p",
+        "drain",
+    ];
     eprintln!("harness: building the apps: cargo {}", args.join(" "));
     let status = Command::new(&cargo)
         .args(args)

@@ -62,7 +62,8 @@ pub fn scenario(args: ScenarioArgs) -> anyhow::Result<ExitCode> {
         RuntimeChoice::Local => ("local", "asked for with --runtime local".to_string()),
         RuntimeChoice::Auto => (
             "local",
-            "auto: the docker runtime is not part of this build yet, so auto means local".to_string(),
+            "auto: the docker runtime is not part of this build yet, so auto means local"
+                .to_string(),
         ),
         RuntimeChoice::Docker => anyhow::bail!(
             "--runtime docker: the docker runtime is not implemented yet; use --runtime local"
@@ -83,8 +84,16 @@ pub fn scenario(args: ScenarioArgs) -> anyhow::Result<ExitCode> {
 
     // Preflight: everything found (or fetched) before anything starts.
     let tools = crate::tools::find_or_fetch()?;
-    println!("haproxy: {} ({})", tools.haproxy.display(), tools.haproxy_version);
-    println!("envoy:   {} ({})", tools.envoy.display(), tools.envoy_version);
+    println!(
+        "haproxy: {} ({})",
+        tools.haproxy.display(),
+        tools.haproxy_version
+    );
+    println!(
+        "envoy:   {} ({})",
+        tools.envoy.display(),
+        tools.envoy_version
+    );
     let apps = crate::apps::find_apps()?;
 
     let interrupts = crate::runtime::install_cleanup_hooks();
@@ -154,7 +163,11 @@ fn print_verdicts(id: &str, results: &[(String, anyhow::Result<RunResult>)]) {
                     s.verdict.as_str().to_uppercase(),
                     s.requests,
                     s.disruptions,
-                    if by.is_empty() { "-".to_string() } else { by.join(" ") },
+                    if by.is_empty() {
+                        "-".to_string()
+                    } else {
+                        by.join(" ")
+                    },
                     s.latency_ms
                         .corrected
                         .as_ref()
@@ -166,15 +179,31 @@ fn print_verdicts(id: &str, results: &[(String, anyhow::Result<RunResult>)]) {
                         .unwrap_or_else(|| "-".into()),
                 );
             }
-            Err(_) => println!("{mode:<10} {:<11}", "ERROR"),
+            Err(e) => {
+                let what = if format!("{e:#}").contains("interrupted") {
+                    "INTERRUPTED"
+                } else {
+                    "ERROR"
+                };
+                println!("{mode:<10} {what:<11} {e:#}");
+            }
         }
     }
     for (mode, r) in results {
         let Ok(r) = r else { continue };
         let s = &r.summary;
-        println!("\n{id} / {mode}: {} -> {}", s.verdict.as_str(), r.dir.display());
+        println!(
+            "\n{id} / {mode}: {} -> {}",
+            s.verdict.as_str(),
+            r.dir.display()
+        );
         for e in &s.expectations {
-            println!("  [{}] {}: {}", if e.ok { "ok" } else { "FAIL" }, e.name, e.detail);
+            println!(
+                "  [{}] {}: {}",
+                if e.ok { "ok" } else { "FAIL" },
+                e.name,
+                e.detail
+            );
         }
         for a in s.attributions.iter().take(8) {
             println!(
@@ -204,7 +233,11 @@ pub fn list() -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(if bad { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if bad {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// `harness check <file>`

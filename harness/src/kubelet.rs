@@ -45,6 +45,7 @@ pub struct Termination {
     pub prestop: PreStopHook,
     pub sidecar: Sidecar,
     pub termination_drain: Duration,
+    pub endpoint: Option<Endpoint>,
 }
 
 /// What happened during the termination.
@@ -80,6 +81,9 @@ pub async fn terminate<R: Runtime + Sync>(
         "terminating",
         format!("grace period {} s", plan.grace.as_secs_f64()),
     );
+    if let Some(ep) = &plan.endpoint {
+        ep.set_terminating(name, timeline);
+    }
     let grace_end = t0 + plan.grace;
     let mut kill_at = grace_end;
 
@@ -173,7 +177,12 @@ pub async fn terminate<R: Runtime + Sync>(
             format!("killed with the pod, exit code {}", e.code),
         );
     }
-    timeline.emit("kubelet", Some(name), "terminated", "every container exited");
+    timeline.emit(
+        "kubelet",
+        Some(name),
+        "terminated",
+        "every container exited",
+    );
     rep
 }
 
@@ -181,7 +190,11 @@ fn send<R: Runtime>(rt: &R, c: &Proc, sig: Signal, timeline: &Timeline) {
     if !c.is_running() {
         return;
     }
-    let ev = if sig == Signal::Kill { "sigkill" } else { "sigterm" };
+    let ev = if sig == Signal::Kill {
+        "sigkill"
+    } else {
+        "sigterm"
+    };
     timeline.emit(&c.name, c.pod.as_deref(), ev, sig.name());
     if let Err(e) = rt.signal(c, sig) {
         timeline.emit("kubelet", c.pod.as_deref(), "signal_failed", e.to_string());
@@ -215,17 +228,16 @@ async fn sidecar_shutdown<R: Runtime>(
         Sidecar::Istio => {
             let url = format!("{}/drain_listeners?graceful&inboundonly", pod.envoy_admin);
             let http = reqwest::Client::new();
-            let r = http
-                .post(&url)
-                .timeout(Duration::from_secs(2))
-                .send()
-                .await;
+            let r = http.post(&url).timeout(Duration::from_secs(2)).send().await;
             timeline.emit(
                 "envoy",
                 Some(&pod.name),
                 "drain_listeners",
                 match r {
-                    Ok(r) => format!("pilot-agent: POST drain_listeners -> {}", r.status().as_u16()),
+                    Ok(r) => format!(
+                        "pilot-agent: POST drain_listeners -> {}",
+                        r.status().as_u16()
+                    ),
                     Err(e) => format!("pilot-agent: POST drain_listeners failed: {e}"),
                 },
             );
@@ -246,6 +258,64 @@ async fn sidecar_shutdown<R: Runtime>(
     }
 }
 
+/// A pod's EndpointSlice conditions: at deletion `ready` turns false and
+/// `terminating` true at once, while `serving` keeps following readiness.
+#[derive(Debug, Clone, Default)]
+pub struct Endpoint {
+    inner: std::sync::Arc<std::sync::Mutex<EndpointState>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EndpointState {
+    pub serving: bool,
+    pub terminating: bool,
+}
+
+impl EndpointState {
+    /// kube-proxy's `ready`: serving and not terminating.
+    pub fn ready(self) -> bool {
+        self.serving && !self.terminating
+    }
+}
+
+impl Endpoint {
+    pub fn state(&self) -> EndpointState {
+        self.inner.lock().map(|g| *g).unwrap_or_default()
+    }
+
+    fn update(&self, pod: &str, timeline: &Timeline, f: impl FnOnce(&mut EndpointState)) {
+        let (before, after) = {
+            let Ok(mut g) = self.inner.lock() else { return };
+            let before = *g;
+            f(&mut g);
+            (before, *g)
+        };
+        if before != after {
+            timeline.emit(
+                "endpoint",
+                Some(pod),
+                "endpoint",
+                format!(
+                    "ready={} serving={} terminating={}",
+                    after.ready(),
+                    after.serving,
+                    after.terminating
+                ),
+            );
+        }
+    }
+
+    /// The pod was deleted.
+    pub fn set_terminating(&self, pod: &str, timeline: &Timeline) {
+        self.update(pod, timeline, |s| s.terminating = true);
+    }
+
+    /// The readiness prober's verdict.
+    pub fn set_serving(&self, pod: &str, serving: bool, timeline: &Timeline) {
+        self.update(pod, timeline, |s| s.serving = serving);
+    }
+}
+
 /// One prober's settings.
 #[derive(Debug, Clone)]
 pub struct Prober {
@@ -255,6 +325,8 @@ pub struct Prober {
     pub url: String,
     pub period: Duration,
     pub failure_threshold: u32,
+    /// Readiness probers drive the pod's endpoint.
+    pub endpoint: Option<Endpoint>,
 }
 
 /// Probes until `cancel`; records every verdict change on the timeline
@@ -278,7 +350,10 @@ pub async fn run_prober(p: Prober, timeline: Timeline, cancel: CancellationToken
             _ = tick.tick() => {}
         }
         let (ok, detail) = match http.get(&p.url).send().await {
-            Ok(r) => (r.status().is_success(), format!("HTTP {}", r.status().as_u16())),
+            Ok(r) => (
+                r.status().is_success(),
+                format!("HTTP {}", r.status().as_u16()),
+            ),
             Err(e) => (false, short_err(&e)),
         };
         fails = if ok { 0 } else { fails + 1 };
@@ -289,6 +364,9 @@ pub async fn run_prober(p: Prober, timeline: Timeline, cancel: CancellationToken
         } else {
             verdict.unwrap_or(true)
         };
+        if let Some(ep) = &p.endpoint {
+            ep.set_serving(&p.pod, now, &timeline);
+        }
         if verdict != Some(now) {
             verdict = Some(now);
             timeline.emit(

@@ -4,17 +4,17 @@
 //! Data flows one way: scenario -> runtime + topology -> kubelet + loadgen +
 //! observers -> timeline -> artifacts.
 
+pub mod apps;
 pub mod artifacts;
+pub mod cli;
+pub mod kubelet;
 pub mod loadgen;
 pub mod model;
-pub mod scenario;
-pub mod apps;
-pub mod runtime;
-pub mod tools;
-pub mod topology;
-pub mod timeline;
 pub mod observe;
-pub mod kubelet;
 pub mod progress;
 pub mod run;
-pub mod cli;
+pub mod runtime;
+pub mod scenario;
+pub mod timeline;
+pub mod tools;
+pub mod topology;

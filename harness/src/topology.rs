@@ -225,7 +225,10 @@ pub enum TopologyError {
     #[error("invalid topology setting: {0}")]
     Invalid(String),
     #[error("template {template}: placeholder {{{{{name}}}}} has no value")]
-    Unfilled { template: &'static str, name: String },
+    Unfilled {
+        template: &'static str,
+        name: String,
+    },
     #[error("writing {path}: {source}")]
     Io {
         path: PathBuf,
@@ -438,9 +441,7 @@ mod tests {
     fn haproxy_config_has_one_server_and_pin_per_pod() {
         let s = TopologySettings::default();
         let text = render_haproxy(&s, &s.pod_addrs(10), &place()).unwrap();
-        assert!(text.contains(
-            "server pod-b 127.0.10.2:15006 check port 18180 addr 127.0.10.2"
-        ));
+        assert!(text.contains("server pod-b 127.0.10.2:15006 check port 18180 addr 127.0.10.2"));
         assert!(text.contains("use-server pod-a if { urlp(pod) -m str pod-a }"));
         assert!(text.contains("inter 2000ms fall 2 rise 2 on-marked-down shutdown-sessions"));
         assert!(!text.contains("disable-on-404\n"));
@@ -456,7 +457,9 @@ mod tests {
         s.haproxy.retry_on = Some("conn-failure 503".into());
         let text = render_haproxy(&s, &s.pod_addrs(10), &place()).unwrap();
         assert!(text.contains("    http-check disable-on-404"));
-        assert!(text.contains("agent-check agent-addr 127.0.10.1 agent-port 18182 agent-inter 1000ms"));
+        assert!(
+            text.contains("agent-check agent-addr 127.0.10.1 agent-port 18182 agent-inter 1000ms")
+        );
         assert!(text.contains("    option redispatch"));
         assert!(text.contains("    retry-on conn-failure 503"));
     }

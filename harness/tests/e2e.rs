@@ -23,7 +23,12 @@ fn fixture() -> String {
 
 fn run_dirs(root: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(root)
-        .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect())
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_dir())
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v
@@ -51,7 +56,11 @@ fn processes_of_run(run_id: &str) -> Vec<i32> {
 
 fn shm_entries() -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir("/dev/shm")
-        .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v
@@ -60,13 +69,24 @@ fn shm_entries() -> Vec<String> {
 #[test]
 fn quick_s1_current_loses_the_long_request_and_graceful_loses_nothing() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = harness(&["scenario", &fixture(), "--runtime", "local"], 31, tmp.path())
-        .output()
-        .expect("harness runs");
+    let out = harness(
+        &["scenario", &fixture(), "--runtime", "local"],
+        31,
+        tmp.path(),
+    )
+    .output()
+    .expect("harness runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "exit {:?}\n{stdout}\n{stderr}", out.status);
-    assert!(stdout.starts_with("runtime: local"), "the runtime comes first: {stdout}");
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert!(
+        stdout.starts_with("runtime: local"),
+        "the runtime comes first: {stdout}"
+    );
     let dirs = run_dirs(tmp.path());
     assert_eq!(dirs.len(), 2, "{dirs:?}");
     let (cur, gra) = if dirs[0].to_string_lossy().ends_with("current") {
@@ -83,7 +103,10 @@ fn quick_s1_current_loses_the_long_request_and_graceful_loses_nothing() {
     assert_eq!(sc["interrupted"], false);
     // The long request's loss is attributed to something on the timeline.
     let att = sc["attributions"].as_array().unwrap();
-    let long = att.iter().find(|a| a["request_id"] == "long-0").expect("long-0 attributed");
+    let long = att
+        .iter()
+        .find(|a| a["request_id"] == "long-0")
+        .expect("long-0 attributed");
     assert!(long["cause_t_ms"].is_number(), "{long}");
     for d in [cur, gra] {
         for f in [
@@ -116,7 +139,14 @@ fn sigint_mid_run_tears_everything_down_and_marks_the_summary() {
     let tmp = tempfile::tempdir().unwrap();
     let shm_before = shm_entries();
     let mut child = harness(
-        &["scenario", &fixture(), "--mode", "graceful", "--runtime", "local"],
+        &[
+            "scenario",
+            &fixture(),
+            "--mode",
+            "graceful",
+            "--runtime",
+            "local",
+        ],
         32,
         tmp.path(),
     )
@@ -148,7 +178,10 @@ fn sigint_mid_run_tears_everything_down_and_marks_the_summary() {
     let dirs = run_dirs(tmp.path());
     assert_eq!(dirs.len(), 1);
     let run_id = dirs[0].file_name().unwrap().to_string_lossy().into_owned();
-    assert!(!processes_of_run(&run_id).is_empty(), "the run's processes are up");
+    assert!(
+        !processes_of_run(&run_id).is_empty(),
+        "the run's processes are up"
+    );
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGINT,
@@ -159,11 +192,18 @@ fn sigint_mid_run_tears_everything_down_and_marks_the_summary() {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(t.elapsed() < Duration::from_secs(30), "harness did not exit after SIGINT");
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "harness did not exit after SIGINT"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(!status.success());
-    assert!(processes_of_run(&run_id).is_empty(), "processes left: {:?}", processes_of_run(&run_id));
+    assert!(
+        processes_of_run(&run_id).is_empty(),
+        "processes left: {:?}",
+        processes_of_run(&run_id)
+    );
     for port in [8080u16, 18180, 18181, 15000, 15006] {
         for host in [1u8, 2] {
             let addr = format!("127.0.32.{host}:{port}");
@@ -178,7 +218,10 @@ fn sigint_mid_run_tears_everything_down_and_marks_the_summary() {
     // What was recorded so far is there, complete.
     let reqs = std::fs::read_to_string(dirs[0].join("requests.csv")).unwrap();
     assert!(reqs.starts_with("id,kind,method,path,pod,conn_id,reused,"));
-    assert!(reqs.lines().count() > 1, "requests recorded before the interrupt");
+    assert!(
+        reqs.lines().count() > 1,
+        "requests recorded before the interrupt"
+    );
     assert!(dirs[0].join("logs/haproxy.log").is_file());
 }
 
@@ -186,7 +229,9 @@ fn sigint_mid_run_tears_everything_down_and_marks_the_summary() {
 fn check_names_file_line_and_key_of_a_bad_scenario() {
     let tmp = tempfile::tempdir().unwrap();
     let bad = tmp.path().join("bad.toml");
-    let text = std::fs::read_to_string(fixture()).unwrap().replace("rate = 5.0", "rate = 5.0\nburst = 3");
+    let text = std::fs::read_to_string(fixture())
+        .unwrap()
+        .replace("rate = 5.0", "rate = 5.0\nburst = 3");
     std::fs::write(&bad, text).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_harness"))
         .args(["check", bad.to_str().unwrap()])
@@ -195,20 +240,33 @@ fn check_names_file_line_and_key_of_a_bad_scenario() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1, "one line: {err}");
-    assert!(err.contains("bad.toml") && err.contains("line ") && err.contains("burst"), "{err}");
+    assert!(
+        err.contains("bad.toml") && err.contains("line ") && err.contains("burst"),
+        "{err}"
+    );
 
     let ok = Command::new(env!("CARGO_BIN_EXE_harness"))
         .args(["check", &fixture()])
         .output()
         .unwrap();
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
 }
 
 #[test]
 fn list_shows_s1_with_its_purpose() {
-    let out = Command::new(env!("CARGO_BIN_EXE_harness")).arg("list").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .arg("list")
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().find(|l| l.starts_with("s1 ")).expect("s1 listed");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("s1 "))
+        .expect("s1 listed");
     assert!(line.contains("60 s request"), "{line}");
 }

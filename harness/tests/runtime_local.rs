@@ -11,8 +11,8 @@ use gate::Naming;
 use harness::apps::{release_dir, workspace_root, Apps};
 use harness::runtime::procscan::{lab_processes, processes_of_run};
 use harness::runtime::{
-    gc, haproxy_api, start_haproxy, start_pod, LocalRuntime, PodLaunch, PodTees, ProcSpec,
-    Runtime, Signal,
+    gc, haproxy_api, start_haproxy, start_pod, LocalRuntime, PodLaunch, PodTees, ProcSpec, Runtime,
+    Signal,
 };
 use harness::tools::{locate, Tools};
 use harness::topology::{render, HaproxyPlacement, PodAddrs, TopologySettings};
@@ -46,7 +46,10 @@ fn build_backend_and_hc(ws: &std::path::Path) {
         .current_dir(ws)
         .status()
         .expect("cargo runs");
-    assert!(st.success(), "cargo build --release -p backend -p hc failed");
+    assert!(
+        st.success(),
+        "cargo build --release -p backend -p hc failed"
+    );
 }
 
 /// Kills whatever a test left, even when it fails half-way.
@@ -142,16 +145,22 @@ async fn two_pods_behind_haproxy_serve_pinned_requests_and_tear_down_clean() {
         .unwrap();
 
     // Both servers UP after a real passing check (not just the initial state).
-    poll("both servers UP with L7OK", Duration::from_secs(8), || async {
-        let stat = haproxy_api(&hap.stats_socket, "show stat").await.map_err(|e| e.to_string())?;
-        let s = servers(&stat);
-        let names: Vec<&str> = s.iter().map(|x| x.0.as_str()).collect();
-        if names == ["pod-a", "pod-b"] && s.iter().all(|x| x.1 == "UP" && x.2 == "L7OK") {
-            Ok(())
-        } else {
-            Err(format!("{s:?}"))
-        }
-    })
+    poll(
+        "both servers UP with L7OK",
+        Duration::from_secs(8),
+        || async {
+            let stat = haproxy_api(&hap.stats_socket, "show stat")
+                .await
+                .map_err(|e| e.to_string())?;
+            let s = servers(&stat);
+            let names: Vec<&str> = s.iter().map(|x| x.0.as_str()).collect();
+            if names == ["pod-a", "pod-b"] && s.iter().all(|x| x.1 == "UP" && x.2 == "L7OK") {
+                Ok(())
+            } else {
+                Err(format!("{s:?}"))
+            }
+        },
+    )
     .await;
 
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
@@ -178,7 +187,10 @@ async fn two_pods_behind_haproxy_serve_pinned_requests_and_tear_down_clean() {
         })
         .await;
         assert!(line.starts_with("http "), "{line}");
-        assert!(line.contains(&format!("srv={pod} status=200 tsc=----")), "{line}");
+        assert!(
+            line.contains(&format!("srv={pod} status=200 tsc=----")),
+            "{line}"
+        );
     }
     assert!(std::fs::read_to_string(dir.path().join("logs/haproxy.log"))
         .unwrap()
@@ -211,16 +223,18 @@ async fn exit_codes_are_the_code_or_128_plus_signal(
 ) {
     let dir = tempfile::tempdir().unwrap();
     let rt = runtime(&dir, &format!("exit{code}"));
-    let p = rt
-        .0
-        .start(ProcSpec::new("victim", "/bin/sh").args(["-c", script]))
-        .await
-        .unwrap();
+    let p =
+        rt.0.start(ProcSpec::new("victim", "/bin/sh").args(["-c", script]))
+            .await
+            .unwrap();
     if let Some(sig) = sig {
         assert!(p.is_running());
         rt.0.signal(&p, sig).unwrap();
     }
-    let exit = p.wait_timeout(Duration::from_secs(5)).await.expect("it exits");
+    let exit = p
+        .wait_timeout(Duration::from_secs(5))
+        .await
+        .expect("it exits");
     assert_eq!((exit.code, exit.signal), (code, signal));
     // Every clone of the handle sees the same exit.
     assert_eq!(p.clone().try_exit(), Some(exit));
@@ -231,9 +245,8 @@ async fn output_goes_line_by_line_to_the_log_and_the_tee() {
     let dir = tempfile::tempdir().unwrap();
     let rt = runtime(&dir, "tee");
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let p = rt
-        .0
-        .start(
+    let p =
+        rt.0.start(
             ProcSpec::new("talker", "/bin/sh")
                 .pod("pod-x")
                 .args(["-c", "echo one; echo two >&2; sleep 0.1; printf 'three'"])
@@ -264,12 +277,14 @@ async fn exec_in_pod_sees_the_pods_addresses() {
     let dir = tempfile::tempdir().unwrap();
     let rt = runtime(&dir, "exec");
     let pod = PodAddrs::new("pod-a", "127.0.22.1".parse().unwrap());
-    let p = rt
-        .0
-        .exec_in_pod(
+    let p =
+        rt.0.exec_in_pod(
             &pod,
             ProcSpec::new("prestop", "/bin/sh")
-                .args(["-c", "echo $HC_URL $ENVOY_ADMIN $POD_NAME $DRAIN_TIMEOUT $GRACEFUL_LAB_RUN_ID"])
+                .args([
+                    "-c",
+                    "echo $HC_URL $ENVOY_ADMIN $POD_NAME $DRAIN_TIMEOUT $GRACEFUL_LAB_RUN_ID",
+                ])
                 .env("DRAIN_TIMEOUT", "7"),
         )
         .await
@@ -289,11 +304,10 @@ async fn exec_in_pod_sees_the_pods_addresses() {
 async fn signals_reach_the_whole_group_and_teardown_kills_what_ignores_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let rt = runtime(&dir, "group");
-    let p = rt
-        .0
-        .start(ProcSpec::new("family", "/bin/sh").args(["-c", "sleep 300 & sleep 300 & wait"]))
-        .await
-        .unwrap();
+    let p =
+        rt.0.start(ProcSpec::new("family", "/bin/sh").args(["-c", "sleep 300 & sleep 300 & wait"]))
+            .await
+            .unwrap();
     let stubborn = rt
         .0
         .start(ProcSpec::new("stubborn", "/bin/sh").args(["-c", "trap '' TERM; sleep 300 & wait"]))
@@ -301,24 +315,42 @@ async fn signals_reach_the_whole_group_and_teardown_kills_what_ignores_sigterm()
         .unwrap();
     poll("5 processes of the run", Duration::from_secs(5), || async {
         let n = processes_of_run(rt.0.run_id()).len();
-        if n == 5 { Ok(()) } else { Err(format!("{n}")) }
+        if n == 5 {
+            Ok(())
+        } else {
+            Err(format!("{n}"))
+        }
     })
     .await;
     rt.0.signal(&p, Signal::Term).unwrap();
-    assert_eq!(p.wait_timeout(Duration::from_secs(5)).await.unwrap().code, 143);
-    poll("the family's children gone", Duration::from_secs(5), || async {
-        let left: Vec<i32> = processes_of_run(rt.0.run_id())
-            .iter()
-            .filter(|x| Some(x.pgid as u32) == p.pid)
-            .map(|x| x.pid)
-            .collect();
-        if left.is_empty() { Ok(()) } else { Err(format!("{left:?}")) }
-    })
+    assert_eq!(
+        p.wait_timeout(Duration::from_secs(5)).await.unwrap().code,
+        143
+    );
+    poll(
+        "the family's children gone",
+        Duration::from_secs(5),
+        || async {
+            let left: Vec<i32> = processes_of_run(rt.0.run_id())
+                .iter()
+                .filter(|x| Some(x.pgid as u32) == p.pid)
+                .map(|x| x.pid)
+                .collect();
+            if left.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("{left:?}"))
+            }
+        },
+    )
     .await;
 
     let t = Instant::now();
     rt.0.teardown().await;
-    assert!(t.elapsed() >= Duration::from_secs(2), "SIGKILL comes after 2 s of SIGTERM");
+    assert!(
+        t.elapsed() >= Duration::from_secs(2),
+        "SIGKILL comes after 2 s of SIGTERM"
+    );
     assert_eq!(stubborn.try_exit().map(|e| e.code), Some(137));
     assert!(processes_of_run(rt.0.run_id()).is_empty());
 }
@@ -333,7 +365,11 @@ async fn gc_helper_harness() {
     let Some(dir) = std::env::var_os(HELPER_DIR).map(PathBuf::from) else {
         return;
     };
-    let rt = LocalRuntime::new(format!("test-gc-orphan-{}", std::process::id()), dir.join("logs")).unwrap();
+    let rt = LocalRuntime::new(
+        format!("test-gc-orphan-{}", std::process::id()),
+        dir.join("logs"),
+    )
+    .unwrap();
     let p = rt
         .start(ProcSpec::new("orphan", "/bin/sleep").arg("300"))
         .await
@@ -348,7 +384,10 @@ async fn gc_sweeps_what_a_sigkilled_harness_left() {
     let dir = tempfile::tempdir().unwrap();
     // A process of a live runtime (ours): gc must leave it alone.
     let rt = runtime(&dir, "gc-live");
-    let mine = rt.0.start(ProcSpec::new("mine", "/bin/sleep").arg("300")).await.unwrap();
+    let mine =
+        rt.0.start(ProcSpec::new("mine", "/bin/sleep").arg("300"))
+            .await
+            .unwrap();
 
     let mut helper = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "gc_helper_harness", "--ignored", "--nocapture"])
@@ -382,8 +421,14 @@ async fn gc_sweeps_what_a_sigkilled_harness_left() {
 
     let swept = gc();
     assert!(swept.iter().any(|s| s.pid == orphan), "gc swept {swept:?}");
-    assert!(!lab_processes().iter().any(|p| p.pid == orphan), "orphan still alive");
-    assert!(mine.is_running(), "gc must not touch a live harness's processes");
+    assert!(
+        !lab_processes().iter().any(|p| p.pid == orphan),
+        "orphan still alive"
+    );
+    assert!(
+        mine.is_running(),
+        "gc must not touch a live harness's processes"
+    );
     assert!(!swept.iter().any(|s| s.run_id == rt.0.run_id()));
     rt.0.teardown().await;
 }

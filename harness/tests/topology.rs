@@ -14,7 +14,9 @@ fn tools() -> Tools {
 }
 
 fn check(cmd: &mut Command, what: &str, file: &Path) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("running {what}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {what}: {e}"));
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -58,12 +60,18 @@ fn rendered_configs_pass_the_real_validators(#[case] tweak: fn(&mut TopologySett
     assert_eq!(r.envoy_cfgs.len(), s.pods);
 
     let text = check(
-        Command::new(&t.haproxy).arg("-c").arg("-f").arg(&r.haproxy_cfg),
+        Command::new(&t.haproxy)
+            .arg("-c")
+            .arg("-f")
+            .arg(&r.haproxy_cfg),
         "haproxy -c",
         &r.haproxy_cfg,
     );
     assert!(text.contains("Configuration file is valid"), "{text}");
-    assert!(!text.contains("[WARNING]"), "HAProxy warns about the config:\n{text}");
+    assert!(
+        !text.contains("[WARNING]"),
+        "HAProxy warns about the config:\n{text}"
+    );
 
     for cfg in &r.envoy_cfgs {
         check(

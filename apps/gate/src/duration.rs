@@ -7,7 +7,9 @@ use std::time::Duration;
 
 /// A duration string that is not `N`, `Ns`, `Nms` or `Nm` with N a non-negative number.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid duration {0:?}: expected whole seconds (90) or a number with a unit (90s, 500ms, 2m)")]
+#[error(
+    "invalid duration {0:?}: expected whole seconds (90) or a number with a unit (90s, 500ms, 2m)"
+)]
 pub struct BadDuration(pub String);
 
 /// Parses `90`, `90s`, `1.5s`, `500ms`, `2m`.

@@ -51,8 +51,14 @@ pub fn parse(line: &str) -> LogLine {
     }
     let toks: Vec<&str> = line.split_whitespace().collect();
     let Some(bi) = toks.iter().position(|t| {
-        t.contains('/') && !t.starts_with('"') && !t.contains(':') && t.split('/').count() == 2
-            && !t.chars().next().is_some_and(|c| c.is_ascii_digit() || c == '-')
+        t.contains('/')
+            && !t.starts_with('"')
+            && !t.contains(':')
+            && t.split('/').count() == 2
+            && !t
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_digit() || c == '-')
     }) else {
         return LogLine::Other;
     };
@@ -93,7 +99,9 @@ fn parse_keyed(line: &str) -> RequestLog {
         termination: String::new(),
     };
     for tok in line.split_whitespace() {
-        let Some((k, v)) = tok.split_once('=') else { continue };
+        let Some((k, v)) = tok.split_once('=') else {
+            continue;
+        };
         match k {
             "rid" if v != "-" && !v.is_empty() => r.request_id = Some(v.to_string()),
             "srv" => r.server = v.to_string(),
@@ -169,6 +177,9 @@ mod tests {
     #[test]
     fn garbage_is_other() {
         assert_eq!(parse(""), LogLine::Other);
-        assert_eq!(parse("[NOTICE] (1) : haproxy version is 2.6"), LogLine::Other);
+        assert_eq!(
+            parse("[NOTICE] (1) : haproxy version is 2.6"),
+            LogLine::Other
+        );
     }
 }

@@ -64,7 +64,12 @@ pub async fn run(
         match (&lb, haproxy_gap) {
             (Err(e), false) => {
                 haproxy_gap = true;
-                timeline.emit("harness", None, "observer_gap", format!("haproxy runtime API: {e}"));
+                timeline.emit(
+                    "harness",
+                    None,
+                    "observer_gap",
+                    format!("haproxy runtime API: {e}"),
+                );
             }
             (Ok(_), true) => {
                 haproxy_gap = false;
@@ -96,7 +101,10 @@ pub async fn run(
                         "haproxy",
                         Some(&pod.name),
                         "status",
-                        format!("{} -> {s} (runtime API poll)", from.as_deref().unwrap_or("?")),
+                        format!(
+                            "{} -> {s} (runtime API poll)",
+                            from.as_deref().unwrap_or("?")
+                        ),
                     );
                 }
             }
@@ -117,7 +125,11 @@ async fn poll_pod(
     p: &PodTarget,
 ) -> (Option<String>, Option<i64>, Option<i64>) {
     let hc = async {
-        let r = http.get(format!("{}/drain/status", p.hc_url)).send().await.ok()?;
+        let r = http
+            .get(format!("{}/drain/status", p.hc_url))
+            .send()
+            .await
+            .ok()?;
         let st: gate::DrainStatus = r.json().await.ok()?;
         Some(st.state)
     };
@@ -172,9 +184,13 @@ pub async fn show_stat(
         let mut s = tokio::net::UnixStream::connect(socket)
             .await
             .map_err(|e| format!("{}: {e}", socket.display()))?;
-        s.write_all(b"show stat\n").await.map_err(|e| e.to_string())?;
+        s.write_all(b"show stat\n")
+            .await
+            .map_err(|e| e.to_string())?;
         let mut out = String::new();
-        s.read_to_string(&mut out).await.map_err(|e| e.to_string())?;
+        s.read_to_string(&mut out)
+            .await
+            .map_err(|e| e.to_string())?;
         Ok::<_, String>(parse_show_stat(&out, backend))
     };
     match tokio::time::timeout(Duration::from_millis(500), fut).await {

@@ -19,7 +19,13 @@ pub fn drain_tee(timeline: Timeline, pod: String) -> LineSink {
     tokio::spawn(async move {
         while let Some((at, line)) = rx.recv().await {
             if let Some((event, detail)) = drain_event(&line) {
-                timeline.emit_at(timeline.clock().ms_of(at), "drain", Some(&pod), &event, detail);
+                timeline.emit_at(
+                    timeline.clock().ms_of(at),
+                    "drain",
+                    Some(&pod),
+                    &event,
+                    detail,
+                );
             }
         }
     });
@@ -91,8 +97,13 @@ mod tests {
     #[test]
     fn drain_lines() {
         assert_eq!(
-            drain_event("ts=2026-11-25T12:00:00.000Z level=info msg=hc_close_lb step=4 elapsed_ms=61000"),
-            Some(("hc_close_lb".into(), "level=info step=4 elapsed_ms=61000".into()))
+            drain_event(
+                "ts=2026-11-25T12:00:00.000Z level=info msg=hc_close_lb step=4 elapsed_ms=61000"
+            ),
+            Some((
+                "hc_close_lb".into(),
+                "level=info step=4 elapsed_ms=61000".into()
+            ))
         );
         assert_eq!(
             drain_event("ts=x level=info msg=\"[done] preStop completed in 71s\"").map(|x| x.0),

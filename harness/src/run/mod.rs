@@ -105,7 +105,17 @@ pub async fn run_mode(env: &RunEnv, sc: &Scenario, mode_name: &str) -> anyhow::R
         .with_context(|| format!("creating {}", dir.logs_dir().display()))?;
     let cancel = CancellationToken::new();
     let body = drive(
-        env, sc, mode_name, &dir, &rt, &timeline, &progress, s_tx, r_tx, &haproxy_requests, &cancel,
+        env,
+        sc,
+        mode_name,
+        &dir,
+        &rt,
+        &timeline,
+        &progress,
+        s_tx,
+        r_tx,
+        &haproxy_requests,
+        &cancel,
     );
     let outcome = tokio::select! {
         r = body => r,
@@ -114,7 +124,12 @@ pub async fn run_mode(env: &RunEnv, sc: &Scenario, mode_name: &str) -> anyhow::R
     cancel.cancel();
     progress.phase("teardown");
     rt.teardown().await;
-    timeline.emit("harness", None, "teardown", "every process of the run ended");
+    timeline.emit(
+        "harness",
+        None,
+        "teardown",
+        "every process of the run ended",
+    );
 
     // Collect.
     let interrupted = env.interrupts.interrupted().is_some();
@@ -143,7 +158,15 @@ pub async fn run_mode(env: &RunEnv, sc: &Scenario, mode_name: &str) -> anyhow::R
             None
         }
     };
-    setup::finish_summary(&mut summary, sc, mode, records, &events, facts.as_ref(), interrupted || outcome.is_err());
+    setup::finish_summary(
+        &mut summary,
+        sc,
+        mode,
+        records,
+        &events,
+        facts.as_ref(),
+        interrupted || outcome.is_err(),
+    );
     summary.end(chrono::Utc::now());
     summary.write(dir.path())?;
     setup::write_reports(&dir, &mut summary);
@@ -151,7 +174,10 @@ pub async fn run_mode(env: &RunEnv, sc: &Scenario, mode_name: &str) -> anyhow::R
     progress.finish();
     if let Err(e) = outcome {
         if interrupted {
-            return Err(e.context(format!("run folder {} (marked interrupted)", dir.path().display())));
+            return Err(e.context(format!(
+                "run folder {} (marked interrupted)",
+                dir.path().display()
+            )));
         }
         return Err(e.context(format!("run folder {}", dir.path().display())));
     }
@@ -190,7 +216,10 @@ async fn drive(
     let topo = setup::start_topology(env, sc, dir, rt, timeline, haproxy_requests).await?;
     progress.phase(format!(
         "HAProxy on {} checks every pod (inter {}, fall {}, rise {}); observers every 200 ms",
-        topo.frontend, sc.topology.haproxy.inter, sc.topology.haproxy.fall, sc.topology.haproxy.rise
+        topo.frontend,
+        sc.topology.haproxy.inter,
+        sc.topology.haproxy.fall,
+        sc.topology.haproxy.rise
     ));
     let observers = tokio::spawn(crate::observe::run(
         topo.observe.clone(),
@@ -199,13 +228,23 @@ async fn drive(
         cancel.clone(),
     ));
     for p in &topo.probers {
-        tokio::spawn(kubelet::run_prober(p.clone(), timeline.clone(), cancel.clone()));
+        tokio::spawn(kubelet::run_prober(
+            p.clone(),
+            timeline.clone(),
+            cancel.clone(),
+        ));
     }
 
     // Load and faults are scheduled from the same instant.
     let t_load = timeline.clock().now_ms() + 200.0;
     let specs = setup::load_specs(sc, t_load);
-    timeline.emit_at(t_load, "loadgen", None, "load_start", format!("{} generators", specs.len()));
+    timeline.emit_at(
+        t_load,
+        "loadgen",
+        None,
+        "load_start",
+        format!("{} generators", specs.len()),
+    );
     let load_cancel = cancel.child_token();
     let load = tokio::spawn(loadgen::run(
         loadgen::LoadConfig {
@@ -237,13 +276,21 @@ async fn drive(
             prestop: hook,
             sidecar: sc.topology.envoy.sidecar,
             termination_drain: sc.topology.envoy.termination_drain.0,
+            endpoint: topo
+                .endpoints
+                .iter()
+                .find(|(n, _)| n == &pod.addrs.name)
+                .map(|(_, e)| e.clone()),
         };
         let at = timeline.clock().at_ms(t_load + f.at.as_f64_ms());
         let (rt, tl, addrs) = (rt.clone(), timeline.clone(), pod.addrs.clone());
         let pname = pod.addrs.name.clone();
         terms.push(tokio::spawn(async move {
             tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
-            (pname, kubelet::terminate(&rt, &containers, &addrs, &plan, &tl).await)
+            (
+                pname,
+                kubelet::terminate(&rt, &containers, &addrs, &plan, &tl).await,
+            )
         }));
     }
     progress.phase(format!(
@@ -260,14 +307,26 @@ async fn drive(
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_millis(500)).await;
-                let last = tl.snapshot().last().map(|e| format!("{} {}", e.source, e.event));
-                pr.tick(format!("t={:.0}s  last event: {}", tl.clock().now_ms() / 1000.0, last.unwrap_or_default()));
+                let last = tl
+                    .snapshot()
+                    .last()
+                    .map(|e| format!("{} {}", e.source, e.event));
+                pr.tick(format!(
+                    "t={:.0}s  last event: {}",
+                    tl.clock().now_ms() / 1000.0,
+                    last.unwrap_or_default()
+                ));
             }
         })
     };
     let stats = load.await.context("load generator task")?;
     let mut facts = DriveFacts {
-        load: Some((stats.scheduled, stats.sent, stats.completed, stats.late_sends)),
+        load: Some((
+            stats.scheduled,
+            stats.sent,
+            stats.completed,
+            stats.late_sends,
+        )),
         ..Default::default()
     };
     progress.phase(format!(
@@ -275,7 +334,9 @@ async fn drive(
         stats.sent, stats.completed
     ));
     for t in terms {
-        facts.terminations.push(t.await.context("termination task")?);
+        facts
+            .terminations
+            .push(t.await.context("termination task")?);
     }
     ticker.abort();
     // Let the observers see the end state.
@@ -338,6 +399,10 @@ fn prestop_hook(
 fn versions(env: &RunEnv) -> std::collections::BTreeMap<String, String> {
     let mut v = std::collections::BTreeMap::new();
     v.insert("harness".into(), env!("CARGO_PKG_VERSION").into());
+    v.insert(
+        "apps".into(),
+        format!("backend/hc/drain {}", env!("CARGO_PKG_VERSION")),
+    );
     v.insert("haproxy".into(), env.tools.haproxy_version.clone());
     v.insert("envoy".into(), env.tools.envoy_version.clone());
     v

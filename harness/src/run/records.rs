@@ -110,7 +110,9 @@ pub fn enrich(rec: &mut RequestRecord, haproxy: &HaproxyRequests) {
     if rec.outcome.is_disruption() {
         let note = format!(
             "haproxy: {} {}",
-            log.status.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
+            log.status
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "-".into()),
             log.termination
         );
         rec.error = Some(match rec.error.take() {

@@ -19,7 +19,9 @@ use crate::observe::{ObserveConfig, PodTarget};
 use crate::runtime::{self, LocalRuntime, Pod, PodLaunch, PodTees};
 use crate::scenario::{Load, Mode, Scenario};
 use crate::timeline::Timeline;
-use crate::topology::{self, DrainStrategy, EnvoySettings, HaproxyPlacement, HaproxySettings, TopologySettings};
+use crate::topology::{
+    self, DrainStrategy, EnvoySettings, HaproxyPlacement, HaproxySettings, TopologySettings,
+};
 
 use super::records::{HaproxyRequests, RecordsResult};
 use super::verdict::{self, RunFacts};
@@ -28,6 +30,8 @@ use super::{DriveFacts, RunEnv};
 /// The started topology.
 pub struct Topo {
     pub frontend: SocketAddr,
+    /// Each pod's EndpointSlice conditions, by pod name.
+    pub endpoints: Vec<(String, crate::kubelet::Endpoint)>,
     pub pods: Vec<Pod>,
     pub observe: ObserveConfig,
     pub probers: Vec<Prober>,
@@ -133,16 +137,32 @@ pub async fn start_topology(
         let pod = runtime::start_pod(rt, addrs, &launch)
             .await
             .with_context(|| format!("starting {}", addrs.name))?;
-        timeline.emit("harness", Some(&addrs.name), "pod_ready", format!("{}", addrs.ip));
+        timeline.emit(
+            "harness",
+            Some(&addrs.name),
+            "pod_ready",
+            format!("{}", addrs.ip),
+        );
         started.push(pod);
     }
     let tee = super::lines::haproxy_tee(timeline.clone(), haproxy_requests.clone());
-    let haproxy = runtime::start_haproxy(rt, &env.tools, &rendered, Some(tee), Duration::from_secs(10))
-        .await
-        .context("starting HAProxy")?;
+    let haproxy = runtime::start_haproxy(
+        rt,
+        &env.tools,
+        &rendered,
+        Some(tee),
+        Duration::from_secs(10),
+    )
+    .await
+    .context("starting HAProxy")?;
     timeline.emit("harness", None, "haproxy_ready", frontend.to_string());
     wait_checks_passed(&haproxy.stats_socket, &pods, sc).await?;
-    timeline.emit("harness", None, "lb_ready", "HAProxy's first checks passed on every pod");
+    timeline.emit(
+        "harness",
+        None,
+        "lb_ready",
+        "HAProxy's first checks passed on every pod",
+    );
     let observe = ObserveConfig {
         pods: pods
             .iter()
@@ -157,9 +177,14 @@ pub async fn start_topology(
         period: Duration::from_millis(200),
     };
     let k = &sc.kubelet;
+    let endpoints: Vec<(String, crate::kubelet::Endpoint)> = pods
+        .iter()
+        .map(|p| (p.name.clone(), crate::kubelet::Endpoint::default()))
+        .collect();
     let probers = pods
         .iter()
-        .flat_map(|p| {
+        .zip(&endpoints)
+        .flat_map(|(p, (_, ep))| {
             [
                 Prober {
                     pod: p.name.clone(),
@@ -167,6 +192,7 @@ pub async fn start_topology(
                     url: format!("{}/health", p.hc_url()),
                     period: k.readiness_period.0,
                     failure_threshold: k.readiness_failure_threshold,
+                    endpoint: Some(ep.clone()),
                 },
                 Prober {
                     pod: p.name.clone(),
@@ -174,12 +200,14 @@ pub async fn start_topology(
                     url: format!("{}/live", p.hc_url()),
                     period: k.liveness_period.0,
                     failure_threshold: k.liveness_failure_threshold,
+                    endpoint: None,
                 },
             ]
         })
         .collect();
     Ok(Topo {
         frontend,
+        endpoints,
         pods: started,
         observe,
         probers,
@@ -207,7 +235,8 @@ async fn wait_checks_passed(
     pods: &[topology::PodAddrs],
     sc: &Scenario,
 ) -> anyhow::Result<()> {
-    let limit = sc.topology.haproxy.inter.0 * (sc.topology.haproxy.rise + 1) + Duration::from_secs(5);
+    let limit =
+        sc.topology.haproxy.inter.0 * (sc.topology.haproxy.rise + 1) + Duration::from_secs(5);
     let deadline = Instant::now() + limit;
     let mut last = String::new();
     while Instant::now() < deadline {
@@ -328,7 +357,9 @@ pub fn finish_summary(
     }
     summary.drain.steps = events
         .iter()
-        .filter(|e| e.source == "drain" || (e.source == "kubelet" && e.event.starts_with("prestop")))
+        .filter(|e| {
+            e.source == "drain" || (e.source == "kubelet" && e.event.starts_with("prestop"))
+        })
         .map(|e| DrainStep {
             step: format!("{} {}", e.source, e.event),
             t_ms: e.t_ms,
@@ -347,11 +378,7 @@ pub fn finish_summary(
             .map(|e| e.t_ms - c);
     }
     if !interrupted {
-        let steady_p99 = summary
-            .latency_ms
-            .corrected
-            .as_ref()
-            .map(|p| p.p99);
+        let steady_p99 = summary.latency_ms.corrected.as_ref().map(|p| p.p99);
         summary.expectations = verdict::judge(
             sc,
             &mode.expect,

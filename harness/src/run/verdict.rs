@@ -35,7 +35,11 @@ pub fn judge(sc: &Scenario, expect: &Expect, f: &RunFacts<'_>) -> Vec<Expectatio
         })
         .collect();
     if let Some(pin) = pins.first() {
-        let on_pod = f.long.iter().filter(|r| r.pod.as_deref() == Some(pin.as_str())).count();
+        let on_pod = f
+            .long
+            .iter()
+            .filter(|r| r.pod.as_deref() == Some(pin.as_str()))
+            .count();
         let seen: Vec<String> = f
             .long
             .iter()
@@ -65,7 +69,11 @@ pub fn judge(sc: &Scenario, expect: &Expect, f: &RunFacts<'_>) -> Vec<Expectatio
         let lost = f.long.iter().filter(|r| r.outcome.is_disruption()).count();
         let all_lost = !f.long.is_empty() && lost == f.long.len();
         push(
-            if want { "the long request is lost" } else { "no long request is lost" },
+            if want {
+                "the long request is lost"
+            } else {
+                "no long request is lost"
+            },
             if want { all_lost } else { lost == 0 },
             format!(
                 "{lost}/{} long requests lost ({})",
@@ -100,7 +108,10 @@ pub fn judge(sc: &Scenario, expect: &Expect, f: &RunFacts<'_>) -> Vec<Expectatio
         push(
             &format!("steady p99 <= {max}"),
             ok,
-            format!("p99 {:?} ms", f.steady_p99_ms.map(|p| (p * 10.0).round() / 10.0)),
+            format!(
+                "p99 {:?} ms",
+                f.steady_p99_ms.map(|p| (p * 10.0).round() / 10.0)
+            ),
         );
     }
     if let Some(min) = expect.prestop_min {

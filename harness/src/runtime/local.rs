@@ -90,9 +90,7 @@ fn signal_everything(sig: Signal, blocking: bool) {
 
 fn everything_gone() -> bool {
     let runs = lock(&RUNS).clone();
-    let groups_done = lock(&REGISTRY)
-        .iter()
-        .all(|g| g.exit.borrow().is_some());
+    let groups_done = lock(&REGISTRY).iter().all(|g| g.exit.borrow().is_some());
     groups_done
         && !procscan::lab_processes()
             .iter()
@@ -220,9 +218,7 @@ pub struct Swept {
 /// to disappear.
 pub fn gc() -> Vec<Swept> {
     let ours = lock(&RUNS).clone();
-    sweep(|p| {
-        !ours.contains(&p.run_id) && !p.owner.as_deref().is_some_and(procscan::owner_alive)
-    })
+    sweep(|p| !ours.contains(&p.run_id) && !p.owner.as_deref().is_some_and(procscan::owner_alive))
 }
 
 /// Ends every process of `run_id`, whoever started it.
@@ -282,7 +278,10 @@ impl Drop for Inner {
             }
         }
         signal_scanned(&procscan::processes_of_run(&self.run_id), Signal::Kill);
-        let pids: Vec<i32> = procs.iter().filter_map(|p| p.pid.map(|x| x as i32)).collect();
+        let pids: Vec<i32> = procs
+            .iter()
+            .filter_map(|p| p.pid.map(|x| x as i32))
+            .collect();
         lock(&REGISTRY).retain(|g| !pids.contains(&g.pgid));
         lock(&RUNS).retain(|r| r != &self.run_id);
     }
@@ -447,9 +446,7 @@ impl Runtime for LocalRuntime {
             signal: sig.name(),
             reason,
         };
-        let pgid = proc
-            .pid
-            .ok_or_else(|| err("it has no pid".into()))? as i32;
+        let pgid = proc.pid.ok_or_else(|| err("it has no pid".into()))? as i32;
         if !lock(&self.inner.procs).iter().any(|p| p.id == proc.id) {
             return Err(RuntimeError::UnknownProc(proc.label()));
         }

@@ -74,7 +74,11 @@ fn http_client() -> reqwest::Client {
 }
 
 /// Polls `probe` every 20 ms until it says ready, `proc` exits, or `timeout`.
-async fn wait_ready<F, Fut>(proc: &Proc, timeout: Duration, mut probe: F) -> Result<(), RuntimeError>
+async fn wait_ready<F, Fut>(
+    proc: &Proc,
+    timeout: Duration,
+    mut probe: F,
+) -> Result<(), RuntimeError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<(), String>>,
@@ -107,14 +111,20 @@ where
 /// GET `url`; Ok when the status is 200 and the body (trimmed) is `body`
 /// when one is given.
 async fn get_ok(client: &reqwest::Client, url: &str, body: Option<&str>) -> Result<(), String> {
-    let resp = client.get(url).send().await.map_err(|e| format!("GET {url}: {e}"))?;
+    let resp = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| format!("GET {url}: {e}"))?;
     let status = resp.status();
     let text = resp.text().await.unwrap_or_default();
     if status != reqwest::StatusCode::OK {
         return Err(format!("GET {url}: {status}"));
     }
     match body {
-        Some(want) if text.trim() != want => Err(format!("GET {url}: {:?}, not {want}", text.trim())),
+        Some(want) if text.trim() != want => {
+            Err(format!("GET {url}: {:?}, not {want}", text.trim()))
+        }
         _ => Ok(()),
     }
 }
@@ -159,7 +169,10 @@ pub async fn start_pod<R: Runtime>(
         .arg(launch.envoy_cfg)
         .args(["--disable-hot-restart", "--concurrency", "1"])
         .args(["--drain-strategy", s.envoy.drain_strategy.as_str()])
-        .args(["--drain-time-s".to_string(), s.envoy.drain_time_s.to_string()])
+        .args([
+            "--drain-time-s".to_string(),
+            s.envoy.drain_time_s.to_string(),
+        ])
         .args(["--log-level", "warn"])
         .tee(launch.tees.envoy.clone());
 
@@ -204,7 +217,10 @@ pub async fn haproxy_api(socket: &Path, command: &str) -> std::io::Result<String
         .unwrap_or_else(|_| {
             Err(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
-                format!("HAProxy runtime API {} did not answer within 5 s", socket.display()),
+                format!(
+                    "HAProxy runtime API {} did not answer within 5 s",
+                    socket.display()
+                ),
             ))
         })
 }

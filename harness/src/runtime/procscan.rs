@@ -54,7 +54,11 @@ pub fn lab_processes() -> Vec<LabProcess> {
     };
     let mut out = Vec::new();
     for entry in dir.filter_map(Result::ok) {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
             continue;
         };
         if pid == me {
@@ -68,9 +72,15 @@ pub fn lab_processes() -> Vec<LabProcess> {
         let mut owner = None;
         for var in environ.split(|b| *b == 0) {
             let var = String::from_utf8_lossy(var);
-            if let Some(v) = var.strip_prefix(RUN_ID_ENV).and_then(|r| r.strip_prefix('=')) {
+            if let Some(v) = var
+                .strip_prefix(RUN_ID_ENV)
+                .and_then(|r| r.strip_prefix('='))
+            {
                 run_id = Some(v.to_string());
-            } else if let Some(v) = var.strip_prefix(OWNER_ENV).and_then(|r| r.strip_prefix('=')) {
+            } else if let Some(v) = var
+                .strip_prefix(OWNER_ENV)
+                .and_then(|r| r.strip_prefix('='))
+            {
                 owner = Some(v.to_string());
             }
         }

@@ -69,7 +69,9 @@ pub fn validate(sc: &Scenario) -> Result<(), String> {
             } => {
                 check_count(&at, *count)?;
                 if *seconds > 600 {
-                    return Err(format!("key `{at}.seconds`: {seconds} is over 600 (backend's limit)"));
+                    return Err(format!(
+                        "key `{at}.seconds`: {seconds} is over 600 (backend's limit)"
+                    ));
                 }
                 check_pin(&at, pin, &pods)?;
             }
@@ -109,7 +111,9 @@ pub fn validate(sc: &Scenario) -> Result<(), String> {
                     return Err(format!("key `{at}.keepalive`: {keepalive} is not in 0..=1"));
                 }
                 if *max_conns == 0 || *max_conns > 4096 {
-                    return Err(format!("key `{at}.max_conns`: {max_conns} is not in 1..=4096"));
+                    return Err(format!(
+                        "key `{at}.max_conns`: {max_conns} is not in 1..=4096"
+                    ));
                 }
                 if !path.starts_with('/') {
                     return Err(format!("key `{at}.path`: {path:?} must start with /"));
@@ -163,7 +167,9 @@ pub fn validate(sc: &Scenario) -> Result<(), String> {
             ));
         }
         if d.poll_interval.0.is_zero() {
-            return Err(format!("key `modes.{name}.drain.poll_interval`: must be > 0"));
+            return Err(format!(
+                "key `modes.{name}.drain.poll_interval`: must be > 0"
+            ));
         }
         if let (Some(a), Some(b)) = (m.expect.disruptions_min, m.expect.disruptions_max) {
             if a > b {
