@@ -355,18 +355,23 @@ async fn signals_reach_the_whole_group_and_teardown_kills_what_ignores_sigterm()
     assert!(processes_of_run(rt.0.run_id()).is_empty());
 }
 
-const HELPER_DIR: &str = "LAB_TEST_GC_HELPER_DIR";
+const HELPER_DIR: &str = "LAB_TEST_HELPER_DIR";
+const HELPER_MODE: &str = "LAB_TEST_HELPER_MODE";
 
-/// Not a test on its own: `gc_sweeps_what_a_sigkilled_harness_left` runs this
-/// binary with only this function, as a harness it then SIGKILLs.
+/// Not a test on its own: the tests below run this binary with only this
+/// function as a stand-in harness that starts `sleep 300` and then, by
+/// `LAB_TEST_HELPER_MODE`: `hang` (to be SIGKILLed), `hooks` (installs the
+/// cleanup hooks and returns once interrupted) or `panic` (hooks, then panics).
 #[tokio::test]
-#[ignore = "helper process for gc_sweeps_what_a_sigkilled_harness_left"]
-async fn gc_helper_harness() {
+#[ignore = "helper process for the gc and cleanup-hook tests"]
+async fn helper_harness() {
     let Some(dir) = std::env::var_os(HELPER_DIR).map(PathBuf::from) else {
         return;
     };
+    let mode = std::env::var(HELPER_MODE).unwrap_or_default();
+    let hooks = (mode != "hang").then(harness::runtime::install_cleanup_hooks);
     let rt = LocalRuntime::new(
-        format!("test-gc-orphan-{}", std::process::id()),
+        format!("test-helper-{mode}-{}", std::process::id()),
         dir.join("logs"),
     )
     .unwrap();
@@ -376,7 +381,102 @@ async fn gc_helper_harness() {
         .unwrap();
     std::fs::write(dir.join("pid.part"), p.pid.unwrap().to_string()).unwrap();
     std::fs::rename(dir.join("pid.part"), dir.join("pid")).unwrap();
-    tokio::time::sleep(Duration::from_secs(300)).await;
+    match (mode.as_str(), hooks) {
+        ("panic", _) => panic!("helper panics on purpose"),
+        ("hooks", Some(h)) => {
+            let sig = h.recv().await;
+            // The handler ended the run's processes before publishing... or
+            // is about to: the test checks the outcome from outside.
+            assert_eq!(sig, Signal::Int);
+            std::mem::forget(rt); // no Drop cleanup: the hook must have done it
+        }
+        _ => tokio::time::sleep(Duration::from_secs(300)).await,
+    }
+}
+
+/// Runs `helper_harness` in `mode`; returns it and the pid of its `sleep`.
+async fn spawn_helper(dir: &std::path::Path, mode: &str) -> (KillOnDrop, i32) {
+    let child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "helper_harness", "--ignored", "--nocapture"])
+        .env(HELPER_DIR, dir)
+        .env(HELPER_MODE, mode)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let child = KillOnDrop(child);
+    let pid_file = dir.join("pid");
+    let pid: i32 = poll("the helper's child", Duration::from_secs(10), || async {
+        std::fs::read_to_string(&pid_file)
+            .map_err(|e| e.to_string())
+            .and_then(|s| s.trim().parse().map_err(|e| format!("{e}")))
+    })
+    .await;
+    (child, pid)
+}
+
+struct KillOnDrop(std::process::Child);
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn alive(pid: i32) -> bool {
+    lab_processes().iter().any(|p| p.pid == pid)
+}
+
+/// Waits for the helper's exit status (bounded).
+async fn helper_exit(child: &mut KillOnDrop, within: Duration) -> std::process::ExitStatus {
+    poll("the helper exits", within, || {
+        let r = child.0.try_wait();
+        async move {
+            match r {
+                Ok(Some(st)) => Ok(st),
+                Ok(None) => Err("still running".to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn ctrl_c_ends_every_process_of_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut helper, orphan) = spawn_helper(dir.path(), "hooks").await;
+    assert!(alive(orphan));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(helper.0.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let st = helper_exit(&mut helper, Duration::from_secs(8)).await;
+    assert!(
+        st.success(),
+        "the helper saw the interrupt and returned: {st:?}"
+    );
+    assert!(
+        !alive(orphan),
+        "the SIGINT handler must end the run's processes"
+    );
+}
+
+#[tokio::test]
+async fn a_panic_ends_every_process_of_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut helper, orphan) = spawn_helper(dir.path(), "panic").await;
+    let st = helper_exit(&mut helper, Duration::from_secs(8)).await;
+    assert!(!st.success());
+    poll("the orphan is gone", Duration::from_secs(2), || async {
+        if alive(orphan) {
+            Err("alive".to_string())
+        } else {
+            Ok(())
+        }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -389,42 +489,20 @@ async fn gc_sweeps_what_a_sigkilled_harness_left() {
             .await
             .unwrap();
 
-    let mut helper = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "gc_helper_harness", "--ignored", "--nocapture"])
-        .env(HELPER_DIR, dir.path())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    struct KillHelper<'a>(&'a mut std::process::Child);
-    impl Drop for KillHelper<'_> {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let helper = KillHelper(&mut helper);
-    let pid_file = dir.path().join("pid");
-    let orphan: i32 = poll("the helper's child", Duration::from_secs(10), || async {
-        std::fs::read_to_string(&pid_file)
-            .map_err(|e| e.to_string())
-            .and_then(|s| s.trim().parse().map_err(|e| format!("{e}")))
-    })
-    .await;
+    let helper_dir = dir.path().join("helper");
+    std::fs::create_dir_all(&helper_dir).unwrap();
+    let (mut helper, orphan) = spawn_helper(&helper_dir, "hang").await;
     // SIGKILL the helper: no Drop, no hook runs; its child survives.
     helper.0.kill().unwrap();
     helper.0.wait().unwrap();
-    drop(helper);
     assert!(
-        lab_processes().iter().any(|p| p.pid == orphan),
+        alive(orphan),
         "the orphan should outlive its SIGKILLed harness"
     );
 
     let swept = gc();
     assert!(swept.iter().any(|s| s.pid == orphan), "gc swept {swept:?}");
-    assert!(
-        !lab_processes().iter().any(|p| p.pid == orphan),
-        "orphan still alive"
-    );
+    assert!(!alive(orphan), "orphan still alive");
     assert!(
         mine.is_running(),
         "gc must not touch a live harness's processes"

@@ -81,9 +81,14 @@ impl Pool {
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
                         .push(conn);
+                    continue;
                 }
-                // else: close it to make room for a new one.
-                continue;
+                // Close it to make room: its permit comes back once its
+                // socket is closed.
+                drop(conn);
+                let permit = self.open.clone().acquire_owned().await;
+                let permit = permit.expect("the pool's semaphore is never closed");
+                return self.connector.connect(Some(permit)).await;
             }
             let returned = self.returned.notified();
             tokio::select! {

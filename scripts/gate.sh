@@ -1,0 +1,42 @@
+#!/bin/sh
+# The CI gate: runs s1 in both modes and fails when graceful shows any
+# disruption, or when current shows none (a harness that sees no resets
+# where there must be some is broken). Checked from summary.json, not only
+# from the scenario file's own expectations.
+set -eu
+cd "$(dirname "$0")/.."
+root="${LAB_ARTIFACTS:-$PWD/artifacts}"
+mkdir -p "$root"
+marker="$root/.gate-start"
+touch "$marker"
+status=0
+cargo run --release -p harness -- scenario s1 --mode both --runtime local --artifacts "$root" || status=$?
+python3 - "$root" "$marker" <<'PY'
+import json, os, sys
+root, marker = sys.argv[1], sys.argv[2]
+since = os.path.getmtime(marker)
+runs = {}
+for d in sorted(os.listdir(root)):
+    p = os.path.join(root, d, "summary.json")
+    if d.endswith(("-s1-current", "-s1-graceful")) and os.path.isfile(p) and os.path.getmtime(p) >= since:
+        runs[d.rsplit("-", 1)[1]] = json.load(open(p))
+bad = []
+if "current" not in runs or "graceful" not in runs:
+    bad.append(f"missing run folders: found {sorted(runs)}")
+else:
+    c, g = runs["current"], runs["graceful"]
+    print(f"gate: current disruptions={c['disruptions']} verdict={c['verdict']}; graceful disruptions={g['disruptions']} verdict={g['verdict']}")
+    if g["disruptions"] != 0:
+        bad.append(f"graceful lost {g['disruptions']} request(s): {[a.get('cause') for a in g['attributions']]}")
+    if c["disruptions"] == 0:
+        bad.append("current shows no disruption: the harness sees no reset where there must be one")
+    for name, s in runs.items():
+        if s.get("interrupted"):
+            bad.append(f"{name} run was interrupted")
+for b in bad:
+    print("gate: FAIL:", b)
+sys.exit(1 if bad else 0)
+PY
+gate=$?
+rm -f "$marker"
+[ "$status" -eq 0 ] && [ "$gate" -eq 0 ]
