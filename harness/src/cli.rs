@@ -28,6 +28,10 @@ pub struct ScenarioArgs {
     pub naming: gate::Naming,
     pub prestop: Option<String>,
     pub artifacts: Option<PathBuf>,
+    /// `scenario all`: only these ids (empty: every one).
+    pub only: Vec<String>,
+    /// `scenario all`: leave these ids out.
+    pub skip: Vec<String>,
 }
 
 /// Where scenario files live: `<workspace>/scenarios`, else `./scenarios`.
@@ -45,19 +49,9 @@ fn artifacts_dir(arg: Option<PathBuf>) -> PathBuf {
     })
 }
 
-/// `harness scenario <id|path> ...`
-pub fn scenario(args: ScenarioArgs) -> anyhow::Result<ExitCode> {
-    let path = scenario::resolve(&args.scenario, &scenarios_dir())?;
-    let sc = scenario::load(&path)?;
-    let modes: Vec<String> = match args.mode.as_str() {
-        "both" | "all" => sc.ordered_modes(),
-        m if sc.modes.contains_key(m) => vec![m.to_string()],
-        m => anyhow::bail!(
-            "--mode {m:?}: scenario {} has modes {} (or both)",
-            sc.id,
-            sc.ordered_modes().join(", ")
-        ),
-    };
+/// The preflight every run of an invocation shares: runtime choice,
+/// artifacts folder, tools and apps found (or fetched), cleanup hooks, gc.
+fn prepare(args: &ScenarioArgs) -> anyhow::Result<RunEnv> {
     let (runtime_name, reason) = match args.runtime {
         RuntimeChoice::Local => ("local", "asked for with --runtime local".to_string()),
         RuntimeChoice::Auto => (
@@ -70,15 +64,12 @@ pub fn scenario(args: ScenarioArgs) -> anyhow::Result<ExitCode> {
         ),
     };
     println!("runtime: {runtime_name} ({reason})");
-    for w in scenario::warnings(&sc) {
-        println!("warning: {w}");
-    }
     let prestop_override = match args.prestop.as_deref() {
         Some("script") => Some(PreStop::Script),
         Some("drain") => Some(PreStop::Drain),
         _ => None,
     };
-    let artifacts_root = artifacts_dir(args.artifacts);
+    let artifacts_root = artifacts_dir(args.artifacts.clone());
     std::fs::create_dir_all(&artifacts_root)
         .with_context(|| format!("artifacts folder {}", artifacts_root.display()))?;
 
@@ -101,7 +92,7 @@ pub fn scenario(args: ScenarioArgs) -> anyhow::Result<ExitCode> {
     if !swept.is_empty() {
         println!("gc: ended {} processes left by earlier runs", swept.len());
     }
-    let env = RunEnv {
+    Ok(RunEnv {
         tools,
         apps,
         artifacts_root,
@@ -110,7 +101,29 @@ pub fn scenario(args: ScenarioArgs) -> anyhow::Result<ExitCode> {
         runtime_name: runtime_name.to_string(),
         runtime_reason: reason,
         interrupts,
+    })
+}
+
+/// `harness scenario <id|path|all> ...`
+pub fn scenario(args: ScenarioArgs) -> anyhow::Result<ExitCode> {
+    if args.scenario == "all" {
+        return scenario_all(args);
+    }
+    let path = scenario::resolve(&args.scenario, &scenarios_dir())?;
+    let sc = scenario::load(&path)?;
+    let modes: Vec<String> = match args.mode.as_str() {
+        "both" | "all" => sc.ordered_modes(),
+        m if sc.modes.contains_key(m) => vec![m.to_string()],
+        m => anyhow::bail!(
+            "--mode {m:?}: scenario {} has modes {} (or both)",
+            sc.id,
+            sc.ordered_modes().join(", ")
+        ),
     };
+    for w in scenario::warnings(&sc) {
+        println!("warning: {w}");
+    }
+    let env = prepare(&args)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -129,6 +142,10 @@ pub fn scenario(args: ScenarioArgs) -> anyhow::Result<ExitCode> {
         }
     }
     rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    if modes.len() > 1 {
+        let _ = crate::commands::junit::write_scenario(&env.artifacts_root, &sc.id, &results)
+            .map_err(|e| eprintln!("harness: junit: {e}"));
+    }
     print_verdicts(&sc.id, &results);
     let all_pass = results.len() == modes.len()
         && results
@@ -219,6 +236,29 @@ fn print_verdicts(id: &str, results: &[(String, anyhow::Result<RunResult>)]) {
             println!("  ... and {} more (summary.json)", s.attributions.len() - 8);
         }
     }
+}
+
+/// `harness scenario all [--only a,b] [--skip c]`: every scenario of the
+/// catalogue (filtered), each mode (or `--mode`), then one table. Non-zero
+/// when any run fails its expectations, errs, or a scenario file is invalid.
+fn scenario_all(args: ScenarioArgs) -> anyhow::Result<ExitCode> {
+    let picked = crate::run::catalogue::pick(&scenarios_dir(), &args.only, &args.skip)?;
+    let env = prepare(&args)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let rows = crate::run::catalogue::run_all(&env, &rt, &picked, &args.mode, |id, results| {
+        print_verdicts(id, results)
+    });
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    println!();
+    print!("{}", crate::run::catalogue::table(&rows));
+    Ok(if rows.iter().all(|r| r.pass) && !rows.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// `harness list`

@@ -310,6 +310,11 @@ impl Endpoint {
         self.update(pod, timeline, |s| s.terminating = true);
     }
 
+    /// The pod came back (a restart): no longer terminating.
+    pub fn reset(&self, pod: &str, timeline: &Timeline) {
+        self.update(pod, timeline, |s| s.terminating = false);
+    }
+
     /// The readiness prober's verdict.
     pub fn set_serving(&self, pod: &str, serving: bool, timeline: &Timeline) {
         self.update(pod, timeline, |s| s.serving = serving);

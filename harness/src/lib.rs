@@ -7,6 +7,7 @@
 pub mod apps;
 pub mod artifacts;
 pub mod cli;
+pub mod commands;
 pub mod kubelet;
 pub mod loadgen;
 pub mod model;

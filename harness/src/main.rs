@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use harness::commands::{self, compare::Tolerance};
 
 #[derive(Parser)]
 #[command(
@@ -26,9 +27,16 @@ enum RuntimeArg {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run a scenario (an id from scenarios/ or a path to a .toml file).
+    /// Run a scenario (an id from scenarios/, a path to a .toml file, or
+    /// `all` for the whole catalogue with one summary table).
     Scenario {
         scenario: String,
+        /// With `all`: only these ids (comma-separated, e.g. s2,s5).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+        /// With `all`: leave these ids out (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        skip: Vec<String>,
         /// A mode of the scenario (current, graceful, ...) or `both`/`all` for every mode.
         #[arg(long, default_value = "both")]
         mode: String,
@@ -50,6 +58,41 @@ enum Cmd {
     Check { file: PathBuf },
     /// Kill processes left behind by earlier runs (found by their run id).
     Gc,
+    /// Rebuild plot.svg, plot.png, report.html and junit.xml (and latency.hgrm
+    /// when missing) of a run folder from its CSVs, also of a killed run.
+    Report {
+        /// The run folder (or its name inside the artifacts folder).
+        run: PathBuf,
+        #[arg(long, env = "LAB_ARTIFACTS")]
+        artifacts: Option<PathBuf>,
+    },
+    /// Compare two or more runs side by side (legacy and gate naming alike).
+    /// With --fail-on-regression, exits 1 when a later run regresses on the
+    /// first: more disruptions, or p99 above first's p99 × (1 + pct/100) + ms.
+    Compare {
+        /// Run folders (or names inside the artifacts folder); the first is the baseline.
+        #[arg(num_args = 2.., required = true)]
+        runs: Vec<PathBuf>,
+        /// Exit 1 when a later run regresses on the first.
+        #[arg(long)]
+        fail_on_regression: bool,
+        /// Relative p99 tolerance, percent of the baseline's p99.
+        #[arg(long, default_value_t = 50.0)]
+        p99_tolerance_pct: f64,
+        /// Absolute p99 tolerance, ms.
+        #[arg(long, default_value_t = 5.0)]
+        p99_tolerance_ms: f64,
+        /// Also write a comparison page (the table and every run's plot) here.
+        #[arg(long)]
+        html: Option<PathBuf>,
+        #[arg(long, env = "LAB_ARTIFACTS")]
+        artifacts: Option<PathBuf>,
+    },
+    /// List the runs of the artifacts folder, newest first.
+    Runs {
+        #[arg(long, env = "LAB_ARTIFACTS")]
+        artifacts: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -58,6 +101,8 @@ fn main() -> ExitCode {
     let res = match cli.cmd {
         Cmd::Scenario {
             scenario,
+            only,
+            skip,
             mode,
             runtime,
             naming,
@@ -74,10 +119,34 @@ fn main() -> ExitCode {
             naming,
             prestop,
             artifacts,
+            only,
+            skip,
         }),
         Cmd::List => harness::cli::list(),
         Cmd::Check { file } => harness::cli::check(&file),
         Cmd::Gc => harness::cli::gc(),
+        Cmd::Report { run, artifacts } => {
+            commands::report::cli(&run, artifacts).map_err(Into::into)
+        }
+        Cmd::Compare {
+            runs,
+            fail_on_regression,
+            p99_tolerance_pct,
+            p99_tolerance_ms,
+            html,
+            artifacts,
+        } => commands::compare::cli(
+            &runs,
+            fail_on_regression,
+            Tolerance {
+                p99_pct: p99_tolerance_pct,
+                p99_ms: p99_tolerance_ms,
+            },
+            html,
+            artifacts,
+        )
+        .map_err(Into::into),
+        Cmd::Runs { artifacts } => commands::runs::cli(artifacts).map_err(Into::into),
     };
     match res {
         Ok(code) => code,

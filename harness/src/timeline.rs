@@ -19,6 +19,8 @@ pub const CAUSES: &[&str] = &[
     "envoy_stop",
     "drain_listeners",
     "listener_closed",
+    "kill",
+    "hc_fault",
 ];
 
 /// A cloneable handle every part of a run emits events through.

@@ -165,3 +165,27 @@ fn shutdown_timeout_cuts_what_is_left_and_exits_zero() {
         .iter()
         .any(|l| l.contains("msg=client_disconnected")));
 }
+
+#[test]
+fn a_second_signal_exits_at_once_with_code_1() {
+    let mut b = start();
+    let _busy = send(&b, "/sleep?seconds=30");
+    b.logs
+        .wait_for(Duration::from_secs(5), |l| {
+            l.contains("msg=request_started")
+        })
+        .unwrap();
+    b.signal(Signal::SIGTERM);
+    b.logs
+        .wait_for(Duration::from_secs(5), |l| {
+            l.contains("msg=shutdown_started")
+        })
+        .unwrap();
+    b.signal(Signal::SIGINT);
+    assert_eq!(b.wait_exit(Duration::from_secs(3)).code(), Some(1));
+    assert!(b
+        .logs
+        .wait_for(Duration::from_secs(1), |l| l
+            .contains("msg=second_signal_exiting_now"))
+        .is_some());
+}

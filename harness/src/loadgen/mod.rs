@@ -10,6 +10,11 @@
 //! `conn_id` numbers connection attempts from 1 (a refused connect has one
 //! too); `sent_ms` of a request never written is when its attempt started;
 //! `chunks` is set for streams only; `pod` comes from `x-served-by`.
+//! Outcomes follow [`classify`]; a 3xx/4xx is recorded as `http_5xx` with its
+//! real status and the error `unexpected status N` (a disruption, never
+//! `ok`). A request found unsendable on an idle pooled connection (closed
+//! before it was written) is sent once more on a new connection; one that
+//! reached the wire is never retried.
 
 mod classify;
 mod client;

@@ -5,6 +5,8 @@
 //! This is the only place that wires the parts together; it must tear down
 //! everything it started on every path out (success, error, interrupt).
 
+pub mod catalogue;
+mod faults;
 mod lines;
 mod records;
 mod setup;
@@ -20,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::apps::Apps;
 use crate::artifacts::{self, RunDir, SamplesWriter, Summary, TimelineWriter};
-use crate::kubelet::{self, PodContainers, PreStopHook, Termination};
+use crate::kubelet::{self, PreStopHook, Termination};
 use crate::loadgen;
 use crate::model::{RunClock, Sample, TimelineEvent};
 use crate::progress::Progress;
@@ -51,6 +53,9 @@ pub struct RunResult {
 
 /// Runs `mode` of `sc` and writes its run folder.
 pub async fn run_mode(env: &RunEnv, sc: &Scenario, mode_name: &str) -> anyhow::Result<RunResult> {
+    // The mode's own topology and faults, where it has them.
+    let effective = sc.for_mode(mode_name);
+    let sc = &effective;
     let mode = sc
         .modes
         .get(mode_name)
@@ -170,6 +175,9 @@ pub async fn run_mode(env: &RunEnv, sc: &Scenario, mode_name: &str) -> anyhow::R
     summary.end(chrono::Utc::now());
     summary.write(dir.path())?;
     setup::write_reports(&dir, &mut summary);
+    if let Err(e) = crate::commands::junit::write_run(dir.path(), &summary) {
+        summary.notes.push(format!("junit.xml: {e}"));
+    }
     summary.write(dir.path())?;
     progress.finish();
     if let Err(e) = outcome {
@@ -256,48 +264,19 @@ async fn drive(
         requests,
         load_cancel,
     ));
+    let runner = fault_runner(env, sc, mode, &topo, rt, timeline);
     let mut terms = Vec::new();
-    for f in &sc.faults {
-        let pod = topo
-            .pods
-            .iter()
-            .find(|p| p.addrs.name == f.terminate)
-            .with_context(|| format!("no pod {}", f.terminate))?;
-        let containers = PodContainers {
-            name: pod.addrs.name.clone(),
-            backend: pod.backend.clone(),
-            hc: pod.hc.clone(),
-            envoy: pod.envoy.clone(),
-            envoy_admin: pod.addrs.envoy_admin_url(),
-        };
-        let hook = prestop_hook(env, mode, env.prestop_override, &pod.addrs, timeline, sc);
-        let plan = Termination {
-            grace: sc.kubelet.grace_period.0,
-            prestop: hook,
-            sidecar: sc.topology.envoy.sidecar,
-            termination_drain: sc.topology.envoy.termination_drain.0,
-            endpoint: topo
-                .endpoints
-                .iter()
-                .find(|(n, _)| n == &pod.addrs.name)
-                .map(|(_, e)| e.clone()),
-        };
+    for (i, f) in sc.faults.iter().enumerate() {
+        let action = f.action(i).map_err(|e| anyhow::anyhow!(e))?;
         let at = timeline.clock().at_ms(t_load + f.at.as_f64_ms());
-        let (rt, tl, addrs) = (rt.clone(), timeline.clone(), pod.addrs.clone());
-        let pname = pod.addrs.name.clone();
-        terms.push(tokio::spawn(async move {
-            tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
-            (
-                pname,
-                kubelet::terminate(&rt, &containers, &addrs, &plan, &tl).await,
-            )
-        }));
+        terms.push(tokio::spawn(runner.clone().run(action, at)));
     }
     progress.phase(format!(
         "load running; {} scheduled",
         sc.faults
             .iter()
-            .map(|f| format!("{} terminated at +{}", f.terminate, f.at))
+            .enumerate()
+            .map(|(i, f)| format!("{} at +{}", describe_fault(f, i), f.at))
             .collect::<Vec<_>>()
             .join(", ")
     ));
@@ -336,7 +315,7 @@ async fn drive(
     for t in terms {
         facts
             .terminations
-            .push(t.await.context("termination task")?);
+            .extend(t.await.context("fault task")??);
     }
     ticker.abort();
     // Let the observers see the end state.
@@ -344,6 +323,73 @@ async fn drive(
     cancel.cancel();
     let _ = observers.await;
     Ok(facts)
+}
+
+/// The fault runner of a run: the live pods, each pod's termination plan,
+/// and what a restart needs.
+fn fault_runner(
+    env: &RunEnv,
+    sc: &Scenario,
+    mode: &crate::scenario::Mode,
+    topo: &setup::Topo,
+    rt: &LocalRuntime,
+    timeline: &Timeline,
+) -> Arc<faults::FaultRunner> {
+    let plans = topo
+        .pods
+        .iter()
+        .map(|pod| {
+            let plan = Termination {
+                grace: sc.kubelet.grace_period.0,
+                prestop: prestop_hook(env, mode, env.prestop_override, &pod.addrs, timeline, sc),
+                sidecar: sc.topology.envoy.sidecar,
+                termination_drain: sc.topology.envoy.termination_drain.0,
+                endpoint: topo
+                    .endpoints
+                    .iter()
+                    .find(|(n, _)| n == &pod.addrs.name)
+                    .map(|(_, e)| e.clone()),
+            };
+            (pod.addrs.name.clone(), plan)
+        })
+        .collect();
+    let h = &sc.topology.haproxy;
+    Arc::new(faults::FaultRunner {
+        rt: rt.clone(),
+        timeline: timeline.clone(),
+        pods: Arc::new(Mutex::new(
+            topo.pods
+                .iter()
+                .map(|p| (p.addrs.name.clone(), p.clone()))
+                .collect(),
+        )),
+        plans,
+        relaunch: faults::Relaunch {
+            apps: env.apps.clone(),
+            tools: env.tools.clone(),
+            settings: topo.settings.clone(),
+            naming: env.naming,
+            envoy_cfgs: topo.envoy_cfgs.iter().cloned().collect(),
+            haproxy_socket: topo.haproxy_socket.clone(),
+            readmit_timeout: h.inter.0 * (h.rise + 2) + Duration::from_secs(10),
+        },
+    })
+}
+
+fn describe_fault(f: &crate::scenario::Fault, i: usize) -> String {
+    use crate::scenario::FaultAction as A;
+    match f.action(i) {
+        Ok(A::Terminate(p)) => format!("{p} terminated"),
+        Ok(A::Kill {
+            pod,
+            process,
+            signal,
+        }) => format!("{signal} to {pod}/{process}"),
+        Ok(A::HcFault(p)) => format!("{p} hc FAULT"),
+        Ok(A::HcReopen(p)) => format!("{p} hc reopened"),
+        Ok(A::Rolling { pods, .. }) => format!("rolling restart of {}", pods.join(", ")),
+        Err(e) => e,
+    }
 }
 
 fn prestop_hook(
@@ -361,17 +407,39 @@ fn prestop_hook(
     };
     let d = &mode.drain;
     let tee = lines::drain_tee(timeline.clone(), pod.name.clone());
+    // The seed's script does shell arithmetic on its durations: whole seconds.
+    let script = kind == PreStop::Script;
+    let dur = |x: crate::scenario::Dur| {
+        if script {
+            x.0.as_secs_f64().ceil().to_string()
+        } else {
+            x.to_string()
+        }
+    };
+    let lb_buffer = match (script, d.lb_buffer.as_str()) {
+        (true, "auto") => dur(d.lb_buffer_max),
+        (true, b) => gate::duration::parse_duration(b)
+            .map(|x| dur(crate::scenario::Dur(x)))
+            .unwrap_or_else(|_| b.to_string()),
+        (false, b) => b.to_string(),
+    };
     let with_env = |spec: crate::runtime::ProcSpec| {
         let mut spec = spec
             .pod(&pod.name)
-            .env("DRAIN_TIMEOUT", d.timeout.to_string())
-            .env("POLL_INTERVAL", d.poll_interval.to_string())
-            .env("LB_BUFFER", d.lb_buffer.clone())
+            .env("DRAIN_TIMEOUT", dur(d.timeout))
+            .env("POLL_INTERVAL", dur(d.poll_interval))
+            .env("LB_BUFFER", lb_buffer.clone())
             .env("LB_BUFFER_MAX", d.lb_buffer_max.to_string())
             .env("DRAIN_ORDER", d.order.clone())
-            .env("LB_FALL", sc.topology.haproxy.fall.to_string())
             .tee(Some(tee.clone()));
-        if d.zero_on_stats_error {
+        // With the 404 soft stop one refusal lets the LB go: drain's own default.
+        if sc.topology.haproxy.lb_signal == 503 {
+            spec = spec.env("LB_FALL", sc.topology.haproxy.fall.to_string());
+        }
+        if d.envoy_admin_unreachable {
+            spec = spec.env("ENVOY_ADMIN", format!("http://{}:1", pod.ip));
+        }
+        if d.zero_on_stats_error && !script {
             spec = spec.arg("--zero-on-stats-error");
         }
         spec

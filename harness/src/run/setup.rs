@@ -35,6 +35,10 @@ pub struct Topo {
     pub pods: Vec<Pod>,
     pub observe: ObserveConfig,
     pub probers: Vec<Prober>,
+    pub settings: TopologySettings,
+    /// Each pod's rendered Envoy config, by pod name.
+    pub envoy_cfgs: Vec<(String, std::path::PathBuf)>,
+    pub haproxy_socket: std::path::PathBuf,
 }
 
 /// `scenario.toml`: the scenario with only this mode, plus how it ran.
@@ -81,6 +85,8 @@ pub fn topology_settings(sc: &Scenario) -> TopologySettings {
             timeout_server_s: longest,
             timeout_client_s: longest,
             lb_signal: h.lb_signal,
+            agent_check: h.agent_check,
+            agent_inter_ms: h.agent_inter.ms(),
             ..HaproxySettings::default()
         },
         envoy: EnvoySettings {
@@ -91,6 +97,7 @@ pub fn topology_settings(sc: &Scenario) -> TopologySettings {
             },
             drain_time_s: e.drain_time.0.as_secs(),
             limit_stats_like_istio: e.limit_stats_like_istio,
+            slow_delay_ms: e.slow_delay.ms(),
         },
     }
 }
@@ -211,6 +218,13 @@ pub async fn start_topology(
         pods: started,
         observe,
         probers,
+        envoy_cfgs: pods
+            .iter()
+            .map(|p| p.name.clone())
+            .zip(rendered.envoy_cfgs.iter().cloned())
+            .collect(),
+        haproxy_socket: haproxy.stats_socket.clone(),
+        settings,
     })
 }
 
@@ -344,6 +358,7 @@ pub fn finish_summary(
         .map(|r| crate::timeline::attribute(r, events))
         .collect();
     // Drain facts of the (first) terminated pod.
+    let first_term = facts.and_then(|f| f.terminations.first().map(|(_, t)| t.clone()));
     if let Some(f) = facts {
         if let Some((_, t)) = f.terminations.first() {
             summary.drain.prestop_ms = t.prestop_ms;
@@ -365,17 +380,9 @@ pub fn finish_summary(
             t_ms: e.t_ms,
         })
         .collect();
-    let close_lb = verdict::close_lb_ms(events);
-    if let (Some(c), Some(pod)) = (close_lb, sc.faults.first().map(|f| f.terminate.as_str())) {
-        summary.drain.close_lb_to_down_ms = events
-            .iter()
-            .find(|e| {
-                e.source == "haproxy"
-                    && (e.event == "server_down" || e.event == "server_nolb")
-                    && e.pod.as_deref() == Some(pod)
-                    && e.t_ms >= c
-            })
-            .map(|e| e.t_ms - c);
+    let first_terminated = sc.faults.iter().flat_map(|f| f.terminated_pods()).next();
+    if let Some(pod) = first_terminated {
+        summary.drain.close_lb_to_down_ms = verdict::lb_release_after_close_lb(events, pod);
     }
     if !interrupted {
         let steady_p99 = summary.latency_ms.corrected.as_ref().map(|p| p.p99);
@@ -388,6 +395,10 @@ pub fn finish_summary(
                 timeline: events,
                 steady_p99_ms: steady_p99,
                 prestop_ms: summary.drain.prestop_ms,
+                outcomes: &summary.outcomes,
+                attributions: &summary.attributions,
+                termination: first_term.as_ref(),
+                close_lb_to_down_ms: summary.drain.close_lb_to_down_ms,
             },
         );
     }

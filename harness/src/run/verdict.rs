@@ -3,9 +3,12 @@
 //!
 //! Pure: reads the run's results, decides, never does I/O.
 
-use crate::artifacts::ExpectationResult;
+use std::collections::BTreeMap;
+
+use crate::artifacts::{Attribution, ExpectationResult};
+use crate::kubelet::TerminationReport;
 use crate::model::{RequestRecord, TimelineEvent};
-use crate::scenario::{Expect, Load, Scenario};
+use crate::scenario::{EventPattern, Expect, Load, Scenario};
 
 /// The facts a verdict is made of.
 pub struct RunFacts<'a> {
@@ -14,6 +17,12 @@ pub struct RunFacts<'a> {
     pub timeline: &'a [TimelineEvent],
     pub steady_p99_ms: Option<f64>,
     pub prestop_ms: Option<f64>,
+    /// Counts by outcome name.
+    pub outcomes: &'a BTreeMap<String, u64>,
+    pub attributions: &'a [Attribution],
+    /// The first terminated pod's termination.
+    pub termination: Option<&'a TerminationReport>,
+    pub close_lb_to_down_ms: Option<f64>,
 }
 
 pub fn judge(sc: &Scenario, expect: &Expect, f: &RunFacts<'_>) -> Vec<ExpectationResult> {
@@ -128,7 +137,164 @@ pub fn judge(sc: &Scenario, expect: &Expect, f: &RunFacts<'_>) -> Vec<Expectatio
             format!("preStop {}", fmt_s(f.prestop_ms)),
         );
     }
+    judge_more(expect, f, &mut push);
     out
+}
+
+/// The expectations beyond counts and the long request.
+fn judge_more(expect: &Expect, f: &RunFacts<'_>, push: &mut impl FnMut(&str, bool, String)) {
+    let count = |k: &str| f.outcomes.get(k).copied().unwrap_or(0);
+    for (k, min) in &expect.outcomes_min {
+        push(
+            &format!("{k} >= {min}"),
+            count(k) >= *min,
+            format!("{} {k}", count(k)),
+        );
+    }
+    for (k, max) in &expect.outcomes_max {
+        push(
+            &format!("{k} <= {max}"),
+            count(k) <= *max,
+            format!("{} {k}", count(k)),
+        );
+    }
+    if let Some(code) = expect.drain_exit_code {
+        let got = f.termination.and_then(|t| t.prestop_exit);
+        push(
+            &format!("preStop exit code {code}"),
+            got == Some(code),
+            format!("exit code {}", got.map(|c| c.to_string()).unwrap_or("-".into())),
+        );
+    }
+    if let Some(want) = expect.prestop_cut_by_grace {
+        let got = f.termination.map(|t| t.prestop_cut_by_grace);
+        push(
+            if want {
+                "the grace period cut preStop"
+            } else {
+                "preStop ended within the grace period"
+            },
+            got == Some(want),
+            format!("cut by grace: {got:?}"),
+        );
+    }
+    if let Some([a, b]) = expect.lb_down_after_close_lb {
+        let got = f.close_lb_to_down_ms;
+        push(
+            &format!("LB let go {a}..{b} after close-lb"),
+            got.is_some_and(|g| g >= a.as_f64_ms() && g <= b.as_f64_ms()),
+            format!("after {}", fmt_s(got)),
+        );
+    }
+    for (c, code) in &expect.exit_codes {
+        let got = f
+            .termination
+            .and_then(|t| t.exits.iter().find(|(n, _)| n == c).map(|(_, x)| *x));
+        push(
+            &format!("{c} exit code {code}"),
+            got == Some(*code),
+            format!(
+                "exit code {}; killed: {}",
+                got.map(|c| c.to_string()).unwrap_or("-".into()),
+                f.termination
+                    .map(|t| t.killed.join(" "))
+                    .filter(|k| !k.is_empty())
+                    .unwrap_or("-".into())
+            ),
+        );
+    }
+    for needle in &expect.attribution_contains {
+        let hits = f
+            .attributions
+            .iter()
+            .filter(|a| a.cause.as_deref().is_some_and(|c| c.contains(needle.as_str())))
+            .count();
+        push(
+            &format!("a disruption is attributed to {needle:?}"),
+            hits > 0,
+            format!("{hits}/{} attributions", f.attributions.len()),
+        );
+    }
+    for p in &expect.timeline_has {
+        let hit = find_event(f.timeline, p, None, f64::NEG_INFINITY);
+        push(
+            &format!("timeline has {p:?}"),
+            hit.is_some(),
+            format!("at {}", fmt_s(hit.map(|e| e.t_ms))),
+        );
+    }
+    for p in &expect.timeline_lacks {
+        let hit = find_event(f.timeline, p, None, f64::NEG_INFINITY);
+        push(
+            &format!("timeline lacks {p:?}"),
+            hit.is_none(),
+            match hit {
+                Some(e) => format!("found at {}: {}", fmt_s(Some(e.t_ms)), e.detail),
+                None => "not found".into(),
+            },
+        );
+    }
+    for g in &expect.gaps {
+        let from = find_event(f.timeline, &g.from, g.pod.as_deref(), f64::NEG_INFINITY);
+        let to = from.and_then(|a| find_event(f.timeline, &g.to, g.pod.as_deref(), a.t_ms));
+        let gap = match (from, to) {
+            (Some(a), Some(b)) => Some(b.t_ms - a.t_ms),
+            _ => None,
+        };
+        let ok = gap.is_some_and(|d| {
+            g.min.is_none_or(|m| d >= m.as_f64_ms()) && g.max.is_none_or(|m| d <= m.as_f64_ms())
+        });
+        push(
+            &format!(
+                "{:?} -> {:?} within [{}, {}]",
+                g.from,
+                g.to,
+                g.min.map(|d| d.to_string()).unwrap_or("0".into()),
+                g.max.map(|d| d.to_string()).unwrap_or("inf".into())
+            ),
+            ok,
+            format!(
+                "{} (from at {}, to at {})",
+                fmt_s(gap),
+                fmt_s(from.map(|e| e.t_ms)),
+                fmt_s(to.map(|e| e.t_ms))
+            ),
+        );
+    }
+}
+
+/// The first event at or after `after` matching `pattern` (and `pod`, when
+/// the event has one).
+pub fn find_event<'a>(
+    timeline: &'a [TimelineEvent],
+    pattern: &str,
+    pod: Option<&str>,
+    after: f64,
+) -> Option<&'a TimelineEvent> {
+    let p = EventPattern::parse(pattern)?;
+    timeline.iter().find(|e| {
+        e.t_ms >= after
+            && p.matches(&e.source, &e.event, &e.detail)
+            && (pod.is_none() || e.pod.is_none() || e.pod.as_deref() == pod)
+    })
+}
+
+/// How long after close-lb HAProxy let `pod` go: its log's DOWN/NOLB line,
+/// or the runtime API showing DOWN, NOLB, DRAIN or MAINT, whichever first.
+pub fn lb_release_after_close_lb(events: &[TimelineEvent], pod: &str) -> Option<f64> {
+    let c = close_lb_ms(events)?;
+    events
+        .iter()
+        .filter(|e| e.source == "haproxy" && e.pod.as_deref() == Some(pod) && e.t_ms >= c)
+        .find(|e| {
+            e.event == "server_down"
+                || e.event == "server_nolb"
+                || (e.event == "status"
+                    && ["-> DOWN", "-> NOLB", "-> DRAIN", "-> MAINT"]
+                        .iter()
+                        .any(|s| e.detail.contains(s)))
+        })
+        .map(|e| e.t_ms - c)
 }
 
 /// When hc was told to close the LB: drain's `hc_close_lb` step, else hc's

@@ -3,252 +3,27 @@
 //! its env, its output appended line by line to `<logs_dir>/<pod>-<name>.log`
 //! (optionally tee'd to a channel).
 //!
-//! It must never leave a process behind: `teardown`, `Drop`, the panic hook
-//! and the Ctrl-C/SIGTERM handler (`install_cleanup_hooks`) all end every
-//! registered group, and `gc` sweeps groups whose harness was SIGKILLed. It
-//! never signals a group it cannot prove is the lab's (own group, pid <= 1).
+//! It must never leave a process behind: `teardown` and `Drop` end every
+//! group it started, and each one is registered with `cleanup` (panic hook,
+//! Ctrl-C/SIGTERM handler, `gc`) the moment it is spawned.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{kill, killpg};
-use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::watch;
 
+use super::cleanup::{lock, signal_group, signal_scanned, Group, REGISTRY, RUNS};
 use super::procscan::{self, LabProcess};
 use super::{
     pod_env, Exit, LineSink, Proc, ProcSpec, Runtime, RuntimeError, Signal, OWNER_ENV, RUN_ID_ENV,
 };
 use crate::topology::PodAddrs;
-
-/// One registered process group (global, for the panic/signal hooks).
-struct Group {
-    pgid: i32,
-    exit: watch::Receiver<Option<Exit>>,
-}
-
-/// Every group and run of this harness that is not torn down yet.
-static REGISTRY: Mutex<Vec<Group>> = Mutex::new(Vec::new());
-static RUNS: Mutex<Vec<String>> = Mutex::new(Vec::new());
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Sends `sig` to `pgid` if that is a group we may touch. ESRCH is not an error.
-fn signal_group(pgid: i32, sig: Signal) -> Result<(), nix::Error> {
-    let own = nix::unistd::getpgrp().as_raw();
-    if pgid <= 1 || pgid == own {
-        return Ok(());
-    }
-    match killpg(Pid::from_raw(pgid), sig.to_nix()) {
-        Ok(()) | Err(nix::Error::ESRCH) => Ok(()),
-        Err(e) => Err(e),
-    }
-}
-
-/// Signals every process of `procs` (each one, and its group when it is
-/// not ours).
-fn signal_scanned(procs: &[LabProcess], sig: Signal) {
-    for p in procs {
-        let _ = signal_group(p.pgid, sig);
-        if p.pid > 1 && p.pid as u32 != std::process::id() {
-            let _ = kill(Pid::from_raw(p.pid), sig.to_nix());
-        }
-    }
-}
-
-/// Signals every registered live group and every process of every
-/// registered run. `try_lock` so a panic while holding the lock cannot hang.
-fn signal_everything(sig: Signal, blocking: bool) {
-    let runs: Vec<String> = if blocking {
-        let groups = lock(&REGISTRY);
-        for g in groups.iter().filter(|g| g.exit.borrow().is_none()) {
-            let _ = signal_group(g.pgid, sig);
-        }
-        lock(&RUNS).clone()
-    } else {
-        if let Ok(groups) = REGISTRY.try_lock() {
-            for g in groups.iter().filter(|g| g.exit.borrow().is_none()) {
-                let _ = signal_group(g.pgid, sig);
-            }
-        }
-        RUNS.try_lock().map(|r| r.clone()).unwrap_or_default()
-    };
-    let left: Vec<LabProcess> = procscan::lab_processes()
-        .into_iter()
-        .filter(|p| runs.contains(&p.run_id))
-        .collect();
-    signal_scanned(&left, sig);
-}
-
-fn everything_gone() -> bool {
-    let runs = lock(&RUNS).clone();
-    let groups_done = lock(&REGISTRY).iter().all(|g| g.exit.borrow().is_some());
-    groups_done
-        && !procscan::lab_processes()
-            .iter()
-            .any(|p| runs.contains(&p.run_id))
-}
-
-/// What the Ctrl-C/SIGTERM handler saw; the program can watch it to write an
-/// `interrupted` summary.
-#[derive(Debug, Clone)]
-pub struct Interrupts {
-    rx: watch::Receiver<Option<Signal>>,
-}
-
-impl Interrupts {
-    /// `Some(signal)` once the harness was interrupted.
-    pub fn interrupted(&self) -> Option<Signal> {
-        *self.rx.borrow()
-    }
-    pub fn receiver(&self) -> watch::Receiver<Option<Signal>> {
-        self.rx.clone()
-    }
-    /// Resolves when the harness is interrupted.
-    pub async fn recv(&self) -> Signal {
-        let mut rx = self.rx.clone();
-        loop {
-            if let Some(s) = *rx.borrow_and_update() {
-                return s;
-            }
-            if rx.changed().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        }
-    }
-}
-
-static HOOKS: OnceLock<Interrupts> = OnceLock::new();
-
-/// Installs (once) a panic hook that SIGKILLs every registered process group,
-/// and a SIGINT/SIGTERM handler that ends them (SIGTERM, 2 s, SIGKILL),
-/// publishes the signal through the returned `Interrupts`, then gives the
-/// program 10 s to finish (write its summary) before exiting with
-/// 128 + signal; a second signal exits at once.
-pub fn install_cleanup_hooks() -> Interrupts {
-    HOOKS
-        .get_or_init(|| {
-            let prev = std::panic::take_hook();
-            std::panic::set_hook(Box::new(move |info| {
-                signal_everything(Signal::Kill, false);
-                prev(info);
-            }));
-            let (tx, rx) = watch::channel(None);
-            let spawned = std::thread::Builder::new()
-                .name("lab-signals".into())
-                .spawn(move || signal_thread(tx));
-            if let Err(e) = spawned {
-                eprintln!("harness: could not start the signal handler thread: {e}");
-            }
-            Interrupts { rx }
-        })
-        .clone()
-}
-
-fn signal_thread(tx: watch::Sender<Option<Signal>>) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
-        eprintln!("harness: no runtime for the signal handler");
-        return;
-    };
-    rt.block_on(async move {
-        let (Ok(mut int), Ok(mut term)) = (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) else {
-            eprintln!("harness: could not install the SIGINT/SIGTERM handler");
-            return;
-        };
-        let first = tokio::select! {
-            _ = int.recv() => Signal::Int,
-            _ = term.recv() => Signal::Term,
-        };
-        eprintln!(
-            "harness: {} received: ending every process of the run",
-            first.name()
-        );
-        tx.send_replace(Some(first));
-        let ended = tokio::task::spawn_blocking(|| end_everything(Duration::from_secs(2)));
-        tokio::select! {
-            _ = ended => {}
-            _ = int.recv() => std::process::exit(128 + first.number()),
-            _ = term.recv() => std::process::exit(128 + first.number()),
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(10)) => {}
-            _ = int.recv() => {}
-            _ = term.recv() => {}
-        }
-        std::process::exit(128 + first.number());
-    });
-}
-
-/// SIGTERM to everything registered, `grace`, then SIGKILL (blocking).
-fn end_everything(grace: Duration) {
-    signal_everything(Signal::Term, true);
-    let deadline = Instant::now() + grace;
-    while Instant::now() < deadline && !everything_gone() {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    signal_everything(Signal::Kill, true);
-}
-
-/// A process `gc` ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Swept {
-    pub pid: i32,
-    pub pgid: i32,
-    pub run_id: String,
-}
-
-/// Ends (SIGKILL, whole group) every lab process whose harness is gone (its
-/// owner pid is dead or was reused); processes of a harness still running
-/// (another run, a parallel test) are left alone. Waits up to 2 s for them
-/// to disappear.
-pub fn gc() -> Vec<Swept> {
-    let ours = lock(&RUNS).clone();
-    sweep(|p| !ours.contains(&p.run_id) && !p.owner.as_deref().is_some_and(procscan::owner_alive))
-}
-
-/// Ends every process of `run_id`, whoever started it.
-pub fn gc_run(run_id: &str) -> Vec<Swept> {
-    sweep(|p| p.run_id == run_id)
-}
-
-fn sweep(select: impl Fn(&LabProcess) -> bool) -> Vec<Swept> {
-    let victims: Vec<LabProcess> = procscan::lab_processes()
-        .into_iter()
-        .filter(|p| select(p))
-        .collect();
-    signal_scanned(&victims, Signal::Kill);
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < deadline {
-        let live = procscan::lab_processes();
-        if !victims.iter().any(|v| live.iter().any(|l| l.pid == v.pid)) {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    victims
-        .into_iter()
-        .map(|p| Swept {
-            pid: p.pid,
-            pgid: p.pgid,
-            run_id: p.run_id,
-        })
-        .collect()
-}
 
 /// A fresh run id: `<UTC yyyymmddThhmmssZ>-<pid>-<random>`.
 pub fn new_run_id() -> String {

@@ -15,11 +15,13 @@ use tokio::sync::{mpsc, watch};
 
 use crate::topology::PodAddrs;
 
+pub mod cleanup;
 pub mod local;
 pub mod pod;
 pub mod procscan;
 
-pub use local::{gc, gc_run, install_cleanup_hooks, Interrupts, LocalRuntime};
+pub use cleanup::{gc, gc_run, install_cleanup_hooks, Interrupts, Swept};
+pub use local::{new_run_id, LocalRuntime};
 pub use pod::{haproxy_api, start_haproxy, start_pod, Haproxy, Pod, PodLaunch, PodTees};
 
 /// Env var set on every process of a run (its value: the run id), so

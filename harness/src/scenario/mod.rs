@@ -5,11 +5,15 @@
 //! Parsing and validation only; it must never start a process or touch the
 //! network.
 
+mod expect;
+mod faults;
 mod schema;
 mod validate;
 
 use std::path::{Path, PathBuf};
 
+pub use expect::{EventPattern, OUTCOMES};
+pub use faults::{normalise_signal, PROCESSES, SIGNALS};
 pub use schema::*;
 pub use validate::{pod_names, validate, warnings};
 

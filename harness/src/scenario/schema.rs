@@ -9,6 +9,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use super::expect::{Expect, Gap};
+pub use super::faults::{Fault, FaultAction};
+
 /// A duration written as `"90s"`, `"500ms"`, `"2m"` or a whole number of seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Dur(pub Duration);
@@ -109,6 +112,24 @@ impl Scenario {
         names
     }
 
+    /// The scenario as `mode` runs it: the mode's `haproxy`, `envoy` and
+    /// `faults` (when given) in place of the scenario's.
+    pub fn for_mode(&self, mode: &str) -> Scenario {
+        let mut sc = self.clone();
+        if let Some(m) = self.modes.get(mode) {
+            if let Some(h) = &m.haproxy {
+                sc.topology.haproxy = h.clone();
+            }
+            if let Some(e) = &m.envoy {
+                sc.topology.envoy = e.clone();
+            }
+            if let Some(f) = &m.faults {
+                sc.faults = f.clone();
+            }
+        }
+        sc
+    }
+
     /// The longest any single request may take (for HAProxy's timeouts).
     pub fn longest_request(&self) -> Dur {
         self.load
@@ -156,6 +177,10 @@ pub struct Haproxy {
     pub retry_on: Option<String>,
     /// How hc tells the LB to let go: 503 or 404 (soft stop, `http-check disable-on-404`).
     pub lb_signal: u16,
+    /// Also run HAProxy's `agent-check` against hc's agent port (`up ready`/`drain`/`down`).
+    pub agent_check: bool,
+    /// `agent-inter`.
+    pub agent_inter: Dur,
 }
 
 impl Default for Haproxy {
@@ -169,6 +194,8 @@ impl Default for Haproxy {
             redispatch: false,
             retry_on: None,
             lb_signal: 503,
+            agent_check: false,
+            agent_inter: Dur::secs(1),
         }
     }
 }
@@ -194,6 +221,10 @@ pub struct Envoy {
     pub termination_drain: Dur,
     /// Keep only the data-plane rq/cx gauges, as Istio's bootstrap does (§7).
     pub limit_stats_like_istio: bool,
+    /// How long Envoy holds a request to `/slow/...` (fault filter) before it
+    /// forwards it as `/...`: short requests of a known length (e.g. 20 ms),
+    /// which the backend's whole-second `/sleep` cannot give.
+    pub slow_delay: Dur,
 }
 
 impl Default for Envoy {
@@ -204,6 +235,7 @@ impl Default for Envoy {
             sidecar: Sidecar::Istio,
             termination_drain: Dur::secs(5),
             limit_stats_like_istio: false,
+            slow_delay: Dur::millis(20),
         }
     }
 }
@@ -217,6 +249,8 @@ pub struct Kubelet {
     pub readiness_failure_threshold: u32,
     pub liveness_period: Dur,
     pub liveness_failure_threshold: u32,
+    /// The grace period is shorter than the drain can take on purpose (no warning).
+    pub grace_ok_shorter: bool,
 }
 
 impl Default for Kubelet {
@@ -227,6 +261,7 @@ impl Default for Kubelet {
             readiness_failure_threshold: 1,
             liveness_period: Dur::secs(5),
             liveness_failure_threshold: 3,
+            grace_ok_shorter: false,
         }
     }
 }
@@ -288,16 +323,6 @@ fn default_max_conns() -> usize {
     64
 }
 
-/// Something done to the system at a moment of the run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Fault {
-    /// Offset from the start of the load.
-    pub at: Dur,
-    /// Delete the pod: kubelet's termination sequence.
-    pub terminate: String,
-}
-
 /// What runs as preStop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -322,6 +347,16 @@ pub struct Mode {
     pub sleep: Dur,
     #[serde(default)]
     pub drain: DrainSettings,
+    /// Replaces the scenario's `[topology.haproxy]` for this mode (keys left
+    /// out take the defaults, not the scenario's values).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub haproxy: Option<Haproxy>,
+    /// Replaces the scenario's `[topology.envoy]` for this mode (same rule).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub envoy: Option<Envoy>,
+    /// Replaces the scenario's `[[faults]]` for this mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults: Option<Vec<Fault>>,
     #[serde(default)]
     pub expect: Expect,
 }
@@ -345,6 +380,9 @@ pub struct DrainSettings {
     /// `rq` or `cx`.
     pub active_stat: String,
     pub min_drain: Option<Dur>,
+    /// Point the preStop's `ENVOY_ADMIN` at a port where nothing listens
+    /// (the pod's IP, port 1): every admin call and stats read fails.
+    pub envoy_admin_unreachable: bool,
 }
 
 impl Default for DrainSettings {
@@ -358,23 +396,7 @@ impl Default for DrainSettings {
             zero_on_stats_error: false,
             active_stat: "rq".into(),
             min_drain: None,
+            envoy_admin_unreachable: false,
         }
     }
-}
-
-/// What must hold for a mode's run to pass.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Expect {
-    pub disruptions_min: Option<u64>,
-    pub disruptions_max: Option<u64>,
-    /// Every long request is among the disruptions.
-    pub long_lost: Option<bool>,
-    /// close-lb happened after the last long request ended.
-    pub close_lb_after_long_end: Option<bool>,
-    /// Upper bound of the corrected p99 latency of steady requests.
-    pub steady_p99_max: Option<Dur>,
-    /// Bounds of the preStop hook's duration.
-    pub prestop_min: Option<Dur>,
-    pub prestop_max: Option<Dur>,
 }

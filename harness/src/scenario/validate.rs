@@ -4,7 +4,11 @@
 //!
 //! Pure functions; never touches the system.
 
-use super::schema::{Load, PreStop, Scenario};
+use std::time::Duration;
+
+use super::expect::{EventPattern, OUTCOMES};
+use super::faults::PROCESSES;
+use super::schema::{Expect, Load, PreStop, Scenario};
 
 /// Pod names in order: pod-a, pod-b, ...
 pub fn pod_names(n: u32) -> Vec<String> {
@@ -26,6 +30,17 @@ pub fn validate(sc: &Scenario) -> Result<(), String> {
             sc.id
         ));
     }
+    validate_topology(sc)?;
+    if sc.load.is_empty() {
+        return Err("key `load`: a scenario needs at least one [[load]]".into());
+    }
+    let pods = pod_names(sc.topology.pods);
+    check_loads(sc, &pods)?;
+    check_faults(sc, &pods, "faults")?;
+    check_modes(sc, &pods)
+}
+
+fn validate_topology(sc: &Scenario) -> Result<(), String> {
     let t = &sc.topology;
     if !(1..=8).contains(&t.pods) {
         return Err(format!("key `topology.pods`: {} is not in 1..=8", t.pods));
@@ -36,6 +51,15 @@ pub fn validate(sc: &Scenario) -> Result<(), String> {
     }
     if h.fall == 0 || h.rise == 0 {
         return Err("key `topology.haproxy.fall`/`rise`: must be >= 1".into());
+    }
+    if h.agent_inter.0.is_zero() {
+        return Err("key `topology.haproxy.agent_inter`: must be > 0".into());
+    }
+    if t.envoy.slow_delay.0 > std::time::Duration::from_secs(60) {
+        return Err(format!(
+            "key `topology.envoy.slow_delay`: {} is over 60s",
+            t.envoy.slow_delay
+        ));
     }
     if h.lb_signal != 503 && h.lb_signal != 404 {
         return Err(format!(
@@ -49,15 +73,15 @@ pub fn validate(sc: &Scenario) -> Result<(), String> {
             t.envoy.drain_strategy
         ));
     }
-    let pods = pod_names(t.pods);
     let k = &sc.kubelet;
     if k.grace_period.0.is_zero() || k.readiness_period.0.is_zero() || k.liveness_period.0.is_zero()
     {
         return Err("key `kubelet`: grace_period and prober periods must be > 0".into());
     }
-    if sc.load.is_empty() {
-        return Err("key `load`: a scenario needs at least one [[load]]".into());
-    }
+    Ok(())
+}
+
+fn check_loads(sc: &Scenario, pods: &[String]) -> Result<(), String> {
     for (i, l) in sc.load.iter().enumerate() {
         let at = format!("load[{i}]");
         match l {
@@ -73,7 +97,7 @@ pub fn validate(sc: &Scenario) -> Result<(), String> {
                         "key `{at}.seconds`: {seconds} is over 600 (backend's limit)"
                     ));
                 }
-                check_pin(&at, pin, &pods)?;
+                check_pin(&at, pin, pods)?;
             }
             Load::Stream {
                 count,
@@ -88,7 +112,7 @@ pub fn validate(sc: &Scenario) -> Result<(), String> {
                         "key `{at}`: seconds must be <= 600 and interval_ms >= 1"
                     ));
                 }
-                check_pin(&at, pin, &pods)?;
+                check_pin(&at, pin, pods)?;
             }
             Load::Steady {
                 rate,
@@ -121,15 +145,10 @@ pub fn validate(sc: &Scenario) -> Result<(), String> {
             }
         }
     }
-    for (i, f) in sc.faults.iter().enumerate() {
-        if !pods.contains(&f.terminate) {
-            return Err(format!(
-                "key `faults[{i}].terminate`: no pod {:?} (pods: {})",
-                f.terminate,
-                pods.join(", ")
-            ));
-        }
-    }
+    Ok(())
+}
+
+fn check_modes(sc: &Scenario, pods: &[String]) -> Result<(), String> {
     if sc.modes.is_empty() {
         return Err("key `modes`: a scenario needs at least one mode".into());
     }
@@ -171,11 +190,140 @@ pub fn validate(sc: &Scenario) -> Result<(), String> {
                 "key `modes.{name}.drain.poll_interval`: must be > 0"
             ));
         }
-        if let (Some(a), Some(b)) = (m.expect.disruptions_min, m.expect.disruptions_max) {
-            if a > b {
+        if m.prestop == PreStop::Script && d.lb_buffer == "auto" {
+            return Err(format!(
+                "key `modes.{name}.drain.lb_buffer`: the seed's script only sleeps a fixed buffer, not \"auto\""
+            ));
+        }
+        if m.prestop == PreStop::Script && d.order != "seed" {
+            return Err(format!(
+                "key `modes.{name}.drain.order`: the seed's script only knows the seed order"
+            ));
+        }
+        if m.haproxy.is_some() || m.envoy.is_some() {
+            validate_topology(&sc.for_mode(name))
+                .map_err(|e| e.replace("key `topology.", &format!("key `modes.{name}.")))?;
+        }
+        if m.faults.is_some() {
+            check_faults(&sc.for_mode(name), pods, &format!("modes.{name}.faults"))?;
+        }
+        check_expect(name, &m.expect, pods)?;
+    }
+    Ok(())
+}
+
+fn check_faults(sc: &Scenario, pods: &[String], key: &str) -> Result<(), String> {
+    let load_end = load_end(sc);
+    let mut terminated: Vec<&str> = Vec::new();
+    for (i, f) in sc.faults.iter().enumerate() {
+        f.action(i)
+            .map_err(|e| e.replace("key `faults[", &format!("key `{key}[")))?;
+        for p in f.pods() {
+            if !pods.contains(&p.to_string()) {
                 return Err(format!(
-                    "key `modes.{name}.expect`: disruptions_min {a} > disruptions_max {b}"
+                    "key `{key}[{i}]`: no pod {p:?} (pods: {})",
+                    pods.join(", ")
                 ));
+            }
+        }
+        for p in f.terminated_pods() {
+            if terminated.contains(&p) {
+                return Err(format!(
+                    "key `{key}[{i}]`: pod {p:?} is terminated twice (impossible schedule)"
+                ));
+            }
+            terminated.push(p);
+        }
+        if f.at.0 >= load_end {
+            return Err(format!(
+                "key `{key}[{i}].at`: {} is at or after the end of the load (+{}s): nothing would observe it (impossible schedule)",
+                f.at,
+                load_end.as_secs_f64()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// When the last load generator ends, from the start of the load.
+fn load_end(sc: &Scenario) -> Duration {
+    sc.load
+        .iter()
+        .map(|l| match l {
+            Load::Long { start, seconds, .. } | Load::Stream { start, seconds, .. } => {
+                start.0 + Duration::from_secs(*seconds)
+            }
+            Load::Steady {
+                start, duration, ..
+            } => start.0 + duration.0,
+        })
+        .max()
+        .unwrap_or_default()
+}
+
+fn check_expect(mode: &str, e: &Expect, pods: &[String]) -> Result<(), String> {
+    let at = format!("modes.{mode}.expect");
+    if let (Some(a), Some(b)) = (e.disruptions_min, e.disruptions_max) {
+        if a > b {
+            return Err(format!(
+                "key `{at}`: disruptions_min {a} > disruptions_max {b}"
+            ));
+        }
+    }
+    for (key, map) in [("outcomes_min", &e.outcomes_min), ("outcomes_max", &e.outcomes_max)] {
+        for k in map.keys() {
+            if !OUTCOMES.contains(&k.as_str()) {
+                return Err(format!(
+                    "key `{at}.{key}.{k}`: not an outcome ({})",
+                    OUTCOMES.join(", ")
+                ));
+            }
+        }
+    }
+    if let Some([a, b]) = e.lb_down_after_close_lb {
+        if a > b {
+            return Err(format!(
+                "key `{at}.lb_down_after_close_lb`: [{a}, {b}] is empty"
+            ));
+        }
+    }
+    if let (Some(a), Some(b)) = (e.prestop_min, e.prestop_max) {
+        if a > b {
+            return Err(format!("key `{at}`: prestop_min {a} > prestop_max {b}"));
+        }
+    }
+    for k in e.exit_codes.keys() {
+        if !PROCESSES.contains(&k.as_str()) {
+            return Err(format!(
+                "key `{at}.exit_codes.{k}`: not a container (backend, hc, envoy)"
+            ));
+        }
+    }
+    for (key, list) in [("timeline_has", &e.timeline_has), ("timeline_lacks", &e.timeline_lacks)] {
+        for p in list {
+            if EventPattern::parse(p).is_none() {
+                return Err(format!(
+                    "key `{at}.{key}`: {p:?} must be \"<source> <event>[ <detail>]\""
+                ));
+            }
+        }
+    }
+    for (i, g) in e.gaps.iter().enumerate() {
+        for (k, p) in [("from", &g.from), ("to", &g.to)] {
+            if EventPattern::parse(p).is_none() {
+                return Err(format!(
+                    "key `{at}.gaps[{i}].{k}`: {p:?} must be \"<source> <event>[ <detail>]\""
+                ));
+            }
+        }
+        if let Some(p) = &g.pod {
+            if !pods.contains(p) {
+                return Err(format!("key `{at}.gaps[{i}].pod`: no pod {p:?}"));
+            }
+        }
+        if let (Some(a), Some(b)) = (g.min, g.max) {
+            if a > b {
+                return Err(format!("key `{at}.gaps[{i}]`: min {a} > max {b}"));
             }
         }
     }
@@ -202,6 +350,9 @@ fn check_pin(at: &str, pin: &Option<String>, pods: &[String]) -> Result<(), Stri
 /// Warnings that do not stop a run (DESIGN §3.3: grace shorter than the drain can take).
 pub fn warnings(sc: &Scenario) -> Vec<String> {
     let mut w = Vec::new();
+    if sc.kubelet.grace_ok_shorter {
+        return w;
+    }
     for (name, m) in &sc.modes {
         if m.prestop == PreStop::Sleep {
             if m.sleep > sc.kubelet.grace_period {

@@ -1,7 +1,9 @@
 //! `report.html`: one self-contained page per run (inline CSS, the plot's
-//! SVG inline, no script, no network): verdict first, then counts,
-//! percentiles, drain steps, disruptions with their causes, the timeline,
-//! versions and settings, and links to the raw files.
+//! SVG inline, no script, no network): verdict first, what happened (every
+//! disruption and its cause in words, the key moments), the scenario in
+//! plain words, the plot, expectations, counts, percentiles, drain steps,
+//! disruptions with their causes, the timeline, versions and settings, and
+//! links to the raw files.
 //!
 //! It only reads the run folder's files and writes `report.html`; it never
 //! recomputes a verdict.
@@ -13,12 +15,13 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::csv::{read_requests, read_timeline};
-use super::hgrm::Percentiles;
 use super::plot::{render_svg, PlotData};
 use super::rundir::write_atomic;
 use super::summary::{Summary, Verdict};
-use super::{names, ArtifactsError};
-use crate::model::{Outcome, RequestRecord};
+use super::{names, narrative, ArtifactsError};
+
+mod sections;
+use sections::{list, state_detail, write_disruptions, write_summary_sections};
 
 /// Escapes text for HTML content and attribute values.
 pub fn esc(s: &str) -> String {
@@ -43,13 +46,9 @@ h1{margin:.2em 0}h2{margin-top:1.6em;border-bottom:1px solid #ccc}\
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left;font-size:.92em}\
 th{background:#f3f3f3}td.n{text-align:right;font-variant-numeric:tabular-nums}tr.bad td{background:#fdecea}\
 pre{background:#f7f7f7;padding:.8em;overflow:auto;font-size:.85em}.plot svg{max-width:100%;height:auto}\
-.muted{color:#777}";
+.muted{color:#777}.lost{color:#c62828;font-weight:bold}li{margin:.2em 0}";
 
-fn ms(v: Option<f64>) -> String {
-    v.map_or_else(|| "–".to_string(), |v| format!("{v:.3}"))
-}
-
-fn table(out: &mut String, head: &[&str], rows: &[Vec<String>], numeric: &[usize]) {
+pub(super) fn table(out: &mut String, head: &[&str], rows: &[Vec<String>], numeric: &[usize]) {
     out.push_str("<table><tr>");
     for h in head {
         let _ = write!(out, "<th>{}</th>", esc(h));
@@ -68,20 +67,6 @@ fn table(out: &mut String, head: &[&str], rows: &[Vec<String>], numeric: &[usize
         out.push_str("</tr>\n");
     }
     out.push_str("</table>\n");
-}
-
-fn pct_row(name: &str, p: &Option<Percentiles>) -> Vec<String> {
-    let mut row = vec![name.to_string()];
-    match p {
-        Some(p) => {
-            row.push(p.count.to_string());
-            for v in [p.p50, p.p90, p.p99, p.p999, p.max] {
-                row.push(format!("{v:.3}"));
-            }
-        }
-        None => row.extend(std::iter::repeat_n("–".to_string(), 6)),
-    }
-    row
 }
 
 /// Relative paths of the raw files in the run folder (top level, `config/`,
@@ -156,7 +141,10 @@ pub fn render_report(dir: &Path) -> Result<String, ArtifactsError> {
         Some(Verdict::Interrupted) => ("interrupted", "INTERRUPTED"),
         None => ("unknown", "NO SUMMARY"),
     };
-    let _ = writeln!(o, "<div class=\"verdict {class}\">{word}</div>");
+    let _ = writeln!(
+        o,
+        "<div class=\"verdict {class}\" id=\"verdict\">{word}</div>"
+    );
     match &summary {
         Some(s) => {
             let _ = writeln!(
@@ -169,9 +157,8 @@ pub fn render_report(dir: &Path) -> Result<String, ArtifactsError> {
                 s.wall_s.map_or("wall time unknown".into(), |w| format!("{w:.1} s")),
                 esc(&s.runtime),
                 esc(&s.runtime_reason),
-                if s.naming == gate::Naming::Legacy { "legacy" } else { "gate" },
+                if s.naming == gate::Naming::Legacy { "legacy (hc states shown with their gate names in brackets)" } else { "gate" },
             );
-            write_summary_sections(&mut o, s);
         }
         None => {
             let _ = writeln!(
@@ -181,7 +168,41 @@ pub fn render_report(dir: &Path) -> Result<String, ArtifactsError> {
             );
         }
     }
-    let _ = writeln!(o, "<h2>Plot</h2><div class=\"plot\">{svg}</div>");
+    let _ = writeln!(o, "<h2 id=\"what-happened\">What happened</h2>");
+    list(
+        &mut o,
+        &narrative::what_happened(summary.as_ref(), &requests),
+    );
+    let moments = narrative::key_moments(&timeline);
+    if !moments.is_empty() {
+        o.push_str("<p>Key moments (seconds from the run's start):</p>\n");
+        list(&mut o, &moments);
+    }
+    let mode = summary.as_ref().map(|s| s.mode.clone()).unwrap_or_default();
+    let scenario_toml = fs::read_to_string(dir.join(names::SCENARIO)).ok();
+    let _ = writeln!(o, "<h2 id=\"scenario\">The scenario</h2>");
+    match &scenario_toml {
+        Some(t) => list(&mut o, &narrative::scenario_in_words(t, &mode)),
+        None => o.push_str("<p class=\"muted\">scenario.toml is missing.</p>\n"),
+    }
+    if let Some(s) = &summary {
+        if !s.notes.is_empty() {
+            o.push_str("<p>Notes:</p>");
+            let notes: Vec<String> = s.notes.iter().map(|n| esc(n)).collect();
+            list(&mut o, &notes);
+        }
+    }
+    let _ = writeln!(
+        o,
+        "<h2 id=\"plot\">Plot</h2><p class=\"muted\">Top: every request at its intended send time, its latency, coloured by outcome; vertical lines are the timeline's events (labelled above). Middle: hc state and HAProxy's view per pod. Bottom: Envoy's active requests and connections per pod. Also as <a href=\"plot.png\">plot.png</a>.</p><div class=\"plot\">{svg}</div>"
+    );
+    let t_term = timeline
+        .iter()
+        .find(|e| e.event == "terminating")
+        .map(|e| e.t_ms);
+    if let Some(s) = &summary {
+        write_summary_sections(&mut o, s, t_term);
+    }
     write_disruptions(&mut o, summary.as_ref(), &requests);
 
     let _ = writeln!(o, "<h2>Timeline ({} events)</h2>", timeline.len());
@@ -193,7 +214,7 @@ pub fn render_report(dir: &Path) -> Result<String, ArtifactsError> {
                 e.source.clone(),
                 e.pod.clone().unwrap_or_default(),
                 e.event.clone(),
-                e.detail.clone(),
+                state_detail(e),
             ]
         })
         .collect();
@@ -214,11 +235,11 @@ pub fn render_report(dir: &Path) -> Result<String, ArtifactsError> {
         table(&mut o, &["component", "version"], &rows, &[]);
     }
     let _ = writeln!(o, "<h2>Settings (scenario.toml)</h2>");
-    match fs::read_to_string(dir.join(names::SCENARIO)) {
-        Ok(t) => {
-            let _ = writeln!(o, "<pre>{}</pre>", esc(&t));
+    match &scenario_toml {
+        Some(t) => {
+            let _ = writeln!(o, "<pre>{}</pre>", esc(t));
         }
-        Err(_) => o.push_str("<p class=\"muted\">scenario.toml is missing.</p>\n"),
+        None => o.push_str("<p class=\"muted\">scenario.toml is missing.</p>\n"),
     }
     let _ = writeln!(o, "<h2>Raw files</h2><ul>");
     for f in raw_files(dir) {
@@ -226,154 +247,6 @@ pub fn render_report(dir: &Path) -> Result<String, ArtifactsError> {
     }
     o.push_str("</ul>\n</body></html>\n");
     Ok(o)
-}
-
-fn write_summary_sections(o: &mut String, s: &Summary) {
-    if !s.notes.is_empty() {
-        o.push_str("<ul>");
-        for n in &s.notes {
-            let _ = write!(o, "<li>{}</li>", esc(n));
-        }
-        o.push_str("</ul>\n");
-    }
-    let _ = writeln!(o, "<h2>Expectations</h2>");
-    if s.expectations.is_empty() {
-        o.push_str("<p class=\"muted\">none recorded</p>\n");
-    } else {
-        let rows: Vec<Vec<String>> = s
-            .expectations
-            .iter()
-            .map(|e| {
-                let ok = if e.ok { "ok" } else { "FAILED" };
-                vec![e.name.clone(), ok.to_string(), e.detail.clone()]
-            })
-            .collect();
-        table(o, &["expectation", "result", "detail"], &rows, &[]);
-    }
-    let _ = writeln!(
-        o,
-        "<h2>Requests: {} · disruptions: {}</h2>",
-        s.requests, s.disruptions
-    );
-    // In the model's order (ok first), then any name this build does not know.
-    let known: Vec<&str> = Outcome::ALL.iter().map(|x| x.as_str()).collect();
-    let rows: Vec<Vec<String>> = known
-        .iter()
-        .map(|k| (k.to_string(), s.outcomes.get(*k).copied().unwrap_or(0)))
-        .chain(
-            s.outcomes
-                .iter()
-                .filter(|(k, _)| !known.contains(&k.as_str()))
-                .map(|(k, v)| (k.clone(), *v)),
-        )
-        .map(|(k, v)| vec![k, v.to_string()])
-        .collect();
-    table(o, &["outcome", "count"], &rows, &[1]);
-    if !s.disruptions_by_origin.is_empty() {
-        let rows: Vec<Vec<String>> = s
-            .disruptions_by_origin
-            .iter()
-            .map(|(k, v)| vec![k.clone(), v.to_string()])
-            .collect();
-        table(o, &["disruptions by origin", "count"], &rows, &[1]);
-    }
-    let _ = writeln!(
-        o,
-        "<h2>Latency (ms, ok requests only)</h2>\
-<p class=\"muted\">corrected: from the intended send time (no coordinated omission); uncorrected: from the actual send time.</p>"
-    );
-    let rows = vec![
-        pct_row("corrected", &s.latency_ms.corrected),
-        pct_row("uncorrected", &s.latency_ms.uncorrected),
-    ];
-    table(
-        o,
-        &["", "count", "p50", "p90", "p99", "p99.9", "max"],
-        &rows,
-        &[1, 2, 3, 4, 5, 6],
-    );
-    let d = &s.drain;
-    let _ = writeln!(
-        o,
-        "<h2>Drain</h2><p>preStop: {} ms · exit code: {} · close-lb → DOWN: {} ms</p>",
-        ms(d.prestop_ms),
-        d.exit_code.map_or("–".into(), |c| c.to_string()),
-        ms(d.close_lb_to_down_ms)
-    );
-    let rows: Vec<Vec<String>> = d
-        .steps
-        .iter()
-        .map(|st| vec![st.step.clone(), format!("{:.3}", st.t_ms / 1000.0)])
-        .collect();
-    table(o, &["step", "t (s)"], &rows, &[1]);
-}
-
-/// Every disruption (from requests.csv, or from the attributions alone when
-/// the CSV is gone), with its attributed cause.
-fn write_disruptions(o: &mut String, summary: Option<&Summary>, requests: &[RequestRecord]) {
-    let attributions = summary.map(|s| s.attributions.as_slice()).unwrap_or(&[]);
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    let cause_of = |id: &str| attributions.iter().find(|a| a.request_id == id);
-    let fmt_cause = |id: &str| match cause_of(id) {
-        Some(a) => (
-            a.cause
-                .clone()
-                .unwrap_or_else(|| "no preceding cause".into()),
-            ms(a.delta_ms),
-        ),
-        None => ("not attributed".into(), "–".into()),
-    };
-    for r in requests.iter().filter(|r| r.outcome.is_disruption()) {
-        let (cause, delta) = fmt_cause(&r.id);
-        rows.push(vec![
-            r.id.clone(),
-            r.outcome.to_string(),
-            r.origin.map(|x| x.as_str().to_string()).unwrap_or_default(),
-            r.pod.clone().unwrap_or_default(),
-            r.path.clone(),
-            format!("{:.3}", r.end_ms / 1000.0),
-            r.error.clone().unwrap_or_default(),
-            cause,
-            delta,
-        ]);
-    }
-    if requests.is_empty() {
-        for a in attributions {
-            let (cause, delta) = fmt_cause(&a.request_id);
-            rows.push(vec![
-                a.request_id.clone(),
-                a.outcome.to_string(),
-                String::new(),
-                a.pod.clone().unwrap_or_default(),
-                String::new(),
-                format!("{:.3}", a.t_ms / 1000.0),
-                String::new(),
-                cause,
-                delta,
-            ]);
-        }
-    }
-    let _ = writeln!(o, "<h2>Disruptions ({})</h2>", rows.len());
-    if rows.is_empty() {
-        o.push_str("<p>none</p>\n");
-        return;
-    }
-    table(
-        o,
-        &[
-            "request",
-            "outcome",
-            "origin",
-            "pod",
-            "path",
-            "t (s)",
-            "error",
-            "cause",
-            "after cause (ms)",
-        ],
-        &rows,
-        &[5, 8],
-    );
 }
 
 #[cfg(test)]

@@ -1,0 +1,221 @@
+//! The report's tables: expectations, counts, percentiles, drain steps,
+//! disruptions with their causes, and the timeline's hc states with their
+//! gate names. HTML fragments only; it reads and writes no file.
+
+use std::fmt::Write as _;
+
+use super::table;
+use crate::artifacts::hgrm::Percentiles;
+use crate::artifacts::summary::Summary;
+use crate::model::{Outcome, RequestRecord};
+
+fn ms(v: Option<f64>) -> String {
+    v.map_or_else(|| "–".to_string(), |v| format!("{v:.3}"))
+}
+
+fn pct_row(name: &str, p: &Option<Percentiles>) -> Vec<String> {
+    let mut row = vec![name.to_string()];
+    match p {
+        Some(p) => {
+            row.push(p.count.to_string());
+            for v in [p.p50, p.p90, p.p99, p.p999, p.max] {
+                row.push(format!("{v:.3}"));
+            }
+        }
+        None => row.extend(std::iter::repeat_n("–".to_string(), 6)),
+    }
+    row
+}
+
+/// A `<ul>` of already escaped items.
+pub(super) fn list(o: &mut String, items: &[String]) {
+    o.push_str("<ul>\n");
+    for i in items {
+        let _ = writeln!(o, "<li>{i}</li>");
+    }
+    o.push_str("</ul>\n");
+}
+
+/// An hc `state` event's detail with legacy names followed by their gate
+/// names (`READY -> DRAINING [OPEN -> DRAINING]`); other details unchanged.
+pub(super) fn state_detail(e: &crate::model::TimelineEvent) -> String {
+    if e.source != "hc" || e.event != "state" {
+        return e.detail.clone();
+    }
+    let mapped: Vec<String> = e
+        .detail
+        .split(" -> ")
+        .map(|p| gate::to_gate_name(p.trim()))
+        .collect();
+    let mapped = mapped.join(" -> ");
+    if mapped == e.detail {
+        e.detail.clone()
+    } else {
+        format!("{} [{mapped}]", e.detail)
+    }
+}
+
+pub(super) fn write_summary_sections(o: &mut String, s: &Summary, t_term: Option<f64>) {
+    let _ = writeln!(o, "<h2>Expectations</h2>");
+    if s.expectations.is_empty() {
+        o.push_str("<p class=\"muted\">none recorded</p>\n");
+    } else {
+        let rows: Vec<Vec<String>> = s
+            .expectations
+            .iter()
+            .map(|e| {
+                let ok = if e.ok { "ok" } else { "FAILED" };
+                vec![e.name.clone(), ok.to_string(), e.detail.clone()]
+            })
+            .collect();
+        table(o, &["expectation", "result", "detail"], &rows, &[]);
+    }
+    let _ = writeln!(
+        o,
+        "<h2>Requests: {} · disruptions: {}</h2>",
+        s.requests, s.disruptions
+    );
+    // In the model's order (ok first), then any name this build does not know.
+    let known: Vec<&str> = Outcome::ALL.iter().map(|x| x.as_str()).collect();
+    let rows: Vec<Vec<String>> = known
+        .iter()
+        .map(|k| (k.to_string(), s.outcomes.get(*k).copied().unwrap_or(0)))
+        .chain(
+            s.outcomes
+                .iter()
+                .filter(|(k, _)| !known.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), *v)),
+        )
+        .map(|(k, v)| vec![k, v.to_string()])
+        .collect();
+    table(o, &["outcome", "count"], &rows, &[1]);
+    if !s.disruptions_by_origin.is_empty() {
+        let rows: Vec<Vec<String>> = s
+            .disruptions_by_origin
+            .iter()
+            .map(|(k, v)| vec![k.clone(), v.to_string()])
+            .collect();
+        table(o, &["disruptions by origin", "count"], &rows, &[1]);
+    }
+    let _ = writeln!(
+        o,
+        "<h2>Latency (ms, ok requests only)</h2>\
+<p class=\"muted\">corrected: from the intended send time (no coordinated omission); uncorrected: from the actual send time.</p>"
+    );
+    let rows = vec![
+        pct_row("corrected", &s.latency_ms.corrected),
+        pct_row("uncorrected", &s.latency_ms.uncorrected),
+    ];
+    table(
+        o,
+        &["", "count", "p50", "p90", "p99", "p99.9", "max"],
+        &rows,
+        &[1, 2, 3, 4, 5, 6],
+    );
+    let d = &s.drain;
+    let _ = writeln!(
+        o,
+        "<h2>Drain</h2><p>preStop: {} ms · exit code: {} · close-lb → DOWN: {} ms</p>",
+        ms(d.prestop_ms),
+        d.exit_code.map_or("–".into(), |c| c.to_string()),
+        ms(d.close_lb_to_down_ms)
+    );
+    let rows: Vec<Vec<String>> = d
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, st)| {
+            vec![
+                st.step.clone(),
+                format!("{:.3}", st.t_ms / 1000.0),
+                t_term.map_or("–".into(), |t| format!("{:.3}", (st.t_ms - t) / 1000.0)),
+                d.steps.get(i + 1).map_or("–".into(), |n| {
+                    format!("{:.3}", (n.t_ms - st.t_ms) / 1000.0)
+                }),
+            ]
+        })
+        .collect();
+    table(
+        o,
+        &[
+            "step",
+            "t (s)",
+            "since terminating (s)",
+            "until the next step (s)",
+        ],
+        &rows,
+        &[1, 2, 3],
+    );
+}
+
+/// Every disruption (from requests.csv, or from the attributions alone when
+/// the CSV is gone), with its attributed cause.
+pub(super) fn write_disruptions(
+    o: &mut String,
+    summary: Option<&Summary>,
+    requests: &[RequestRecord],
+) {
+    let attributions = summary.map(|s| s.attributions.as_slice()).unwrap_or(&[]);
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let cause_of = |id: &str| attributions.iter().find(|a| a.request_id == id);
+    let fmt_cause = |id: &str| match cause_of(id) {
+        Some(a) => (
+            a.cause
+                .clone()
+                .unwrap_or_else(|| "no preceding cause".into()),
+            ms(a.delta_ms),
+        ),
+        None => ("not attributed".into(), "–".into()),
+    };
+    for r in requests.iter().filter(|r| r.outcome.is_disruption()) {
+        let (cause, delta) = fmt_cause(&r.id);
+        rows.push(vec![
+            r.id.clone(),
+            r.outcome.to_string(),
+            r.origin.map(|x| x.as_str().to_string()).unwrap_or_default(),
+            r.pod.clone().unwrap_or_default(),
+            r.path.clone(),
+            format!("{:.3}", r.end_ms / 1000.0),
+            r.error.clone().unwrap_or_default(),
+            cause,
+            delta,
+        ]);
+    }
+    if requests.is_empty() {
+        for a in attributions {
+            let (cause, delta) = fmt_cause(&a.request_id);
+            rows.push(vec![
+                a.request_id.clone(),
+                a.outcome.to_string(),
+                String::new(),
+                a.pod.clone().unwrap_or_default(),
+                String::new(),
+                format!("{:.3}", a.t_ms / 1000.0),
+                String::new(),
+                cause,
+                delta,
+            ]);
+        }
+    }
+    let _ = writeln!(o, "<h2>Disruptions ({})</h2>", rows.len());
+    if rows.is_empty() {
+        o.push_str("<p>none</p>\n");
+        return;
+    }
+    table(
+        o,
+        &[
+            "request",
+            "outcome",
+            "origin",
+            "pod",
+            "path",
+            "t (s)",
+            "error",
+            "cause",
+            "after cause (ms)",
+        ],
+        &rows,
+        &[5, 8],
+    );
+}

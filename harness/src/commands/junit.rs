@@ -1,0 +1,282 @@
+//! JUnit XML of run verdicts, so CI systems show scenario expectations as
+//! tests: `junit.xml` in every run folder (one testcase per expectation) and
+//! `junit-<scenario>-<UTC>.xml` in the artifacts folder for a multi-mode
+//! `scenario` invocation (one testsuite per mode).
+//!
+//! It only writes XML from summaries; it never judges a run itself.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+use super::CommandError;
+use crate::artifacts::{write_atomic, Summary, Verdict};
+use crate::run::RunResult;
+
+/// The file name inside a run folder.
+pub const RUN_JUNIT: &str = "junit.xml";
+
+/// Escapes text for XML content and attributes, dropping characters XML 1.0
+/// cannot carry at all.
+pub fn xml_esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&apos;"),
+            '\t' | '\n' | '\r' => o.push(c),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => o.push('?'),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+struct Case {
+    name: String,
+    /// `(failure|error, message, body)`.
+    problem: Option<(&'static str, String, String)>,
+}
+
+fn cases_of(s: &Summary) -> Vec<Case> {
+    let mut cases: Vec<Case> = s
+        .expectations
+        .iter()
+        .map(|e| Case {
+            name: e.name.clone(),
+            problem: (!e.ok).then(|| ("failure", e.detail.clone(), e.detail.clone())),
+        })
+        .collect();
+    if s.interrupted || s.verdict == Verdict::Interrupted {
+        cases.push(Case {
+            name: "run completed".into(),
+            problem: Some((
+                "error",
+                "the run was interrupted".into(),
+                s.notes.join("\n"),
+            )),
+        });
+    } else if cases.is_empty() {
+        cases.push(Case {
+            name: "verdict".into(),
+            problem: (s.verdict != Verdict::Pass).then(|| {
+                (
+                    "failure",
+                    format!("verdict {}", s.verdict.as_str()),
+                    String::new(),
+                )
+            }),
+        });
+    }
+    cases
+}
+
+fn suite_xml(o: &mut String, s: &Summary, run_dir: Option<&Path>) {
+    let cases = cases_of(s);
+    let failures = cases
+        .iter()
+        .filter(|c| matches!(c.problem, Some(("failure", ..))))
+        .count();
+    let errors = cases
+        .iter()
+        .filter(|c| matches!(c.problem, Some(("error", ..))))
+        .count();
+    let classname = format!("{}.{}", s.scenario, s.mode);
+    let _ = writeln!(
+        o,
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"0\" time=\"{:.3}\" timestamp=\"{}\">",
+        xml_esc(&format!("{}/{}", s.scenario, s.mode)),
+        cases.len(),
+        s.wall_s.unwrap_or(0.0),
+        s.started_at.format("%Y-%m-%dT%H:%M:%S"),
+    );
+    o.push_str("    <properties>\n");
+    let dir = run_dir.map(|d| d.display().to_string()).unwrap_or_default();
+    for (k, v) in [
+        ("run_id", s.run_id.clone()),
+        ("run_dir", dir),
+        ("verdict", s.verdict.as_str().to_string()),
+        ("runtime", s.runtime.clone()),
+        ("naming", s.naming.to_string()),
+        ("requests", s.requests.to_string()),
+        ("disruptions", s.disruptions.to_string()),
+    ] {
+        let _ = writeln!(
+            o,
+            "      <property name=\"{}\" value=\"{}\"/>",
+            xml_esc(k),
+            xml_esc(&v)
+        );
+    }
+    o.push_str("    </properties>\n");
+    for c in &cases {
+        let _ = write!(
+            o,
+            "    <testcase classname=\"{}\" name=\"{}\" time=\"0\"",
+            xml_esc(&classname),
+            xml_esc(&c.name)
+        );
+        match &c.problem {
+            None => o.push_str("/>\n"),
+            Some((kind, msg, body)) => {
+                let _ = writeln!(
+                    o,
+                    ">\n      <{kind} message=\"{}\" type=\"{}\">{}</{kind}>\n    </testcase>",
+                    xml_esc(msg),
+                    if *kind == "failure" {
+                        "expectation"
+                    } else {
+                        "interrupted"
+                    },
+                    xml_esc(body)
+                );
+            }
+        }
+    }
+    let mut out = format!(
+        "verdict {}: {} requests, {} disruptions\n",
+        s.verdict.as_str(),
+        s.requests,
+        s.disruptions
+    );
+    for a in &s.attributions {
+        let _ = writeln!(
+            out,
+            "disruption {} ({}, pod {}) at {:.3} s: {}",
+            a.request_id,
+            a.outcome,
+            a.pod.as_deref().unwrap_or("?"),
+            a.t_ms / 1000.0,
+            a.cause.as_deref().unwrap_or("no cause found")
+        );
+    }
+    let _ = writeln!(o, "    <system-out>{}</system-out>", xml_esc(&out));
+    o.push_str("  </testsuite>\n");
+}
+
+/// The JUnit document of one run.
+pub fn run_xml(s: &Summary, run_dir: Option<&Path>) -> String {
+    let mut o = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
+    suite_xml(&mut o, s, run_dir);
+    o.push_str("</testsuites>\n");
+    o
+}
+
+/// Writes `<run_dir>/junit.xml` atomically; returns its path.
+pub fn write_run(run_dir: &Path, s: &Summary) -> Result<PathBuf, CommandError> {
+    let path = run_dir.join(RUN_JUNIT);
+    write_atomic(&path, run_xml(s, Some(run_dir)).as_bytes())?;
+    Ok(path)
+}
+
+/// One mode's result of a `scenario` invocation: its summary and folder, or
+/// the error that stopped it before it had one.
+pub enum ModeResult<'a> {
+    Ran(&'a Summary, &'a Path),
+    Failed(String),
+}
+
+/// The JUnit document of a multi-mode invocation: one testsuite per mode.
+pub fn scenario_xml(scenario: &str, results: &[(String, ModeResult<'_>)]) -> String {
+    let mut o = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(o, "<testsuites name=\"{}\">", xml_esc(scenario));
+    for (mode, r) in results {
+        match r {
+            ModeResult::Ran(s, dir) => suite_xml(&mut o, s, Some(dir)),
+            ModeResult::Failed(e) => {
+                let name = xml_esc(&format!("{scenario}/{mode}"));
+                let _ = writeln!(
+                    o,
+                    "  <testsuite name=\"{name}\" tests=\"1\" failures=\"0\" errors=\"1\" skipped=\"0\">\n    <testcase classname=\"{}\" name=\"run\" time=\"0\">\n      <error message=\"{}\" type=\"error\"/>\n    </testcase>\n  </testsuite>",
+                    xml_esc(&format!("{scenario}.{mode}")),
+                    xml_esc(e)
+                );
+            }
+        }
+    }
+    o.push_str("</testsuites>\n");
+    o
+}
+
+/// Writes `<root>/junit-<scenario>-<UTC>.xml` (a `-N` suffix when taken).
+pub fn write_scenario_at(
+    root: &Path,
+    scenario: &str,
+    results: &[(String, ModeResult<'_>)],
+    now: DateTime<Utc>,
+) -> Result<PathBuf, CommandError> {
+    crate::artifacts::rundir::check_name("scenario id", scenario)?;
+    let base = format!("junit-{scenario}-{}", now.format("%Y%m%dT%H%M%SZ"));
+    let mut path = root.join(format!("{base}.xml"));
+    let mut n = 2;
+    while path.exists() {
+        path = root.join(format!("{base}-{n}.xml"));
+        n += 1;
+    }
+    write_atomic(&path, scenario_xml(scenario, results).as_bytes())?;
+    Ok(path)
+}
+
+/// [`write_scenario_at`] now, from the results `cli::scenario` collects;
+/// prints where it went.
+pub fn write_scenario(
+    root: &Path,
+    scenario: &str,
+    results: &[(String, anyhow::Result<RunResult>)],
+) -> Result<PathBuf, CommandError> {
+    let modes: Vec<(String, ModeResult<'_>)> = results
+        .iter()
+        .map(|(m, r)| {
+            let r = match r {
+                Ok(r) => ModeResult::Ran(&r.summary, r.dir.as_path()),
+                Err(e) => ModeResult::Failed(format!("{e:#}")),
+            };
+            (m.clone(), r)
+        })
+        .collect();
+    let path = write_scenario_at(root, scenario, &modes, Utc::now())?;
+    println!("junit: {}", path.display());
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::artifacts::ExpectationResult;
+
+    #[test]
+    fn counts_failures_and_escapes() {
+        let mut s = Summary::new("s1", "current", "x", Utc::now());
+        s.interrupted = false;
+        s.expectations.push(ExpectationResult {
+            name: "disruptions <= 0 & \"none\"".into(),
+            ok: false,
+            detail: "2 disruptions <long-0>\u{1}".into(),
+        });
+        s.expectations.push(ExpectationResult {
+            name: "ok one".into(),
+            ok: true,
+            detail: String::new(),
+        });
+        s.decide_verdict();
+        let x = run_xml(&s, None);
+        assert!(x.contains("tests=\"2\" failures=\"1\" errors=\"0\""), "{x}");
+        assert!(
+            x.contains("name=\"disruptions &lt;= 0 &amp; &quot;none&quot;\""),
+            "{x}"
+        );
+        assert!(x.contains("2 disruptions &lt;long-0&gt;?"), "{x}");
+    }
+
+    #[test]
+    fn interrupted_run_is_an_error_case() {
+        let s = Summary::new("s1", "graceful", "x", Utc::now());
+        let x = run_xml(&s, None);
+        assert!(x.contains("errors=\"1\""), "{x}");
+        assert!(x.contains("name=\"run completed\""), "{x}");
+    }
+}
