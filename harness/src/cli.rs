@@ -249,6 +249,8 @@ fn scenario_all(args: ScenarioArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("starting the async runtime")?;
     let rows = crate::run::catalogue::run_all(&env, &rt, &picked, &args.mode, |id, results| {
+        let _ = crate::commands::junit::write_scenario(&env.artifacts_root, id, results)
+            .map_err(|e| eprintln!("harness: junit: {e}"));
         print_verdicts(id, results)
     });
     rt.shutdown_timeout(std::time::Duration::from_secs(2));

@@ -143,23 +143,26 @@ pub async fn terminate<R: Runtime + Sync>(
     }
     let sidecar = sidecar_shutdown(rt, pod, plan, timeline);
 
-    // Wait for every container until the grace period (plus extension) ends; SIGKILL the rest.
+    // Wait for every container until the grace period (plus extension) ends;
+    // SIGKILL the rest at that moment. The sidecar's own schedule (Istio's
+    // terminationDrainDuration) is cut off by the same deadline.
     let all = [&pod.backend, &pod.hc, &pod.envoy];
     let deadline = tokio::time::Instant::from_std(kill_at);
     let waits = futures::future::join_all(all.iter().map(|c| async move {
-        let r = tokio::time::timeout_at(deadline, c.wait()).await;
-        (c, r)
-    }));
-    let (results, _) = tokio::join!(waits, sidecar);
-    for (c, r) in results {
-        let exit = match r {
-            Ok(e) => e,
+        match tokio::time::timeout_at(deadline, c.wait()).await {
+            Ok(e) => (c, e, false),
             Err(_) => {
                 send(rt, c, Signal::Kill, timeline);
-                rep.killed.push(c.name.clone());
-                c.wait().await
+                (c, c.wait().await, true)
             }
-        };
+        }
+    }));
+    let sidecar = tokio::time::timeout_at(deadline, sidecar);
+    let (results, _) = tokio::join!(waits, sidecar);
+    for (c, exit, killed) in results {
+        if killed {
+            rep.killed.push(c.name.clone());
+        }
         record_exit(timeline, c, &exit, clock);
         rep.exits.push((c.name.clone(), exit.code));
     }

@@ -39,16 +39,17 @@ fn summary(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&text).expect("summary.json parses")
 }
 
-/// Processes whose environment carries this run id.
-fn processes_of_run(run_id: &str) -> Vec<i32> {
-    let needle = format!("GRACEFUL_LAB_RUN_ID={run_id}");
+/// Processes whose environment carries the run id of this run folder
+/// (`<folder name>-p<harness pid>`).
+fn processes_of_run(folder: &str) -> Vec<i32> {
+    let needle = format!("GRACEFUL_LAB_RUN_ID={folder}-p");
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
         .filter(|pid| {
             std::fs::read(format!("/proc/{pid}/environ"))
-                .map(|env| env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()))
+                .map(|env| env.split(|b| *b == 0).any(|kv| kv.starts_with(needle.as_bytes())))
                 .unwrap_or(false)
         })
         .collect()

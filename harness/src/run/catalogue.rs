@@ -182,7 +182,15 @@ pub fn table(rows: &[Row]) -> String {
     let _ = writeln!(
         out,
         "{:<9} {:<14} {:<11} {:>8} {:>6}  {:<30} {:>9} {:>9} {:>7}",
-        "scenario", "mode", "verdict", "requests", "disr.", "by outcome", "p99 ms", "drain s", "wall s"
+        "scenario",
+        "mode",
+        "verdict",
+        "requests",
+        "disr.",
+        "by outcome",
+        "p99 ms",
+        "drain s",
+        "wall s"
     );
     for r in rows {
         let _ = writeln!(
@@ -206,7 +214,11 @@ pub fn table(rows: &[Row]) -> String {
     let passed = rows.iter().filter(|r| r.pass).count();
     let _ = writeln!(out, "{passed}/{} runs passed", rows.len());
     for r in rows.iter().filter(|r| !r.pass) {
-        let _ = writeln!(out, "  {} / {}: {} {}", r.scenario, r.mode, r.verdict, r.why);
+        let _ = writeln!(
+            out,
+            "  {} / {}: {} {}",
+            r.scenario, r.mode, r.verdict, r.why
+        );
     }
     out
 }

@@ -141,7 +141,13 @@ impl FaultRunner {
                     .and_then(|v| v.to_str().ok())
                     .map(|w| format!(" warning: {w}"))
                     .unwrap_or_default();
-                let body: String = r.text().await.unwrap_or_default().chars().take(120).collect();
+                let body: String = r
+                    .text()
+                    .await
+                    .unwrap_or_default()
+                    .chars()
+                    .take(120)
+                    .collect();
                 format!("POST {path} -> {status} {}{warning}", body.trim())
             }
             Err(e) => format!("POST {path} failed: {e}"),
@@ -172,8 +178,12 @@ impl FaultRunner {
         let pod = runtime::start_pod(&self.rt, &old.addrs, &launch)
             .await
             .with_context(|| format!("restarting {name}"))?;
-        self.timeline
-            .emit("harness", Some(name), "pod_restarted", "ready again at the same address");
+        self.timeline.emit(
+            "harness",
+            Some(name),
+            "pod_restarted",
+            "ready again at the same address",
+        );
         if let Some(ep) = self.plans.get(name).and_then(|p| p.endpoint.as_ref()) {
             ep.reset(name, &self.timeline);
         }
@@ -182,9 +192,7 @@ impl FaultRunner {
         }
         let deadline = Instant::now() + rl.readmit_timeout;
         while Instant::now() < deadline {
-            if let Ok(m) =
-                crate::observe::show_stat(&rl.haproxy_socket, "be_app").await
-            {
+            if let Ok(m) = crate::observe::show_stat(&rl.haproxy_socket, "be_app").await {
                 if m.get(name).map(String::as_str) == Some("UP") {
                     self.timeline.emit(
                         "harness",

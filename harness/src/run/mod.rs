@@ -62,7 +62,9 @@ pub async fn run_mode(env: &RunEnv, sc: &Scenario, mode_name: &str) -> anyhow::R
         .with_context(|| format!("scenario {} has no mode {mode_name:?}", sc.id))?;
     let progress = Progress::new(format!("{}/{mode_name}", sc.id));
     let dir = RunDir::create(&env.artifacts_root, &sc.id, mode_name)?;
-    let run_id = dir.run_id();
+    // The folder name alone can repeat across artifacts roots (same scenario,
+    // same second): the pid makes the id that labels processes unique.
+    let run_id = format!("{}-p{}", dir.run_id(), std::process::id());
     progress.phase(format!("run folder {}", dir.path().display()));
     let started = chrono::Utc::now();
     let clock = RunClock::new();
@@ -313,9 +315,7 @@ async fn drive(
         stats.sent, stats.completed
     ));
     for t in terms {
-        facts
-            .terminations
-            .extend(t.await.context("fault task")??);
+        facts.terminations.extend(t.await.context("fault task")??);
     }
     ticker.abort();
     // Let the observers see the end state.

@@ -163,7 +163,10 @@ fn judge_more(expect: &Expect, f: &RunFacts<'_>, push: &mut impl FnMut(&str, boo
         push(
             &format!("preStop exit code {code}"),
             got == Some(code),
-            format!("exit code {}", got.map(|c| c.to_string()).unwrap_or("-".into())),
+            format!(
+                "exit code {}",
+                got.map(|c| c.to_string()).unwrap_or("-".into())
+            ),
         );
     }
     if let Some(want) = expect.prestop_cut_by_grace {
@@ -207,7 +210,11 @@ fn judge_more(expect: &Expect, f: &RunFacts<'_>, push: &mut impl FnMut(&str, boo
         let hits = f
             .attributions
             .iter()
-            .filter(|a| a.cause.as_deref().is_some_and(|c| c.contains(needle.as_str())))
+            .filter(|a| {
+                a.cause
+                    .as_deref()
+                    .is_some_and(|c| c.contains(needle.as_str()))
+            })
             .count();
         push(
             &format!("a disruption is attributed to {needle:?}"),

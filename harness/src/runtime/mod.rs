@@ -16,6 +16,9 @@ use tokio::sync::{mpsc, watch};
 use crate::topology::PodAddrs;
 
 pub mod cleanup;
+pub mod docker;
+pub mod docker_pod;
+pub mod images;
 pub mod local;
 pub mod pod;
 pub mod procscan;

@@ -88,7 +88,10 @@ impl EventPattern {
         let mut it = s.trim().splitn(3, ' ');
         let source = it.next().filter(|x| !x.is_empty())?.to_string();
         let event = it.next().filter(|x| !x.is_empty())?.to_string();
-        let detail = it.next().map(|d| d.trim().to_string()).filter(|d| !d.is_empty());
+        let detail = it
+            .next()
+            .map(|d| d.trim().to_string())
+            .filter(|d| !d.is_empty());
         Some(EventPattern {
             source,
             event,

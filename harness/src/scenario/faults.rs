@@ -194,7 +194,10 @@ mod tests {
         let e = f("at = 1\nterminate = \"pod-a\"\nhc_fault = \"pod-a\"")
             .action(3)
             .unwrap_err();
-        assert!(e.contains("faults[3]") && e.contains("terminate, hc_fault"), "{e}");
+        assert!(
+            e.contains("faults[3]") && e.contains("terminate, hc_fault"),
+            "{e}"
+        );
         let e = f("at = 1").action(0).unwrap_err();
         assert!(e.contains("none"), "{e}");
         let e = f("at = 1\nkill = \"pod-a\"\nprocess = \"nginx\"")

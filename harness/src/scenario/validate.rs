@@ -270,7 +270,10 @@ fn check_expect(mode: &str, e: &Expect, pods: &[String]) -> Result<(), String> {
             ));
         }
     }
-    for (key, map) in [("outcomes_min", &e.outcomes_min), ("outcomes_max", &e.outcomes_max)] {
+    for (key, map) in [
+        ("outcomes_min", &e.outcomes_min),
+        ("outcomes_max", &e.outcomes_max),
+    ] {
         for k in map.keys() {
             if !OUTCOMES.contains(&k.as_str()) {
                 return Err(format!(
@@ -299,7 +302,10 @@ fn check_expect(mode: &str, e: &Expect, pods: &[String]) -> Result<(), String> {
             ));
         }
     }
-    for (key, list) in [("timeline_has", &e.timeline_has), ("timeline_lacks", &e.timeline_lacks)] {
+    for (key, list) in [
+        ("timeline_has", &e.timeline_has),
+        ("timeline_lacks", &e.timeline_lacks),
+    ] {
         for p in list {
             if EventPattern::parse(p).is_none() {
                 return Err(format!(

@@ -159,6 +159,24 @@ pub fn render_report(dir: &Path) -> Result<String, ArtifactsError> {
                 esc(&s.runtime_reason),
                 if s.naming == gate::Naming::Legacy { "legacy (hc states shown with their gate names in brackets)" } else { "gate" },
             );
+            if !s.expectations.is_empty() {
+                let exp: Vec<String> = s
+                    .expectations
+                    .iter()
+                    .map(|e| {
+                        format!(
+                            "{} ({})",
+                            esc(&e.name),
+                            if e.ok { "held" } else { "<b>FAILED</b>" }
+                        )
+                    })
+                    .collect();
+                let _ = writeln!(
+                    o,
+                    "<p>The verdict says whether this mode's expectations held: {}.</p>",
+                    exp.join("; ")
+                );
+            }
         }
         None => {
             let _ = writeln!(

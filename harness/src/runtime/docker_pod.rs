@@ -1,0 +1,146 @@
+//! The docker runtime's topology start, mirroring `pod.rs`: where pods and
+//! HAProxy live on the run's subnet (`DockerPlan`), a pod = a pause container
+//! at the pod's IP plus backend/hc/Envoy joining its namespace (then the
+//! generic `start_pod` readiness waits, from the host to the container IPs),
+//! and HAProxy in its own container with its stats socket bind-mounted so the
+//! host reads the runtime API as on the local runtime.
+//!
+//! It must never publish a port nor wait without a deadline: every address
+//! the host talks to is a container of the run's own network.
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::docker::{Bind, DockerRuntime, Placement};
+use super::pod::{haproxy_api, start_pod, Haproxy, Pod, PodLaunch};
+use super::{LineSink, ProcSpec, RuntimeError};
+use crate::topology::{pod_name, PodAddrs, Rendered, ENVOY_ADMIN_PORT};
+
+/// HAProxy's frontend port inside its container.
+pub const FRONTEND_PORT: u16 = 8080;
+/// Pod i lives at `.POD_HOST_BASE + i` of the run's subnet; HAProxy at `.2`.
+pub const POD_HOST_BASE: u8 = 11;
+pub const HAPROXY_HOST: u8 = 2;
+
+/// Where everything of a docker run lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DockerPlan {
+    pub pods: Vec<PodAddrs>,
+    pub haproxy_ip: Ipv4Addr,
+    /// HAProxy's frontend (`<haproxy ip>:8080`): give it to
+    /// `HaproxyPlacement::frontend_addr`; the load and observers reach it
+    /// directly from the host (no published port).
+    pub frontend: SocketAddr,
+}
+
+/// The addresses of `n` pods and HAProxy on `rt`'s subnet.
+pub fn plan(rt: &DockerRuntime, n: usize) -> DockerPlan {
+    let haproxy_ip = rt.ip(HAPROXY_HOST);
+    DockerPlan {
+        pods: (0..n)
+            .map(|i| PodAddrs::new(pod_name(i), rt.ip(POD_HOST_BASE + i as u8)))
+            .collect(),
+        haproxy_ip,
+        frontend: SocketAddr::V4(SocketAddrV4::new(haproxy_ip, FRONTEND_PORT)),
+    }
+}
+
+/// Writes `<cfg>.docker.yaml` beside `cfg` with Envoy's admin bound to
+/// `0.0.0.0:15000`: inside the pod it answers on 127.0.0.1 (as a sidecar's
+/// admin does for the preStop hook) and the host's observers reach it at
+/// the pod's IP.
+pub fn docker_envoy_cfg(cfg: &Path, pod: &PodAddrs) -> std::io::Result<PathBuf> {
+    let text = std::fs::read_to_string(cfg)?;
+    let from = format!(
+        "socket_address: {{ address: {}, port_value: {ENVOY_ADMIN_PORT} }}",
+        pod.ip
+    );
+    let to = format!("socket_address: {{ address: 0.0.0.0, port_value: {ENVOY_ADMIN_PORT} }}");
+    if !text.contains(&from) {
+        return Err(std::io::Error::other(format!(
+            "{}: no admin address line {from:?} to rewrite",
+            cfg.display()
+        )));
+    }
+    let out = cfg.with_extension("docker.yaml");
+    std::fs::write(&out, text.replacen(&from, &to, 1))?;
+    Ok(out)
+}
+
+/// Starts `pod`'s pause container, then its backend, hc and Envoy in its
+/// namespace, and waits until each serves (as `pod::start_pod`).
+pub async fn start_docker_pod(
+    rt: &DockerRuntime,
+    pod: &PodAddrs,
+    launch: &PodLaunch<'_>,
+) -> Result<Pod, RuntimeError> {
+    rt.create_pod_sandbox(pod).await?;
+    let cfg = docker_envoy_cfg(launch.envoy_cfg, pod).map_err(|source| RuntimeError::Log {
+        path: launch.envoy_cfg.to_path_buf(),
+        source,
+    })?;
+    let launch = PodLaunch {
+        envoy_cfg: &cfg,
+        ..launch.clone()
+    };
+    start_pod(rt, pod, &launch).await
+}
+
+/// Starts HAProxy in its own container at `ip` (`haproxy -db -f <cfg>`, the
+/// config's folder mounted read-only and the stats socket's folder
+/// read-write at the same paths) and waits until the socket answers.
+pub async fn start_docker_haproxy(
+    rt: &DockerRuntime,
+    rendered: &Rendered,
+    ip: Ipv4Addr,
+    tee: Option<LineSink>,
+    ready_timeout: Duration,
+) -> Result<Haproxy, RuntimeError> {
+    let _ = std::fs::remove_file(&rendered.stats_socket);
+    let sock_dir = rendered
+        .stats_socket
+        .parent()
+        .unwrap_or(Path::new("/tmp"))
+        .to_path_buf();
+    let spec = ProcSpec::new("haproxy", "haproxy")
+        .args(["-db", "-f"])
+        .arg(&rendered.haproxy_cfg)
+        .tee(tee);
+    let image = rt.images().haproxy.clone();
+    let binds = [Bind {
+        path: sock_dir,
+        read_only: false,
+    }];
+    let proc = rt
+        .start_container(spec, Placement::Own(Some(ip)), &binds, &image)
+        .await?;
+    let start = Instant::now();
+    loop {
+        if let Some(exit) = proc.try_exit() {
+            return Err(RuntimeError::ExitedEarly {
+                what: proc.label(),
+                code: exit.code,
+                log: proc.log_path.clone(),
+            });
+        }
+        let last = match haproxy_api(&rendered.stats_socket, "show info").await {
+            Ok(info) if info.contains("Name: HAProxy") => break,
+            Ok(info) => format!("show info answered {:?}", info.lines().next()),
+            Err(e) => format!("stats socket {}: {e}", rendered.stats_socket.display()),
+        };
+        if start.elapsed() >= ready_timeout {
+            return Err(RuntimeError::NotReady {
+                what: proc.label(),
+                waited: ready_timeout,
+                detail: last,
+                log: proc.log_path.clone(),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(Haproxy {
+        proc,
+        stats_socket: rendered.stats_socket.clone(),
+    })
+}

@@ -1,0 +1,114 @@
+//! Shared helpers of the docker tests (included with `mod docker_support;`):
+//! the engine, the lab's images built locally (no pulls), guards that
+//! remove what a test created, and label checks through the docker CLI
+//! (the tests may use it; the product does not).
+#![allow(dead_code)]
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use harness::apps::{release_dir, workspace_root, Apps};
+use harness::runtime::images::{ensure_lab_images, ImageReport, LabImages};
+use harness::tools::{locate, Tools};
+
+pub fn tools() -> Tools {
+    locate().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// backend, hc and drain from target/release (built when missing).
+pub fn apps() -> Apps {
+    let ws = workspace_root().expect("tests run inside the workspace");
+    let bin = release_dir(&ws);
+    if ["backend", "hc", "drain"].iter().any(|b| !bin.join(b).is_file()) {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let st = Command::new(cargo)
+            .args(["build", "--release", "-q", "-p", "backend", "-p", "hc", "-p", "drain"])
+            .current_dir(&ws)
+            .status()
+            .expect("cargo runs");
+        assert!(st.success(), "building backend/hc/drain failed");
+    }
+    Apps {
+        backend: bin.join("backend"),
+        hc: bin.join("hc"),
+        drain: bin.join("drain"),
+        drain_script: ws.join("apps/hc/graceful-drain.sh"),
+    }
+}
+
+/// The engine; a test FAILS (not skips) without one.
+pub async fn docker() -> bollard::Docker {
+    harness::runtime::docker::connect()
+        .await
+        .unwrap_or_else(|e| panic!("the docker tests need a Docker Engine (systemctl start docker / dockerd): {e}"))
+}
+
+/// The lab's images, built when their content tag is missing.
+pub async fn images() -> (LabImages, Vec<ImageReport>) {
+    let d = docker().await;
+    ensure_lab_images(&d, &apps(), &tools())
+        .await
+        .unwrap_or_else(|e| panic!("building the lab's images: {e}"))
+}
+
+/// `graceful-lab/x:hash` -> ("graceful-lab/x", "hash") for GenericImage.
+pub fn split_tag(tag: &str) -> (String, String) {
+    let (n, t) = tag.rsplit_once(':').expect("a tagged image");
+    (n.to_string(), t.to_string())
+}
+
+/// Ids of containers / networks carrying `label` (docker CLI).
+pub fn docker_ids(what: &str, label: &str) -> Vec<String> {
+    let args: Vec<&str> = match what {
+        "containers" => vec!["ps", "-a", "-q", "--filter"],
+        "networks" => vec!["network", "ls", "-q", "--filter"],
+        _ => vec!["volume", "ls", "-q", "--filter"],
+    };
+    let out = Command::new("docker")
+        .args(args)
+        .arg(format!("label={label}"))
+        .output()
+        .expect("the docker CLI runs");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+}
+
+/// Polls `f` every 50 ms until it returns Some or `within` passes.
+pub async fn poll<T, F, Fut>(within: Duration, mut f: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = f().await {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap()
+}
+
+/// GET `url` until it answers (any status); returns (status, body).
+pub async fn get_when_up(url: &str) -> (u16, String) {
+    let c = client();
+    poll(Duration::from_secs(15), || async {
+        let r = c.get(url).send().await.ok()?;
+        let s = r.status().as_u16();
+        Some((s, r.text().await.unwrap_or_default()))
+    })
+    .await
+    .unwrap_or_else(|| panic!("{url} did not answer within 15 s"))
+}
