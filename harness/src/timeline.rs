@@ -114,16 +114,13 @@ pub fn attribute(req: &RequestRecord, events: &[TimelineEvent]) -> Attribution {
         .filter(|e| CAUSES.contains(&e.event.as_str()))
         .filter(same_pod)
         .collect();
-    // Strictly preceding causes first; one observed a little late only when none precedes.
-    let mut window: Vec<&TimelineEvent> =
-        causes.iter().copied().filter(|e| e.t_ms <= end).collect();
-    if window.is_empty() {
-        window = causes
-            .iter()
-            .copied()
-            .filter(|e| e.t_ms <= end + LATE_CAUSE_MS)
-            .collect();
-    }
+    // Causes up to the end, plus one observed a little late (a log line is
+    // read a few ms after HAProxy wrote it, the client may see the cut first).
+    let window: Vec<&TimelineEvent> = causes
+        .iter()
+        .copied()
+        .filter(|e| e.t_ms <= end + LATE_CAUSE_MS)
+        .collect();
     // What can have made this outcome, most direct first.
     let recent_lb = |e: &&TimelineEvent| {
         (e.event == "server_down" || e.event == "server_nolb") && end - e.t_ms <= 500.0
@@ -133,17 +130,21 @@ pub fn attribute(req: &RequestRecord, events: &[TimelineEvent]) -> Attribution {
         Some(crate::model::Origin::Envoy) => window
             .iter()
             .copied()
-            .filter(|e| e.source == "backend")
+            .filter(|e| e.source == "backend" && e.t_ms <= end)
             .collect(),
         _ => window.iter().copied().filter(recent_lb).collect(),
     };
     let chosen = latest(&preferred).or_else(|| {
-        let direct: Vec<&TimelineEvent> = window
-            .iter()
-            .copied()
-            .filter(|e| e.event != "drain_listeners")
-            .collect();
-        latest(&direct).or_else(|| latest(&window))
+        let direct = |strict: bool| -> Vec<&TimelineEvent> {
+            window
+                .iter()
+                .copied()
+                .filter(|e| e.event != "drain_listeners" && (!strict || e.t_ms <= end))
+                .collect()
+        };
+        latest(&direct(true))
+            .or_else(|| latest(&direct(false)))
+            .or_else(|| latest(&window))
     });
     let what = match (req.outcome, req.origin) {
         (crate::model::Outcome::Http5xx, Some(o)) => format!(
@@ -262,9 +263,21 @@ mod tests {
 
     #[test]
     fn tolerates_a_cause_observed_slightly_late() {
-        let events = vec![ev(10_050.0, "haproxy", "pod-a", "server_down")];
-        let a = attribute(&req(10_000.0, Some("pod-a")), &events);
-        assert_eq!(a.cause_t_ms, Some(10_050.0));
+        // Measured in s1: HAProxy's DOWN line was read 0.1 ms after the
+        // client saw its 502; hc had exited 2.8 s before.
+        let events = vec![
+            ev(21_679.8, "hc", "pod-a", "exit"),
+            ev(24_454.6, "haproxy", "pod-a", "server_down"),
+        ];
+        let a = attribute(&req(24_454.5, Some("pod-a")), &events);
+        assert_eq!(a.cause_t_ms, Some(24_454.6));
+        // Too late to be the cause: the preceding event wins.
+        let events = vec![
+            ev(21_679.8, "hc", "pod-a", "exit"),
+            ev(24_800.0, "haproxy", "pod-a", "server_down"),
+        ];
+        let a = attribute(&req(24_454.5, Some("pod-a")), &events);
+        assert_eq!(a.cause_t_ms, Some(21_679.8));
     }
 
     #[test]

@@ -28,13 +28,26 @@ async fn images_are_built_once_and_carry_the_lab_label() {
     }
     eprintln!("first ensure {first_s:?}, second (warm) {warm:?}");
     assert_eq!(imgs, again, "same content, same tags");
-    assert!(second.iter().all(|r| !r.built), "the second run built something: {second:?}");
+    assert!(
+        second.iter().all(|r| !r.built),
+        "the second run built something: {second:?}"
+    );
     let d = docker().await;
-    for tag in [&imgs.pause, &imgs.backend, &imgs.hc, &imgs.envoy, &imgs.haproxy] {
+    for tag in [
+        &imgs.pause,
+        &imgs.backend,
+        &imgs.hc,
+        &imgs.envoy,
+        &imgs.haproxy,
+    ] {
         assert!(tag.starts_with("graceful-lab/"), "{tag}");
         let i = d.inspect_image(tag).await.expect("the image exists");
         let labels = i.config.and_then(|c| c.labels).unwrap_or_default();
-        assert_eq!(labels.get(LAB_LABEL).map(String::as_str), Some("1"), "{tag}");
+        assert_eq!(
+            labels.get(LAB_LABEL).map(String::as_str),
+            Some("1"),
+            "{tag}"
+        );
     }
 }
 
@@ -52,7 +65,10 @@ fn the_hc_image_holds_drain_the_script_a_shell_curl_and_their_libraries() {
         "/bin/awk",
         "/lib64/ld-linux-x86-64.so.2",
     ] {
-        assert!(paths.iter().any(|p| p == want), "{want} missing from {paths:?}");
+        assert!(
+            paths.iter().any(|p| p == want),
+            "{want} missing from {paths:?}"
+        );
     }
     assert!(paths.iter().any(|p| p.contains("libcurl.so")), "{paths:?}");
     let haproxy = specs.iter().find(|s| s.name == "haproxy").unwrap();

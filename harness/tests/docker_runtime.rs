@@ -31,9 +31,15 @@ async fn a_pod_serves_behind_haproxy_drains_by_exec_and_leaves_nothing() {
     let run_id = new_run_id();
     let _guard = Guard(run_id.clone());
     let tmp = tempfile::tempdir().unwrap();
-    let rt = DockerRuntime::new(docker().await, &run_id, "test", tmp.path().join("logs"), imgs)
-        .await
-        .expect("the run's network");
+    let rt = DockerRuntime::new(
+        docker().await,
+        &run_id,
+        "test",
+        tmp.path().join("logs"),
+        imgs,
+    )
+    .await
+    .expect("the run's network");
     let p = plan(&rt, 1);
     let settings = TopologySettings {
         pods: 1,
@@ -76,8 +82,13 @@ async fn a_pod_serves_behind_haproxy_drains_by_exec_and_leaves_nothing() {
     .await
     .expect("HAProxy forwards to the pod once its check passed");
     assert_eq!(served.to_str().unwrap(), "pod-a");
-    let stat = haproxy_api(&haproxy.stats_socket, "show stat").await.unwrap();
-    assert!(stat.lines().any(|l| l.starts_with("be_app,pod-a,")), "{stat}");
+    let stat = haproxy_api(&haproxy.stats_socket, "show stat")
+        .await
+        .unwrap();
+    assert!(
+        stat.lines().any(|l| l.starts_with("be_app,pod-a,")),
+        "{stat}"
+    );
 
     // preStop by exec in the hc container: drain reaches hc and Envoy on the
     // pod's own addresses.
@@ -97,7 +108,10 @@ async fn a_pod_serves_behind_haproxy_drains_by_exec_and_leaves_nothing() {
         .expect("the preStop ends");
     let log = std::fs::read_to_string(&prestop.log_path).unwrap();
     assert_eq!(exit.code, 0, "drain's exit; its log:\n{log}");
-    assert!(log.contains("envoy_drain_listeners") && log.contains("status=200"), "{log}");
+    assert!(
+        log.contains("envoy_drain_listeners") && log.contains("status=200"),
+        "{log}"
+    );
     let status: serde_json::Value = c
         .get(format!("{}/drain/status", pod.addrs.hc_url()))
         .send()
@@ -129,7 +143,11 @@ async fn a_pod_serves_behind_haproxy_drains_by_exec_and_leaves_nothing() {
     let hc = rt.stop(&pod.hc, Duration::from_secs(5)).await.unwrap();
     assert_eq!(hc.code, 0, "hc exits 0 on SIGTERM");
     rt.signal(&pod.envoy, Signal::Kill).unwrap();
-    let envoy = pod.envoy.wait_timeout(Duration::from_secs(10)).await.unwrap();
+    let envoy = pod
+        .envoy
+        .wait_timeout(Duration::from_secs(10))
+        .await
+        .unwrap();
     assert_eq!((envoy.code, envoy.signal), (137, Some(9)));
     assert!(std::fs::read_to_string(&pod.backend.log_path)
         .unwrap()

@@ -19,10 +19,23 @@ pub fn tools() -> Tools {
 pub fn apps() -> Apps {
     let ws = workspace_root().expect("tests run inside the workspace");
     let bin = release_dir(&ws);
-    if ["backend", "hc", "drain"].iter().any(|b| !bin.join(b).is_file()) {
+    if ["backend", "hc", "drain"]
+        .iter()
+        .any(|b| !bin.join(b).is_file())
+    {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let st = Command::new(cargo)
-            .args(["build", "--release", "-q", "-p", "backend", "-p", "hc", "-p", "drain"])
+            .args([
+                "build",
+                "--release",
+                "-q",
+                "-p",
+                "backend",
+                "-p",
+                "hc",
+                "-p",
+                "drain",
+            ])
             .current_dir(&ws)
             .status()
             .expect("cargo runs");
@@ -40,7 +53,9 @@ pub fn apps() -> Apps {
 pub async fn docker() -> bollard::Docker {
     harness::runtime::docker::connect()
         .await
-        .unwrap_or_else(|e| panic!("the docker tests need a Docker Engine (systemctl start docker / dockerd): {e}"))
+        .unwrap_or_else(|e| {
+            panic!("the docker tests need a Docker Engine (systemctl start docker / dockerd): {e}")
+        })
 }
 
 /// The lab's images, built when their content tag is missing.

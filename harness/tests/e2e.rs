@@ -49,7 +49,10 @@ fn processes_of_run(folder: &str) -> Vec<i32> {
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
         .filter(|pid| {
             std::fs::read(format!("/proc/{pid}/environ"))
-                .map(|env| env.split(|b| *b == 0).any(|kv| kv.starts_with(needle.as_bytes())))
+                .map(|env| {
+                    env.split(|b| *b == 0)
+                        .any(|kv| kv.starts_with(needle.as_bytes()))
+                })
                 .unwrap_or(false)
         })
         .collect()

@@ -71,7 +71,9 @@ pub struct Bind {
 enum Handle {
     Container(String),
     /// An engine exec in `container` (no kill in the API: signalled by pid).
-    Exec { exec_id: String },
+    Exec {
+        exec_id: String,
+    },
 }
 
 struct Inner {
@@ -165,7 +167,10 @@ impl DockerRuntime {
             }
         }
         sweep::unregister(&run_id);
-        Err(engine("network", format!("could not create {name}: {last}")))
+        Err(engine(
+            "network",
+            format!("could not create {name}: {last}"),
+        ))
     }
 
     pub fn docker(&self) -> &Docker {
@@ -196,7 +201,12 @@ impl DockerRuntime {
             .pod(&pod.name)
             .args(["2147483647"]);
         let p = self
-            .start_container(spec, Placement::Own(Some(pod.ip)), &[], &self.inner.images.pause)
+            .start_container(
+                spec,
+                Placement::Own(Some(pod.ip)),
+                &[],
+                &self.inner.images.pause,
+            )
             .await?;
         let id = self.container_of(&p).unwrap_or_default();
         lock(&self.inner.pods).insert(pod.name.clone(), id.clone());
@@ -323,14 +333,20 @@ impl DockerRuntime {
         let what = spec.label();
         let created = inner
             .docker
-            .create_container(Some(CreateContainerOptionsBuilder::new().name(&name).build()), body)
+            .create_container(
+                Some(CreateContainerOptionsBuilder::new().name(&name).build()),
+                body,
+            )
             .await
             .map_err(|e| spawn_err(&spec, format!("create {name} from {image}: {e}")))?;
         let id = created.id;
         lock(&inner.containers).push(id.clone());
         inner
             .docker
-            .start_container(&id, None::<bollard::query_parameters::StartContainerOptions>)
+            .start_container(
+                &id,
+                None::<bollard::query_parameters::StartContainerOptions>,
+            )
             .await
             .map_err(|e| spawn_err(&spec, format!("start {name}: {e}")))?;
         let (tx, rx) = watch::channel(None);
@@ -363,12 +379,23 @@ impl DockerRuntime {
         Ok(proc)
     }
 
-    fn kill_container(&self, id: &str, sig: Signal) -> impl std::future::Future<Output = Result<(), String>> + Send + 'static {
+    fn kill_container(
+        &self,
+        id: &str,
+        sig: Signal,
+    ) -> impl std::future::Future<Output = Result<(), String>> + Send + 'static {
         let docker = self.inner.docker.clone();
         let id = id.to_string();
         async move {
             match docker
-                .kill_container(&id, Some(KillContainerOptionsBuilder::new().signal(sig.name()).build()))
+                .kill_container(
+                    &id,
+                    Some(
+                        KillContainerOptionsBuilder::new()
+                            .signal(sig.name())
+                            .build(),
+                    ),
+                )
                 .await
             {
                 Ok(()) => Ok(()),
@@ -425,7 +452,13 @@ fn container_name(run_id: &str, spec: &ProcSpec) -> String {
     };
     let clean: String = base
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "_.-".contains(c) { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_.-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     format!("{clean}-{}", SEQ.fetch_add(1, Ordering::Relaxed))
 }
@@ -485,12 +518,22 @@ where
 async fn wait_exit(docker: &Docker, id: &str) -> Exit {
     let mut s = docker.wait_container(
         id,
-        Some(WaitContainerOptionsBuilder::new().condition("not-running").build()),
+        Some(
+            WaitContainerOptionsBuilder::new()
+                .condition("not-running")
+                .build(),
+        ),
     );
     let code = match s.next().await {
         Some(Ok(r)) => r.status_code,
         Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
-        _ => match docker.inspect_container(id, None::<bollard::query_parameters::InspectContainerOptions>).await {
+        _ => match docker
+            .inspect_container(
+                id,
+                None::<bollard::query_parameters::InspectContainerOptions>,
+            )
+            .await
+        {
             Ok(c) => c.state.and_then(|s| s.exit_code).unwrap_or(-1),
             Err(_) => -1,
         },
@@ -523,7 +566,10 @@ pub fn install_docker_hooks() {
         let _ = std::thread::Builder::new()
             .name("lab-docker-interrupts".into())
             .spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
                     return;
                 };
                 rt.block_on(interrupts.recv());
@@ -661,7 +707,9 @@ mod sweep {
             start = start % 250 + 1;
             let net = Ipv4Addr::new(10, 213, start, 0);
             let le = format!("{:02X}{:02X}D50A", 0, start);
-            if used.iter().any(|u| u.starts_with(&format!("10.213.{start}.")))
+            if used
+                .iter()
+                .any(|u| u.starts_with(&format!("10.213.{start}.")))
                 || routes.contains(&le)
             {
                 continue;
@@ -745,7 +793,14 @@ mod sweep {
             let docker = inner.docker.clone();
             async move {
                 let _ = docker
-                    .kill_container(&id, Some(KillContainerOptionsBuilder::new().signal(sig.name()).build()))
+                    .kill_container(
+                        &id,
+                        Some(
+                            KillContainerOptionsBuilder::new()
+                                .signal(sig.name())
+                                .build(),
+                        ),
+                    )
                     .await;
             }
         };
@@ -757,7 +812,12 @@ mod sweep {
                 Handle::Exec { .. } => None,
             })
             .collect();
-        futures::future::join_all(running.iter().map(|(_, id)| rt_kill(id.clone(), Signal::Term))).await;
+        futures::future::join_all(
+            running
+                .iter()
+                .map(|(_, id)| rt_kill(id.clone(), Signal::Term)),
+        )
+        .await;
         let deadline = Instant::now() + Duration::from_secs(2);
         while Instant::now() < deadline && running.iter().any(|(p, _)| p.is_running()) {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -785,17 +845,27 @@ mod sweep {
         select: impl Fn(&HashMap<String, String>) -> bool,
     ) -> usize {
         let mut n = 0;
-        let opts = ListContainersOptionsBuilder::new().all(true).filters(f).build();
+        let opts = ListContainersOptionsBuilder::new()
+            .all(true)
+            .filters(f)
+            .build();
         if let Ok(cs) = docker.list_containers(Some(opts)).await {
             let rm = cs
                 .into_iter()
                 .filter(|c| select(&c.labels.clone().unwrap_or_default()))
                 .filter_map(|c| c.id)
                 .map(|id| async move {
-                    let o = RemoveContainerOptionsBuilder::new().force(true).v(true).build();
+                    let o = RemoveContainerOptionsBuilder::new()
+                        .force(true)
+                        .v(true)
+                        .build();
                     docker.remove_container(&id, Some(o)).await.is_ok()
                 });
-            n += futures::future::join_all(rm).await.into_iter().filter(|ok| *ok).count();
+            n += futures::future::join_all(rm)
+                .await
+                .into_iter()
+                .filter(|ok| *ok)
+                .count();
         }
         let nopts = ListNetworksOptionsBuilder::new().filters(f).build();
         if let Ok(nets) = docker.list_networks(Some(nopts)).await {
@@ -808,13 +878,18 @@ mod sweep {
                 }
             }
         }
-        let vopts = bollard::query_parameters::ListVolumesOptionsBuilder::new().filters(f).build();
+        let vopts = bollard::query_parameters::ListVolumesOptionsBuilder::new()
+            .filters(f)
+            .build();
         if let Ok(v) = docker.list_volumes(Some(vopts)).await {
             for vol in v.volumes.unwrap_or_default() {
                 if select(&vol.labels) {
                     n += usize::from(
                         docker
-                            .remove_volume(&vol.name, None::<bollard::query_parameters::RemoveVolumeOptions>)
+                            .remove_volume(
+                                &vol.name,
+                                None::<bollard::query_parameters::RemoveVolumeOptions>,
+                            )
                             .await
                             .is_ok(),
                     );
@@ -832,16 +907,21 @@ mod sweep {
             + 'static,
     ) -> Option<T> {
         let (tx, rx) = std::sync::mpsc::channel();
-        let _ = std::thread::Builder::new().name("lab-docker-sweep".into()).spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
-                return;
-            };
-            let out = rt.block_on(async move {
-                let d = connect().await.ok()?;
-                Some(f(d).await)
+        let _ = std::thread::Builder::new()
+            .name("lab-docker-sweep".into())
+            .spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                let out = rt.block_on(async move {
+                    let d = connect().await.ok()?;
+                    Some(f(d).await)
+                });
+                let _ = tx.send(out);
             });
-            let _ = tx.send(out);
-        });
         rx.recv_timeout(Duration::from_secs(15)).ok().flatten()
     }
 

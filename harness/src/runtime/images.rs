@@ -39,7 +39,9 @@ pub enum ImageError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path} is not an ELF binary (a wrapper script?): the docker runtime needs the real binary")]
+    #[error(
+        "{path} is not an ELF binary (a wrapper script?): the docker runtime needs the real binary"
+    )]
     NotElf { path: PathBuf },
     #[error("ldd {path}: {reason}")]
     Ldd { path: PathBuf, reason: String },
@@ -170,7 +172,11 @@ impl ImageSpec {
 
     /// The tag this content gets: `graceful-lab/<name>:<hash12>`.
     pub fn tag(&self) -> Result<String, ImageError> {
-        Ok(format!("{LAB_LABEL}/{}:{}", self.name, self.content_hash()?))
+        Ok(format!(
+            "{LAB_LABEL}/{}:{}",
+            self.name,
+            self.content_hash()?
+        ))
     }
 
     /// The build context: a tar with the Dockerfile and `rootfs/`.
@@ -496,7 +502,9 @@ mod tests {
         // checksum of the first header
         let mut h = buf[..512].to_vec();
         let stored = u32::from_str_radix(
-            std::str::from_utf8(&h[148..154]).unwrap().trim_matches('\0'),
+            std::str::from_utf8(&h[148..154])
+                .unwrap()
+                .trim_matches('\0'),
             8,
         )
         .unwrap();
