@@ -10,7 +10,13 @@ mkdir -p "$root"
 marker="$root/.gate-start"
 touch "$marker"
 status=0
-cargo run --release -p harness -- scenario s1 --mode both --runtime local --artifacts "$root" || status=$?
+# HARNESS_BIN (CI: the binary the test build made, with LAB_NO_BUILD=1 for
+# the apps) avoids a second build; by default the README's cargo run.
+if [ -n "${HARNESS_BIN:-}" ]; then
+  "$HARNESS_BIN" scenario s1 --mode both --runtime local --artifacts "$root" || status=$?
+else
+  cargo run --release -p harness -- scenario s1 --mode both --runtime local --artifacts "$root" || status=$?
+fi
 python3 - "$root" "$marker" <<'PY'
 import json, os, sys
 root, marker = sys.argv[1], sys.argv[2]

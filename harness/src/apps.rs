@@ -66,14 +66,18 @@ pub fn release_dir(workspace: &Path) -> PathBuf {
 
 /// Finds the apps: `LAB_BIN_DIR` when set; inside the workspace, builds them
 /// (`cargo build --release -p backend -p hc -p drain`, printed to stderr) and
-/// uses `target/release/`; otherwise beside the harness's own executable.
+/// uses `target/release/` (`LAB_NO_BUILD=1` skips the build: CI runs the
+/// binaries its test build just made, whose features a plain build would
+/// not reuse); otherwise beside the harness's own executable.
 pub fn find_apps() -> Result<Apps, AppsError> {
     if let Some(dir) = std::env::var_os("LAB_BIN_DIR").filter(|d| !d.is_empty()) {
         let dir = PathBuf::from(dir);
         return apps_in(&dir, &dir);
     }
     if let Some(ws) = workspace_root() {
-        build_in(&ws)?;
+        if std::env::var("LAB_NO_BUILD").as_deref() != Ok("1") {
+            build_in(&ws)?;
+        }
         return apps_in(&release_dir(&ws), &ws.join("apps/hc"));
     }
     let exe = std::env::current_exe().map_err(|e| AppsError::NotFound {

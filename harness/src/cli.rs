@@ -304,5 +304,12 @@ pub fn gc() -> anyhow::Result<ExitCode> {
         println!("ended pid {} (group {}) of run {}", s.pid, s.pgid, s.run_id);
     }
     println!("gc: {} leftover processes ended", swept.len());
+    let d = crate::runtime::docker::gc();
+    if d.engine {
+        println!(
+            "gc: {} docker containers/networks/volumes removed",
+            d.removed
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

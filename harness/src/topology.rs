@@ -167,6 +167,9 @@ pub fn render_haproxy(
     if h.on_marked_down_shutdown_sessions {
         default_server.push_str(" on-marked-down shutdown-sessions");
     }
+    if let Some(src) = h.source {
+        default_server.push_str(&format!(" source {src}"));
+    }
     let use_servers: Vec<String> = pods
         .iter()
         .map(|p| format!("    use-server {0} if {{ urlp(pod) -m str {0} }}", p.name))

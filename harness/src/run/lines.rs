@@ -52,7 +52,12 @@ pub fn drain_event(line: &str) -> Option<(String, String)> {
 
 /// A sink for HAProxy's stdout: server state changes go on the timeline at
 /// the moment the line was read; request lines fill the request-id map.
-pub fn haproxy_tee(timeline: Timeline, requests: HaproxyRequests) -> LineSink {
+/// `source` names the HAProxy on the timeline (`haproxy`, `haproxy2`, ...).
+pub fn haproxy_tee(
+    timeline: Timeline,
+    requests: HaproxyRequests,
+    source: &'static str,
+) -> LineSink {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Instant, String)>();
     tokio::spawn(async move {
         while let Some((at, line)) = rx.recv().await {
@@ -70,7 +75,7 @@ pub fn haproxy_tee(timeline: Timeline, requests: HaproxyRequests) -> LineSink {
                     let ev = haproxy_log::state_event(&state);
                     timeline.emit_at(
                         timeline.clock().ms_of(at),
-                        "haproxy",
+                        source,
                         Some(&server),
                         ev,
                         format!("{state}: {detail}"),

@@ -7,6 +7,8 @@
 
 pub mod catalogue;
 mod faults;
+mod hooks;
+mod lbs;
 mod lines;
 mod records;
 mod setup;
@@ -22,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::apps::Apps;
 use crate::artifacts::{self, RunDir, SamplesWriter, Summary, TimelineWriter};
-use crate::kubelet::{self, PreStopHook, Termination};
+use crate::kubelet;
 use crate::loadgen;
 use crate::model::{RunClock, Sample, TimelineEvent};
 use crate::progress::Progress;
@@ -266,7 +268,7 @@ async fn drive(
         requests,
         load_cancel,
     ));
-    let runner = fault_runner(env, sc, mode, &topo, rt, timeline);
+    let runner = hooks::fault_runner(env, sc, mode, &topo, rt, timeline);
     let mut terms = Vec::new();
     for (i, f) in sc.faults.iter().enumerate() {
         let action = f.action(i).map_err(|e| anyhow::anyhow!(e))?;
@@ -278,7 +280,7 @@ async fn drive(
         sc.faults
             .iter()
             .enumerate()
-            .map(|(i, f)| format!("{} at +{}", describe_fault(f, i), f.at))
+            .map(|(i, f)| format!("{} at +{}", hooks::describe_fault(f, i), f.at))
             .collect::<Vec<_>>()
             .join(", ")
     ));
@@ -323,145 +325,6 @@ async fn drive(
     cancel.cancel();
     let _ = observers.await;
     Ok(facts)
-}
-
-/// The fault runner of a run: the live pods, each pod's termination plan,
-/// and what a restart needs.
-fn fault_runner(
-    env: &RunEnv,
-    sc: &Scenario,
-    mode: &crate::scenario::Mode,
-    topo: &setup::Topo,
-    rt: &LocalRuntime,
-    timeline: &Timeline,
-) -> Arc<faults::FaultRunner> {
-    let plans = topo
-        .pods
-        .iter()
-        .map(|pod| {
-            let plan = Termination {
-                grace: sc.kubelet.grace_period.0,
-                prestop: prestop_hook(env, mode, env.prestop_override, &pod.addrs, timeline, sc),
-                sidecar: sc.topology.envoy.sidecar,
-                termination_drain: sc.topology.envoy.termination_drain.0,
-                endpoint: topo
-                    .endpoints
-                    .iter()
-                    .find(|(n, _)| n == &pod.addrs.name)
-                    .map(|(_, e)| e.clone()),
-            };
-            (pod.addrs.name.clone(), plan)
-        })
-        .collect();
-    let h = &sc.topology.haproxy;
-    Arc::new(faults::FaultRunner {
-        rt: rt.clone(),
-        timeline: timeline.clone(),
-        pods: Arc::new(Mutex::new(
-            topo.pods
-                .iter()
-                .map(|p| (p.addrs.name.clone(), p.clone()))
-                .collect(),
-        )),
-        plans,
-        relaunch: faults::Relaunch {
-            apps: env.apps.clone(),
-            tools: env.tools.clone(),
-            settings: topo.settings.clone(),
-            naming: env.naming,
-            envoy_cfgs: topo.envoy_cfgs.iter().cloned().collect(),
-            haproxy_socket: topo.haproxy_socket.clone(),
-            readmit_timeout: h.inter.0 * (h.rise + 2) + Duration::from_secs(10),
-        },
-    })
-}
-
-fn describe_fault(f: &crate::scenario::Fault, i: usize) -> String {
-    use crate::scenario::FaultAction as A;
-    match f.action(i) {
-        Ok(A::Terminate(p)) => format!("{p} terminated"),
-        Ok(A::Kill {
-            pod,
-            process,
-            signal,
-        }) => format!("{signal} to {pod}/{process}"),
-        Ok(A::HcFault(p)) => format!("{p} hc FAULT"),
-        Ok(A::HcReopen(p)) => format!("{p} hc reopened"),
-        Ok(A::Rolling { pods, .. }) => format!("rolling restart of {}", pods.join(", ")),
-        Err(e) => e,
-    }
-}
-
-fn prestop_hook(
-    env: &RunEnv,
-    mode: &crate::scenario::Mode,
-    override_: Option<PreStop>,
-    pod: &crate::topology::PodAddrs,
-    timeline: &Timeline,
-    sc: &Scenario,
-) -> PreStopHook {
-    let kind = match (mode.prestop, override_) {
-        (PreStop::Sleep, _) => PreStop::Sleep,
-        (k, None) => k,
-        (_, Some(o)) => o,
-    };
-    let d = &mode.drain;
-    let tee = lines::drain_tee(timeline.clone(), pod.name.clone());
-    // The seed's script does shell arithmetic on its durations: whole seconds.
-    let script = kind == PreStop::Script;
-    let dur = |x: crate::scenario::Dur| {
-        if script {
-            x.0.as_secs_f64().ceil().to_string()
-        } else {
-            x.to_string()
-        }
-    };
-    let lb_buffer = match (script, d.lb_buffer.as_str()) {
-        (true, "auto") => dur(d.lb_buffer_max),
-        (true, b) => gate::duration::parse_duration(b)
-            .map(|x| dur(crate::scenario::Dur(x)))
-            .unwrap_or_else(|_| b.to_string()),
-        (false, b) => b.to_string(),
-    };
-    let with_env = |spec: crate::runtime::ProcSpec| {
-        let mut spec = spec
-            .pod(&pod.name)
-            .env("DRAIN_TIMEOUT", dur(d.timeout))
-            .env("POLL_INTERVAL", dur(d.poll_interval))
-            .env("LB_BUFFER", lb_buffer.clone())
-            .env("LB_BUFFER_MAX", d.lb_buffer_max.to_string())
-            .env("DRAIN_ORDER", d.order.clone())
-            .tee(Some(tee.clone()));
-        // With the 404 soft stop one refusal lets the LB go: drain's own default.
-        if sc.topology.haproxy.lb_signal == 503 {
-            spec = spec.env("LB_FALL", sc.topology.haproxy.fall.to_string());
-        }
-        if d.envoy_admin_unreachable {
-            spec = spec.env("ENVOY_ADMIN", format!("http://{}:1", pod.ip));
-        }
-        if d.zero_on_stats_error && !script {
-            spec = spec.arg("--zero-on-stats-error");
-        }
-        spec
-    };
-    match kind {
-        PreStop::Sleep => PreStopHook::Exec(
-            crate::runtime::ProcSpec::new("prestop", "sleep")
-                .pod(&pod.name)
-                .arg(format!("{}", mode.sleep.0.as_secs_f64())),
-        ),
-        PreStop::Drain => {
-            let mut spec = with_env(crate::runtime::ProcSpec::new("prestop", &env.apps.drain));
-            spec = spec.args(["--active-stat", d.active_stat.as_str()]);
-            if let Some(m) = d.min_drain {
-                spec = spec.args(["--min-drain".to_string(), m.to_string()]);
-            }
-            PreStopHook::Exec(spec)
-        }
-        PreStop::Script => PreStopHook::Exec(with_env(
-            crate::runtime::ProcSpec::new("prestop", "sh").arg(&env.apps.drain_script),
-        )),
-    }
 }
 
 fn versions(env: &RunEnv) -> std::collections::BTreeMap<String, String> {

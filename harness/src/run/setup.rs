@@ -7,7 +7,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 
@@ -152,7 +152,7 @@ pub async fn start_topology(
         );
         started.push(pod);
     }
-    let tee = super::lines::haproxy_tee(timeline.clone(), haproxy_requests.clone());
+    let tee = super::lines::haproxy_tee(timeline.clone(), haproxy_requests.clone(), "haproxy");
     let haproxy = runtime::start_haproxy(
         rt,
         &env.tools,
@@ -163,13 +163,24 @@ pub async fn start_topology(
     .await
     .context("starting HAProxy")?;
     timeline.emit("harness", None, "haproxy_ready", frontend.to_string());
-    wait_checks_passed(&haproxy.stats_socket, &pods, sc).await?;
+    super::lbs::wait_checks_passed(&haproxy.stats_socket, &pods, sc).await?;
     timeline.emit(
         "harness",
         None,
         "lb_ready",
         "HAProxy's first checks passed on every pod",
     );
+    super::lbs::start_extra_haproxies(
+        env,
+        sc,
+        dir,
+        rt,
+        timeline,
+        haproxy_requests,
+        &settings,
+        &pods,
+    )
+    .await?;
     let observe = ObserveConfig {
         pods: pods
             .iter()
@@ -238,39 +249,9 @@ pub fn pod_net() -> u8 {
         .unwrap_or(topology::DEFAULT_POD_NET)
 }
 
-fn free_loopback_port() -> anyhow::Result<SocketAddr> {
+pub(super) fn free_loopback_port() -> anyhow::Result<SocketAddr> {
     let l = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free loopback port")?;
     Ok(l.local_addr()?)
-}
-
-/// Waits until HAProxy's `show stat` says every pod's check passed (L7OK).
-async fn wait_checks_passed(
-    sock: &Path,
-    pods: &[topology::PodAddrs],
-    sc: &Scenario,
-) -> anyhow::Result<()> {
-    let limit =
-        sc.topology.haproxy.inter.0 * (sc.topology.haproxy.rise + 1) + Duration::from_secs(5);
-    let deadline = Instant::now() + limit;
-    let mut last = String::new();
-    while Instant::now() < deadline {
-        if let Ok(csv) = runtime::haproxy_api(sock, "show stat").await {
-            let ok: Vec<&str> = csv
-                .lines()
-                .filter(|l| l.starts_with("be_app,"))
-                .filter_map(|l| {
-                    let f: Vec<&str> = l.split(',').collect();
-                    (f.len() > 36 && f[17] == "UP" && f[36].starts_with("L7OK")).then_some(f[1])
-                })
-                .collect();
-            if pods.iter().all(|p| ok.contains(&p.name.as_str())) {
-                return Ok(());
-            }
-            last = format!("checks passed on: {ok:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    anyhow::bail!("HAProxy's health checks did not pass on every pod within {limit:?} ({last})")
 }
 
 /// The scenario's load, scheduled from `t_load` (ms from the run's start).

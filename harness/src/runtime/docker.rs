@@ -51,6 +51,16 @@ pub async fn connect() -> Result<Docker, bollard::errors::Error> {
     Ok(d)
 }
 
+/// For `--runtime auto`: the engine when one answers within `within`, else
+/// why not (one line, to print as the reason for choosing local).
+pub async fn probe_engine(within: Duration) -> Result<Docker, String> {
+    match tokio::time::timeout(within, connect()).await {
+        Ok(Ok(d)) => Ok(d),
+        Ok(Err(e)) => Err(format!("no Docker Engine answered: {e}")),
+        Err(_) => Err(format!("no Docker Engine answered within {within:?}")),
+    }
+}
+
 /// How a container joins the network.
 #[derive(Debug, Clone)]
 pub enum Placement {
@@ -196,7 +206,17 @@ impl DockerRuntime {
     }
 
     /// Starts the pause container owning `pod`'s network namespace at `pod.ip`.
+    /// A running sandbox of the same pod (a restarted pod) is reused.
     pub async fn create_pod_sandbox(&self, pod: &PodAddrs) -> Result<String, RuntimeError> {
+        let existing = lock(&self.inner.pods).get(&pod.name).cloned();
+        if let Some(id) = existing {
+            let running = lock(&self.inner.procs).iter().any(|(p, h)| {
+                p.name == "pause" && p.is_running() && matches!(h, Handle::Container(c) if *c == id)
+            });
+            if running {
+                return Ok(id);
+            }
+        }
         let spec = ProcSpec::new("pause", "sleep")
             .pod(&pod.name)
             .args(["2147483647"]);
@@ -330,7 +350,6 @@ impl DockerRuntime {
             }),
             ..Default::default()
         };
-        let what = spec.label();
         let created = inner
             .docker
             .create_container(
@@ -375,7 +394,6 @@ impl DockerRuntime {
             }
         }
         lock(&inner.procs).push((proc.clone(), Handle::Container(id)));
-        let _ = what;
         Ok(proc)
     }
 

@@ -144,3 +144,101 @@ pub async fn start_docker_haproxy(
         stats_socket: rendered.stats_socket.clone(),
     })
 }
+
+/// The runtime a run uses, so the run's code can stay one: every `Runtime`
+/// call is forwarded, and `start_any_pod`/`start_any_haproxy` pick the
+/// matching topology start.
+#[derive(Clone)]
+pub enum LabRuntime {
+    Local(super::LocalRuntime),
+    Docker(DockerRuntime),
+}
+
+impl LabRuntime {
+    /// `local` or `docker` (summary.json's `runtime`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            LabRuntime::Local(_) => "local",
+            LabRuntime::Docker(_) => "docker",
+        }
+    }
+}
+
+impl super::Runtime for LabRuntime {
+    fn run_id(&self) -> &str {
+        match self {
+            LabRuntime::Local(r) => r.run_id(),
+            LabRuntime::Docker(r) => r.run_id(),
+        }
+    }
+    fn logs_dir(&self) -> &Path {
+        match self {
+            LabRuntime::Local(r) => r.logs_dir(),
+            LabRuntime::Docker(r) => r.logs_dir(),
+        }
+    }
+    async fn start(&self, spec: ProcSpec) -> Result<super::Proc, RuntimeError> {
+        match self {
+            LabRuntime::Local(r) => r.start(spec).await,
+            LabRuntime::Docker(r) => r.start(spec).await,
+        }
+    }
+    fn signal(&self, proc: &super::Proc, sig: super::Signal) -> Result<(), RuntimeError> {
+        match self {
+            LabRuntime::Local(r) => r.signal(proc, sig),
+            LabRuntime::Docker(r) => r.signal(proc, sig),
+        }
+    }
+    async fn exec_in_pod(
+        &self,
+        pod: &PodAddrs,
+        spec: ProcSpec,
+    ) -> Result<super::Proc, RuntimeError> {
+        match self {
+            LabRuntime::Local(r) => r.exec_in_pod(pod, spec).await,
+            LabRuntime::Docker(r) => r.exec_in_pod(pod, spec).await,
+        }
+    }
+    async fn stop(&self, proc: &super::Proc, grace: Duration) -> Result<super::Exit, RuntimeError> {
+        match self {
+            LabRuntime::Local(r) => r.stop(proc, grace).await,
+            LabRuntime::Docker(r) => r.stop(proc, grace).await,
+        }
+    }
+    async fn teardown(&self) {
+        match self {
+            LabRuntime::Local(r) => r.teardown().await,
+            LabRuntime::Docker(r) => r.teardown().await,
+        }
+    }
+}
+
+/// `pod::start_pod` on the local runtime, `start_docker_pod` on docker.
+pub async fn start_any_pod(
+    rt: &LabRuntime,
+    pod: &PodAddrs,
+    launch: &PodLaunch<'_>,
+) -> Result<Pod, RuntimeError> {
+    match rt {
+        LabRuntime::Local(r) => start_pod(r, pod, launch).await,
+        LabRuntime::Docker(r) => start_docker_pod(r, pod, launch).await,
+    }
+}
+
+/// `pod::start_haproxy` on the local runtime; on docker, HAProxy's own
+/// container at `docker_ip` (`DockerPlan::haproxy_ip`; a second LB: `rt.ip(3)`).
+pub async fn start_any_haproxy(
+    rt: &LabRuntime,
+    tools: &crate::tools::Tools,
+    rendered: &Rendered,
+    docker_ip: Ipv4Addr,
+    tee: Option<LineSink>,
+    ready_timeout: Duration,
+) -> Result<Haproxy, RuntimeError> {
+    match rt {
+        LabRuntime::Local(r) => super::start_haproxy(r, tools, rendered, tee, ready_timeout).await,
+        LabRuntime::Docker(r) => {
+            start_docker_haproxy(r, rendered, docker_ip, tee, ready_timeout).await
+        }
+    }
+}

@@ -147,6 +147,11 @@ impl Scenario {
 #[serde(deny_unknown_fields, default)]
 pub struct Topology {
     pub pods: u32,
+    /// HAProxy instances checking the pods (the load goes through the first);
+    /// the extra ones check from `127.0.<net>.<200 + i>`.
+    pub haproxies: u32,
+    /// Check interval of the extra HAProxies (default: `haproxy.inter`).
+    pub extra_haproxy_inter: Option<Dur>,
     pub haproxy: Haproxy,
     pub envoy: Envoy,
 }
@@ -155,6 +160,8 @@ impl Default for Topology {
     fn default() -> Self {
         Topology {
             pods: 2,
+            haproxies: 1,
+            extra_haproxy_inter: None,
             haproxy: Haproxy::default(),
             envoy: Envoy::default(),
         }

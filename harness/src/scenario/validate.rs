@@ -42,6 +42,15 @@ pub fn validate(sc: &Scenario) -> Result<(), String> {
 
 fn validate_topology(sc: &Scenario) -> Result<(), String> {
     let t = &sc.topology;
+    if !(1..=4).contains(&t.haproxies) {
+        return Err(format!(
+            "key `topology.haproxies`: {} is not in 1..=4",
+            t.haproxies
+        ));
+    }
+    if t.extra_haproxy_inter.is_some_and(|d| d.0.is_zero()) {
+        return Err("key `topology.extra_haproxy_inter`: must be > 0".into());
+    }
     if !(1..=8).contains(&t.pods) {
         return Err(format!("key `topology.pods`: {} is not in 1..=8", t.pods));
     }

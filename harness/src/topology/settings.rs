@@ -53,6 +53,9 @@ pub struct HaproxySettings {
     /// Also run HAProxy's `agent-check` against hc's agent port.
     pub agent_check: bool,
     pub agent_inter_ms: u64,
+    /// Source address of this HAProxy's connections and checks (`source` on
+    /// every server), so several HAProxies are told apart by hc.
+    pub source: Option<std::net::Ipv4Addr>,
 }
 
 impl Default for HaproxySettings {
@@ -71,6 +74,7 @@ impl Default for HaproxySettings {
             lb_signal: 503,
             agent_check: false,
             agent_inter_ms: 1000,
+            source: None,
         }
     }
 }

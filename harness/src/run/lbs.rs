@@ -1,0 +1,114 @@
+//! The load balancers of a run beyond the pods: waiting until an HAProxy's
+//! first checks passed on every pod, and the extra checker-only HAProxies of
+//! `topology.haproxies` (s17).
+//!
+//! Everything started here is registered with the runtime, which tears it down.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::artifacts::RunDir;
+use crate::runtime::{self, LocalRuntime};
+use crate::scenario::Scenario;
+use crate::timeline::Timeline;
+use crate::topology::{self, HaproxyPlacement, TopologySettings};
+
+use super::records::HaproxyRequests;
+use super::setup::{free_loopback_port, pod_net};
+use super::RunEnv;
+
+/// The extra HAProxies of `topology.haproxies` (checkers only: no load goes
+/// through them), each checking from its own source address
+/// `127.0.<net>.<200 + i>` so hc counts its refusals apart; their log lines
+/// go on the timeline as `haproxy2`, `haproxy3`, ...
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn start_extra_haproxies(
+    env: &RunEnv,
+    sc: &Scenario,
+    dir: &RunDir,
+    rt: &LocalRuntime,
+    timeline: &Timeline,
+    haproxy_requests: &HaproxyRequests,
+    settings: &TopologySettings,
+    pods: &[topology::PodAddrs],
+) -> anyhow::Result<()> {
+    const NAMES: [&str; 4] = ["haproxy", "haproxy2", "haproxy3", "haproxy4"];
+    for (i, name) in NAMES
+        .iter()
+        .enumerate()
+        .take(sc.topology.haproxies as usize)
+        .skip(1)
+    {
+        let mut s = settings.clone();
+        s.haproxy.source = Some(std::net::Ipv4Addr::new(127, 0, pod_net(), 200 + i as u8));
+        if let Some(inter) = sc.topology.extra_haproxy_inter {
+            s.haproxy.inter_ms = inter.ms();
+        }
+        let place = HaproxyPlacement {
+            frontend_addr: free_loopback_port()?,
+            stats_socket: std::env::temp_dir().join(format!(
+                "graceful-lab-{}-lb{}.sock",
+                dir.run_id(),
+                i + 1
+            )),
+        };
+        let cfg = dir.config_dir().join(format!("haproxy-{}.cfg", i + 1));
+        let text = topology::render_haproxy(&s, pods, &place)?;
+        std::fs::write(&cfg, text).with_context(|| format!("writing {}", cfg.display()))?;
+        let rendered = topology::Rendered {
+            haproxy_cfg: cfg,
+            envoy_cfgs: vec![],
+            stats_socket: place.stats_socket.clone(),
+        };
+        let tee = super::lines::haproxy_tee(timeline.clone(), haproxy_requests.clone(), name);
+        let lb = runtime::start_haproxy(
+            rt,
+            &env.tools,
+            &rendered,
+            Some(tee),
+            Duration::from_secs(10),
+        )
+        .await
+        .with_context(|| format!("starting {}", *name))?;
+        wait_checks_passed(&lb.stats_socket, pods, sc).await?;
+        timeline.emit(
+            "harness",
+            None,
+            "lb_ready",
+            format!("{}: first checks passed on every pod", *name),
+        );
+    }
+    Ok(())
+}
+
+/// Waits until HAProxy's `show stat` says every pod's check passed (L7OK).
+pub(super) async fn wait_checks_passed(
+    sock: &Path,
+    pods: &[topology::PodAddrs],
+    sc: &Scenario,
+) -> anyhow::Result<()> {
+    let limit =
+        sc.topology.haproxy.inter.0 * (sc.topology.haproxy.rise + 1) + Duration::from_secs(5);
+    let deadline = Instant::now() + limit;
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        if let Ok(csv) = runtime::haproxy_api(sock, "show stat").await {
+            let ok: Vec<&str> = csv
+                .lines()
+                .filter(|l| l.starts_with("be_app,"))
+                .filter_map(|l| {
+                    let f: Vec<&str> = l.split(',').collect();
+                    (f.len() > 36 && f[17] == "UP" && f[36].starts_with("L7OK")).then_some(f[1])
+                })
+                .collect();
+            if pods.iter().all(|p| ok.contains(&p.name.as_str())) {
+                return Ok(());
+            }
+            last = format!("checks passed on: {ok:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("HAProxy's health checks did not pass on every pod within {limit:?} ({last})")
+}
