@@ -1,9 +1,8 @@
-//! The docker runtime through the product's own code: a pod (pause + backend
-//! + hc + Envoy in one namespace) and HAProxy on the run's network, reached
+//! The docker runtime through the product's own code: a pod (pause, backend,
+//! hc and Envoy in one namespace) and HAProxy on the run's network, reached
 //! from the host at the containers' IPs (no published port); the preStop by
-//! the engine's exec in the hc container; exit codes from the engine (137
-//! for a SIGKILL); teardown leaves no container nor network with the run's
-//! label.
+//! the engine's exec in the hc container; exit codes from the engine (137 for
+//! a SIGKILL); teardown leaves no container nor network with the run's label.
 
 mod docker_support;
 
