@@ -168,23 +168,14 @@ fn print_verdicts(id: &str, results: &[(String, anyhow::Result<RunResult>)]) {
         match r {
             Ok(r) => {
                 let s = &r.summary;
-                let by: Vec<String> = s
-                    .outcomes
-                    .iter()
-                    .filter(|(k, v)| k.as_str() != "ok" && **v > 0)
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect();
+                let by = s.disruptions_text();
                 println!(
                     "{:<10} {:<11} {:>8} {:>11}  {:<40} {:>9} {:>9}",
                     mode,
                     s.verdict.as_str().to_uppercase(),
                     s.requests,
                     s.disruptions,
-                    if by.is_empty() {
-                        "-".to_string()
-                    } else {
-                        by.join(" ")
-                    },
+                    if by.is_empty() { "-".to_string() } else { by },
                     s.latency_ms
                         .corrected
                         .as_ref()

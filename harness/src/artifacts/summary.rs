@@ -184,6 +184,16 @@ impl Summary {
 
     /// `interrupted` when the run was, else `fail` when any expectation
     /// failed, else `pass`. Sets and returns it.
+    /// The disruptions by outcome, e.g. `http_5xx=7 reset=1` (empty when none).
+    pub fn disruptions_text(&self) -> String {
+        self.outcomes
+            .iter()
+            .filter(|(k, v)| k.as_str() != "ok" && **v > 0)
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     pub fn decide_verdict(&mut self) -> Verdict {
         self.verdict = if self.interrupted {
             Verdict::Interrupted

@@ -123,12 +123,6 @@ pub fn row(id: &str, mode: &str, r: &anyhow::Result<RunResult>) -> Row {
     match r {
         Ok(r) => {
             let s = &r.summary;
-            let by: Vec<String> = s
-                .outcomes
-                .iter()
-                .filter(|(k, v)| k.as_str() != "ok" && **v > 0)
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
             let failed: Vec<String> = s
                 .expectations
                 .iter()
@@ -142,7 +136,7 @@ pub fn row(id: &str, mode: &str, r: &anyhow::Result<RunResult>) -> Row {
                 pass: s.verdict == Verdict::Pass,
                 requests: s.requests,
                 disruptions: s.disruptions,
-                by_outcome: by.join(" "),
+                by_outcome: s.disruptions_text(),
                 p99_ms: s.latency_ms.corrected.as_ref().map(|p| p.p99),
                 prestop_s: s.drain.prestop_ms.map(|p| p / 1000.0),
                 wall_s: s.wall_s,

@@ -33,7 +33,9 @@ use tokio::sync::watch;
 
 use super::cleanup::lock;
 use super::images::{paths, LabImages, LAB_LABEL};
-use super::{pod_env, Exit, LineSink, Proc, ProcSpec, Runtime, RuntimeError, Signal, RUN_ID_ENV};
+use super::{
+    pod_env, Exit, LineSink, Proc, ProcSpec, Runtime, RuntimeError, Signal, OWNER_ENV, RUN_ID_ENV,
+};
 use crate::topology::PodAddrs;
 
 pub use sweep::{gc, remove_run_blocking, DockerSwept};
@@ -276,6 +278,13 @@ impl DockerRuntime {
         cmd.extend(spec.args.iter().map(|a| a.to_string_lossy().into_owned()));
         let mut env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
         env.push(format!("{RUN_ID_ENV}={}", inner.run_id));
+        // The owner too: the host's process scan (the local runtime's `gc`,
+        // which sees container processes in /proc) must leave them alone
+        // while this harness lives.
+        env.push(format!(
+            "{OWNER_ENV}={}",
+            crate::runtime::procscan::own_token()
+        ));
         let mut labels = base_labels(&inner.run_id, &inner.scenario);
         labels.insert("graceful-lab.name".into(), spec.name.clone());
         if let Some(p) = &spec.pod {
@@ -754,6 +763,13 @@ mod sweep {
         cmd.extend(spec.args.iter().map(|a| a.to_string_lossy().into_owned()));
         let mut env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
         env.push(format!("{RUN_ID_ENV}={}", inner.run_id));
+        // The owner too: the host's process scan (the local runtime's `gc`,
+        // which sees container processes in /proc) must leave them alone
+        // while this harness lives.
+        env.push(format!(
+            "{OWNER_ENV}={}",
+            crate::runtime::procscan::own_token()
+        ));
         let created = inner
             .docker
             .create_exec(
