@@ -32,9 +32,12 @@ if [ -z "$ST" ]; then
   fi
 fi
 
-echo "building hc (cargo build --release -p hc)" >&2
-cargo build --release -q -p hc
-HC="$ROOT/target/release/hc"
+HC="${HC_BIN:-}"
+if [ -z "$HC" ]; then
+  echo "building hc (cargo build --release -p hc)" >&2
+  cargo build --release -q -p hc
+  HC="$ROOT/target/release/hc"
+fi
 
 WORK="$(mktemp -d)"
 HC_PID=""
