@@ -251,21 +251,7 @@ impl Runtime for LocalRuntime {
     }
 
     async fn stop(&self, proc: &Proc, grace: Duration) -> Result<Exit, RuntimeError> {
-        if let Some(e) = proc.try_exit() {
-            return Ok(e);
-        }
-        self.signal(proc, Signal::Term)?;
-        if let Some(e) = proc.wait_timeout(grace).await {
-            return Ok(e);
-        }
-        self.signal(proc, Signal::Kill)?;
-        proc.wait_timeout(Duration::from_secs(10))
-            .await
-            .ok_or_else(|| RuntimeError::Signal {
-                what: proc.label(),
-                signal: "SIGKILL",
-                reason: "still running 10 s after SIGKILL".into(),
-            })
+        super::stop_with_grace(self, proc, grace).await
     }
 
     async fn teardown(&self) {

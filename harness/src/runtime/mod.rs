@@ -310,6 +310,29 @@ pub trait Runtime {
     fn teardown(&self) -> impl Future<Output = ()> + Send;
 }
 
+/// `Runtime::stop` for every runtime: SIGTERM, then SIGKILL after `grace`.
+pub async fn stop_with_grace<R: Runtime + ?Sized>(
+    rt: &R,
+    proc: &Proc,
+    grace: Duration,
+) -> Result<Exit, RuntimeError> {
+    if let Some(e) = proc.try_exit() {
+        return Ok(e);
+    }
+    rt.signal(proc, Signal::Term)?;
+    if let Some(e) = proc.wait_timeout(grace).await {
+        return Ok(e);
+    }
+    rt.signal(proc, Signal::Kill)?;
+    proc.wait_timeout(Duration::from_secs(10))
+        .await
+        .ok_or_else(|| RuntimeError::Signal {
+            what: proc.label(),
+            signal: "SIGKILL",
+            reason: "still running 10 s after SIGKILL".into(),
+        })
+}
+
 /// The env a process started in `pod` sees (before the spec's own).
 pub fn pod_env(pod: &PodAddrs) -> Vec<(String, String)> {
     vec![
