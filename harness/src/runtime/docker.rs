@@ -273,18 +273,7 @@ impl DockerRuntime {
         let inner = &self.inner;
         let log_path = inner.logs_dir.join(spec.log_file_name());
         let file = open_log(&log_path)?;
-        let (_, program) = self.image_for(&spec.program);
-        let mut cmd = vec![program];
-        cmd.extend(spec.args.iter().map(|a| a.to_string_lossy().into_owned()));
-        let mut env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        env.push(format!("{RUN_ID_ENV}={}", inner.run_id));
-        // The owner too: the host's process scan (the local runtime's `gc`,
-        // which sees container processes in /proc) must leave them alone
-        // while this harness lives.
-        env.push(format!(
-            "{OWNER_ENV}={}",
-            crate::runtime::procscan::own_token()
-        ));
+        let (cmd, env) = command_and_env(self, inner, &spec);
         let mut labels = base_labels(&inner.run_id, &inner.scenario);
         labels.insert("graceful-lab.name".into(), spec.name.clone());
         if let Some(p) = &spec.pod {
@@ -682,6 +671,27 @@ impl Runtime for DockerRuntime {
     }
 }
 
+/// The command line and environment of a container or exec: the image's
+/// program and the spec's args; the spec's env plus the run id and the owner
+/// (the host's process scan — the local runtime's `gc`, which sees container
+/// processes in /proc — must leave them alone while this harness lives).
+fn command_and_env(
+    rt: &DockerRuntime,
+    inner: &Inner,
+    spec: &ProcSpec,
+) -> (Vec<String>, Vec<String>) {
+    let (_, program) = rt.image_for(&spec.program);
+    let mut cmd = vec![program];
+    cmd.extend(spec.args.iter().map(|a| a.to_string_lossy().into_owned()));
+    let mut env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    env.push(format!("{RUN_ID_ENV}={}", inner.run_id));
+    env.push(format!(
+        "{OWNER_ENV}={}",
+        crate::runtime::procscan::own_token()
+    ));
+    (cmd, env)
+}
+
 /// Exec, teardown, the registry of live runs and the label sweeps.
 mod sweep {
     use super::*;
@@ -744,18 +754,7 @@ mod sweep {
     ) -> Result<Proc, RuntimeError> {
         let log_path = inner.logs_dir.join(spec.log_file_name());
         let file = open_log(&log_path)?;
-        let (_, program) = rt.image_for(&spec.program);
-        let mut cmd = vec![program];
-        cmd.extend(spec.args.iter().map(|a| a.to_string_lossy().into_owned()));
-        let mut env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        env.push(format!("{RUN_ID_ENV}={}", inner.run_id));
-        // The owner too: the host's process scan (the local runtime's `gc`,
-        // which sees container processes in /proc) must leave them alone
-        // while this harness lives.
-        env.push(format!(
-            "{OWNER_ENV}={}",
-            crate::runtime::procscan::own_token()
-        ));
+        let (cmd, env) = super::command_and_env(rt, inner, &spec);
         let created = inner
             .docker
             .create_exec(

@@ -10,10 +10,10 @@
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::docker::{Bind, DockerRuntime, Placement};
-use super::pod::{haproxy_api, start_pod, Haproxy, Pod, PodLaunch};
+use super::pod::{start_pod, wait_haproxy_ready, Haproxy, Pod, PodLaunch};
 use super::{LineSink, ProcSpec, RuntimeError};
 use crate::topology::{pod_name, PodAddrs, Rendered, ENVOY_ADMIN_PORT};
 
@@ -115,30 +115,7 @@ pub async fn start_docker_haproxy(
     let proc = rt
         .start_container(spec, Placement::Own(Some(ip)), &binds, &image)
         .await?;
-    let start = Instant::now();
-    loop {
-        if let Some(exit) = proc.try_exit() {
-            return Err(RuntimeError::ExitedEarly {
-                what: proc.label(),
-                code: exit.code,
-                log: proc.log_path.clone(),
-            });
-        }
-        let last = match haproxy_api(&rendered.stats_socket, "show info").await {
-            Ok(info) if info.contains("Name: HAProxy") => break,
-            Ok(info) => format!("show info answered {:?}", info.lines().next()),
-            Err(e) => format!("stats socket {}: {e}", rendered.stats_socket.display()),
-        };
-        if start.elapsed() >= ready_timeout {
-            return Err(RuntimeError::NotReady {
-                what: proc.label(),
-                waited: ready_timeout,
-                detail: last,
-                log: proc.log_path.clone(),
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_haproxy_ready(&proc, &rendered.stats_socket, ready_timeout).await?;
     Ok(Haproxy {
         proc,
         stats_socket: rendered.stats_socket.clone(),

@@ -73,6 +73,25 @@ fn http_client() -> reqwest::Client {
         .expect("a plain HTTP client builds")
 }
 
+/// Waits until HAProxy's stats socket answers `show info` (any runtime).
+pub(super) async fn wait_haproxy_ready(
+    proc: &Proc,
+    sock: &Path,
+    timeout: Duration,
+) -> Result<(), RuntimeError> {
+    wait_ready(proc, timeout, || async {
+        let info = haproxy_api(sock, "show info")
+            .await
+            .map_err(|e| format!("stats socket {}: {e}", sock.display()))?;
+        if info.contains("Name: HAProxy") {
+            Ok(())
+        } else {
+            Err(format!("show info answered {:?}", info.lines().next()))
+        }
+    })
+    .await
+}
+
 /// Polls `probe` every 20 ms until it says ready, `proc` exits, or `timeout`.
 async fn wait_ready<F, Fut>(
     proc: &Proc,
@@ -240,18 +259,7 @@ pub async fn start_haproxy<R: Runtime>(
         .arg(&rendered.haproxy_cfg)
         .tee(tee);
     let proc = rt.start(spec).await?;
-    let sock = rendered.stats_socket.clone();
-    wait_ready(&proc, ready_timeout, || async {
-        let info = haproxy_api(&sock, "show info")
-            .await
-            .map_err(|e| format!("stats socket {}: {e}", sock.display()))?;
-        if info.contains("Name: HAProxy") {
-            Ok(())
-        } else {
-            Err(format!("show info answered {:?}", info.lines().next()))
-        }
-    })
-    .await?;
+    wait_haproxy_ready(&proc, &rendered.stats_socket, ready_timeout).await?;
     Ok(Haproxy {
         proc,
         stats_socket: rendered.stats_socket.clone(),
