@@ -13,4 +13,4 @@ if [ -z "${HARNESS_BIN:-}" ]; then
   HARNESS_BIN=./target/release/harness
 fi
 export LAB_POD_NET="${LAB_POD_NET:-60}"
-exec "$HARNESS_BIN" scenario all --only "${CI_SCENARIOS:-s5,s2,s12,s15}" "$@"
+exec "$HARNESS_BIN" scenario all --runtime "${LAB_RUNTIME:-local}" --only "${CI_SCENARIOS:-s5,s2,s12,s15}" "$@"

@@ -6,6 +6,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 root="${LAB_ARTIFACTS:-$PWD/artifacts}"
+# The runtime the gate runs on: local (default) or docker (`GATE_RUNTIME=docker`).
+runtime="${GATE_RUNTIME:-local}"
 mkdir -p "$root"
 marker="$root/.gate-start"
 touch "$marker"
@@ -13,13 +15,13 @@ status=0
 # HARNESS_BIN (CI: the binary the test build made, with LAB_NO_BUILD=1 for
 # the apps) avoids a second build; by default the README's cargo run.
 if [ -n "${HARNESS_BIN:-}" ]; then
-  "$HARNESS_BIN" scenario s1 --mode both --runtime local --artifacts "$root" || status=$?
+  "$HARNESS_BIN" scenario s1 --mode both --runtime "$runtime" --artifacts "$root" || status=$?
 else
-  cargo run --release -p harness -- scenario s1 --mode both --runtime local --artifacts "$root" || status=$?
+  cargo run --release -p harness -- scenario s1 --mode both --runtime "$runtime" --artifacts "$root" || status=$?
 fi
-python3 - "$root" "$marker" <<'PY'
+python3 - "$root" "$marker" "$runtime" <<'PY'
 import json, os, sys
-root, marker = sys.argv[1], sys.argv[2]
+root, marker, runtime = sys.argv[1], sys.argv[2], sys.argv[3]
 since = os.path.getmtime(marker)
 runs = {}
 for d in sorted(os.listdir(root)):
@@ -31,12 +33,14 @@ if "current" not in runs or "graceful" not in runs:
     bad.append(f"missing run folders: found {sorted(runs)}")
 else:
     c, g = runs["current"], runs["graceful"]
-    print(f"gate: current disruptions={c['disruptions']} verdict={c['verdict']}; graceful disruptions={g['disruptions']} verdict={g['verdict']}")
+    print(f"gate ({runtime}): current disruptions={c['disruptions']} verdict={c['verdict']}; graceful disruptions={g['disruptions']} verdict={g['verdict']}")
     if g["disruptions"] != 0:
         bad.append(f"graceful lost {g['disruptions']} request(s): {[a.get('cause') for a in g['attributions']]}")
     if c["disruptions"] == 0:
         bad.append("current shows no disruption: the harness sees no reset where there must be one")
     for name, s in runs.items():
+        if s.get("runtime") != runtime:
+            bad.append(f"{name} ran on runtime {s.get('runtime')!r}, not {runtime!r}")
         if s.get("interrupted"):
             bad.append(f"{name} run was interrupted")
 for b in bad:

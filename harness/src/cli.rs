@@ -50,19 +50,11 @@ fn artifacts_dir(arg: Option<PathBuf>) -> PathBuf {
 }
 
 /// The preflight every run of an invocation shares: runtime choice,
-/// artifacts folder, tools and apps found (or fetched), cleanup hooks, gc.
-fn prepare(args: &ScenarioArgs) -> anyhow::Result<RunEnv> {
-    let (runtime_name, reason) = match args.runtime {
-        RuntimeChoice::Local => ("local", "asked for with --runtime local".to_string()),
-        RuntimeChoice::Auto => (
-            "local",
-            "auto: the docker runtime is not part of this build yet, so auto means local"
-                .to_string(),
-        ),
-        RuntimeChoice::Docker => anyhow::bail!(
-            "--runtime docker: the docker runtime is not implemented yet; use --runtime local"
-        ),
-    };
+/// artifacts folder, tools and apps found (or fetched), images (docker),
+/// cleanup hooks, gc.
+fn prepare(args: &ScenarioArgs, rt: &tokio::runtime::Runtime) -> anyhow::Result<RunEnv> {
+    let (engine, reason) = rt.block_on(choose_runtime(args.runtime))?;
+    let runtime_name = if engine.is_some() { "docker" } else { "local" };
     println!("runtime: {runtime_name} ({reason})");
     let prestop_override = match args.prestop.as_deref() {
         Some("script") => Some(PreStop::Script),
@@ -86,11 +78,25 @@ fn prepare(args: &ScenarioArgs) -> anyhow::Result<RunEnv> {
         tools.envoy_version
     );
     let apps = crate::apps::find_apps()?;
+    let docker = match engine {
+        None => None,
+        Some(docker) => Some(rt.block_on(docker_images(docker, &apps, &tools))?),
+    };
 
     let interrupts = crate::runtime::install_cleanup_hooks();
     let swept = crate::runtime::gc();
     if !swept.is_empty() {
         println!("gc: ended {} processes left by earlier runs", swept.len());
+    }
+    if docker.is_some() {
+        crate::runtime::docker::install_docker_hooks();
+        let d = crate::runtime::docker::gc();
+        if d.removed > 0 {
+            println!(
+                "gc: removed {} containers/networks/volumes left by earlier runs",
+                d.removed
+            );
+        }
     }
     Ok(RunEnv {
         tools,
@@ -100,8 +106,80 @@ fn prepare(args: &ScenarioArgs) -> anyhow::Result<RunEnv> {
         prestop_override,
         runtime_name: runtime_name.to_string(),
         runtime_reason: reason,
+        docker,
         interrupts,
     })
+}
+
+/// The engine to run on (None: local) and why, as `--runtime` asks:
+/// `auto` takes docker when an engine answers within 3 s.
+async fn choose_runtime(
+    choice: RuntimeChoice,
+) -> anyhow::Result<(Option<bollard::Docker>, String)> {
+    use crate::runtime::docker::probe_engine;
+    let within = std::time::Duration::from_secs(3);
+    Ok(match choice {
+        RuntimeChoice::Local => (None, "asked for with --runtime local".into()),
+        RuntimeChoice::Docker => match probe_engine(within).await {
+            Ok(d) => {
+                let v = engine_version(&d).await;
+                (Some(d), format!("asked for with --runtime docker; Docker Engine {v}"))
+            }
+            Err(why) => anyhow::bail!(
+                "--runtime docker: {why}; start the Docker Engine (or set DOCKER_HOST), or use --runtime local"
+            ),
+        },
+        RuntimeChoice::Auto => match probe_engine(within).await {
+            Ok(d) => {
+                let v = engine_version(&d).await;
+                (Some(d), format!("auto: Docker Engine {v} answered"))
+            }
+            Err(why) => (None, format!("auto: {why}, so local")),
+        },
+    })
+}
+
+async fn engine_version(d: &bollard::Docker) -> String {
+    d.version()
+        .await
+        .ok()
+        .and_then(|v| v.version)
+        .unwrap_or_else(|| "(version unknown)".into())
+}
+
+/// Builds (or finds, by content tag) the lab's images and says so.
+async fn docker_images(
+    docker: bollard::Docker,
+    apps: &crate::apps::Apps,
+    tools: &crate::tools::Tools,
+) -> anyhow::Result<crate::run::DockerEnv> {
+    let t0 = std::time::Instant::now();
+    let (images, reports) = crate::runtime::images::ensure_lab_images(&docker, apps, tools)
+        .await
+        .context("building the lab's images")?;
+    let parts: Vec<String> = reports
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {:.1} MB{}",
+                r.name,
+                r.size_bytes as f64 / 1e6,
+                if r.built {
+                    format!(" (built in {:.1} s)", r.took.as_secs_f64())
+                } else {
+                    String::new()
+                }
+            )
+        })
+        .collect();
+    let built = reports.iter().filter(|r| r.built).count();
+    println!(
+        "images:  {} ({built} built, {} cached, {:.1} s)",
+        parts.join(", "),
+        reports.len() - built,
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(crate::run::DockerEnv { docker, images })
 }
 
 /// `harness scenario <id|path|all> ...`
@@ -123,11 +201,11 @@ pub fn scenario(args: ScenarioArgs) -> anyhow::Result<ExitCode> {
     for w in scenario::warnings(&sc) {
         println!("warning: {w}");
     }
-    let env = prepare(&args)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let env = prepare(&args, &rt)?;
     let mut results: Vec<(String, anyhow::Result<RunResult>)> = Vec::new();
     for m in &modes {
         println!("== {} / {m}: {}", sc.id, sc.modes[m].about);
@@ -234,11 +312,11 @@ fn print_verdicts(id: &str, results: &[(String, anyhow::Result<RunResult>)]) {
 /// when any run fails its expectations, errs, or a scenario file is invalid.
 fn scenario_all(args: ScenarioArgs) -> anyhow::Result<ExitCode> {
     let picked = crate::run::catalogue::pick(&scenarios_dir(), &args.only, &args.skip)?;
-    let env = prepare(&args)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let env = prepare(&args, &rt)?;
     let rows = crate::run::catalogue::run_all(&env, &rt, &picked, &args.mode, |id, results| {
         let _ = crate::commands::junit::write_scenario(&env.artifacts_root, id, results)
             .map_err(|e| eprintln!("harness: junit: {e}"));

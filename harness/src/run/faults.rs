@@ -15,7 +15,8 @@ use anyhow::Context;
 
 use crate::apps::Apps;
 use crate::kubelet::{self, PodContainers, Termination, TerminationReport};
-use crate::runtime::{self, LocalRuntime, Pod, PodLaunch, PodTees, Runtime, Signal};
+use crate::runtime::docker_pod::{self, LabRuntime};
+use crate::runtime::{Pod, PodLaunch, PodTees, Runtime, Signal};
 use crate::scenario::FaultAction;
 use crate::timeline::Timeline;
 use crate::tools::Tools;
@@ -36,7 +37,7 @@ pub struct Relaunch {
 
 /// Shared by every fault task of a run.
 pub struct FaultRunner {
-    pub rt: LocalRuntime,
+    pub rt: LabRuntime,
     pub timeline: Timeline,
     /// The pods as they run now (a restarted pod replaces its entry).
     pub pods: Arc<Mutex<HashMap<String, Pod>>>,
@@ -175,7 +176,7 @@ impl FaultRunner {
             hc_env: vec![],
             tees: PodTees::default(),
         };
-        let pod = runtime::start_pod(&self.rt, &old.addrs, &launch)
+        let pod = docker_pod::start_any_pod(&self.rt, &old.addrs, &launch)
             .await
             .with_context(|| format!("restarting {name}"))?;
         self.timeline.emit(

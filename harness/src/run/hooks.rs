@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::kubelet::{PreStopHook, Termination};
-use crate::runtime::LocalRuntime;
+use crate::runtime::docker_pod::LabRuntime;
 use crate::scenario::{PreStop, Scenario};
 use crate::timeline::Timeline;
 
@@ -22,7 +22,7 @@ pub(super) fn fault_runner(
     sc: &Scenario,
     mode: &crate::scenario::Mode,
     topo: &setup::Topo,
-    rt: &LocalRuntime,
+    rt: &LabRuntime,
     timeline: &Timeline,
 ) -> Arc<faults::FaultRunner> {
     let plans = topo

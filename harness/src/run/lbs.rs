@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use crate::artifacts::RunDir;
-use crate::runtime::{self, LocalRuntime};
+use crate::runtime;
+use crate::runtime::docker_pod::{self, LabRuntime};
 use crate::scenario::Scenario;
 use crate::timeline::Timeline;
 use crate::topology::{self, HaproxyPlacement, TopologySettings};
@@ -28,7 +29,7 @@ pub(super) async fn start_extra_haproxies(
     env: &RunEnv,
     sc: &Scenario,
     dir: &RunDir,
-    rt: &LocalRuntime,
+    rt: &LabRuntime,
     timeline: &Timeline,
     haproxy_requests: &HaproxyRequests,
     settings: &TopologySettings,
@@ -42,17 +43,30 @@ pub(super) async fn start_extra_haproxies(
         .skip(1)
     {
         let mut s = settings.clone();
-        s.haproxy.source = Some(std::net::Ipv4Addr::new(127, 0, pod_net(), 200 + i as u8));
+        // Each checker's own source address, so hc counts its refusals
+        // apart: on docker its container address is already its own.
+        let (source, frontend_addr, docker_ip) = match rt {
+            LabRuntime::Local(_) => (
+                Some(std::net::Ipv4Addr::new(127, 0, pod_net(), 200 + i as u8)),
+                free_loopback_port()?,
+                std::net::Ipv4Addr::LOCALHOST,
+            ),
+            LabRuntime::Docker(d) => {
+                let ip = d.ip(docker_pod::HAPROXY_HOST + i as u8);
+                (
+                    None,
+                    std::net::SocketAddr::from((ip, docker_pod::FRONTEND_PORT)),
+                    ip,
+                )
+            }
+        };
+        s.haproxy.source = source;
         if let Some(inter) = sc.topology.extra_haproxy_inter {
             s.haproxy.inter_ms = inter.ms();
         }
         let place = HaproxyPlacement {
-            frontend_addr: free_loopback_port()?,
-            stats_socket: std::env::temp_dir().join(format!(
-                "graceful-lab-{}-lb{}.sock",
-                dir.run_id(),
-                i + 1
-            )),
+            frontend_addr,
+            stats_socket: super::setup::stats_socket(dir, rt, name)?,
         };
         let cfg = dir.config_dir().join(format!("haproxy-{}.cfg", i + 1));
         let text = topology::render_haproxy(&s, pods, &place)?;
@@ -63,10 +77,11 @@ pub(super) async fn start_extra_haproxies(
             stats_socket: place.stats_socket.clone(),
         };
         let tee = super::lines::haproxy_tee(timeline.clone(), haproxy_requests.clone(), name);
-        let lb = runtime::start_haproxy(
+        let lb = docker_pod::start_any_haproxy(
             rt,
             &env.tools,
             &rendered,
+            docker_ip,
             Some(tee),
             Duration::from_secs(10),
         )

@@ -28,6 +28,9 @@ use crate::kubelet;
 use crate::loadgen;
 use crate::model::{RunClock, Sample, TimelineEvent};
 use crate::progress::Progress;
+use crate::runtime::docker::DockerRuntime;
+use crate::runtime::docker_pod::LabRuntime;
+use crate::runtime::images::LabImages;
 use crate::runtime::{Interrupts, LocalRuntime, Runtime};
 use crate::scenario::{PreStop, Scenario};
 use crate::timeline::Timeline;
@@ -44,7 +47,17 @@ pub struct RunEnv {
     pub prestop_override: Option<PreStop>,
     pub runtime_name: String,
     pub runtime_reason: String,
+    /// The engine and the lab's images when the runtime is docker.
+    pub docker: Option<DockerEnv>,
     pub interrupts: Interrupts,
+}
+
+/// What a docker run needs: the engine (answered in the preflight) and the
+/// images built (or found) there.
+#[derive(Clone)]
+pub struct DockerEnv {
+    pub docker: bollard::Docker,
+    pub images: LabImages,
 }
 
 /// A finished (or interrupted) run.
@@ -110,8 +123,23 @@ pub async fn run_mode(env: &RunEnv, sc: &Scenario, mode_name: &str) -> anyhow::R
     let sink_map = haproxy_requests.clone();
     let sink = tokio::spawn(async move { records::sink(&sink_dir, r_rx, sink_map).await });
 
-    let rt = LocalRuntime::new(&run_id, dir.logs_dir())
-        .with_context(|| format!("creating {}", dir.logs_dir().display()))?;
+    let rt = match &env.docker {
+        None => LabRuntime::Local(
+            LocalRuntime::new(&run_id, dir.logs_dir())
+                .with_context(|| format!("creating {}", dir.logs_dir().display()))?,
+        ),
+        Some(d) => LabRuntime::Docker(
+            DockerRuntime::new(
+                d.docker.clone(),
+                &run_id,
+                &sc.id,
+                dir.logs_dir(),
+                d.images.clone(),
+            )
+            .await
+            .context("creating the run's docker network")?,
+        ),
+    };
     let cancel = CancellationToken::new();
     let body = drive(
         env,
@@ -212,7 +240,7 @@ async fn drive(
     sc: &Scenario,
     mode_name: &str,
     dir: &RunDir,
-    rt: &LocalRuntime,
+    rt: &LabRuntime,
     timeline: &Timeline,
     progress: &Progress,
     samples: tokio::sync::mpsc::UnboundedSender<Sample>,
@@ -222,8 +250,9 @@ async fn drive(
 ) -> anyhow::Result<DriveFacts> {
     let mode = &sc.modes[mode_name];
     progress.phase(format!(
-        "starting {} pods, Envoy sidecars and HAProxy (local runtime)",
-        sc.topology.pods
+        "starting {} pods, Envoy sidecars and HAProxy ({} runtime)",
+        sc.topology.pods,
+        rt.name()
     ));
     let topo = setup::start_topology(env, sc, dir, rt, timeline, haproxy_requests).await?;
     progress.phase(format!(
@@ -258,16 +287,17 @@ async fn drive(
         format!("{} generators", specs.len()),
     );
     let load_cancel = cancel.child_token();
-    let load = tokio::spawn(loadgen::run(
+    let load = start_load(
+        &topo,
         loadgen::LoadConfig {
             target: topo.frontend,
             specs,
             request_timeout_margin: Duration::from_secs(30),
         },
-        timeline.clock(),
+        timeline,
         requests,
         load_cancel,
-    ));
+    );
     let runner = hooks::fault_runner(env, sc, mode, &topo, rt, timeline);
     let mut terms = Vec::new();
     for (i, f) in sc.faults.iter().enumerate() {
@@ -325,6 +355,41 @@ async fn drive(
     cancel.cancel();
     let _ = observers.await;
     Ok(facts)
+}
+
+/// Starts the load: on docker from a thread inside HAProxy's network
+/// namespace (a client inside the run's network, DESIGN §3.2), falling back
+/// to the host's route into the run's bridge when the namespace cannot be
+/// entered (said on the timeline); on local from the harness's runtime.
+fn start_load(
+    topo: &setup::Topo,
+    cfg: loadgen::LoadConfig,
+    timeline: &Timeline,
+    requests: tokio::sync::mpsc::UnboundedSender<crate::model::RequestRecord>,
+    cancel: CancellationToken,
+) -> tokio::task::JoinHandle<loadgen::LoadStats> {
+    let clock = timeline.clock();
+    if let Some(pid) = topo.haproxy_pid {
+        let (c, r, k) = (cfg.clone(), requests.clone(), cancel.clone());
+        match crate::runtime::netns::spawn_in_netns(pid, move || loadgen::run(c, clock, r, k)) {
+            Ok(rx) => {
+                timeline.emit(
+                    "loadgen",
+                    None,
+                    "load_netns",
+                    format!("sending from inside HAProxy's network namespace (pid {pid})"),
+                );
+                return tokio::spawn(async move { rx.await.unwrap_or_default() });
+            }
+            Err(e) => timeline.emit(
+                "loadgen",
+                None,
+                "load_netns",
+                format!("sending from the host through the run's bridge: {e}"),
+            ),
+        }
+    }
+    tokio::spawn(loadgen::run(cfg, clock, requests, cancel))
 }
 
 fn versions(env: &RunEnv) -> std::collections::BTreeMap<String, String> {

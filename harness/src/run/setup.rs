@@ -16,7 +16,8 @@ use crate::kubelet::Prober;
 use crate::loadgen::LoadSpec;
 use crate::model::TimelineEvent;
 use crate::observe::{ObserveConfig, PodTarget};
-use crate::runtime::{self, LocalRuntime, Pod, PodLaunch, PodTees};
+use crate::runtime::docker_pod::{self, LabRuntime};
+use crate::runtime::{Pod, PodLaunch, PodTees};
 use crate::scenario::{Load, Mode, Scenario};
 use crate::timeline::Timeline;
 use crate::topology::{
@@ -39,6 +40,9 @@ pub struct Topo {
     /// Each pod's rendered Envoy config, by pod name.
     pub envoy_cfgs: Vec<(String, std::path::PathBuf)>,
     pub haproxy_socket: std::path::PathBuf,
+    /// Docker: the host pid of HAProxy's container, whose network namespace
+    /// the load is sent from.
+    pub haproxy_pid: Option<u32>,
 }
 
 /// `scenario.toml`: the scenario with only this mode, plus how it ran.
@@ -108,17 +112,15 @@ pub async fn start_topology(
     env: &RunEnv,
     sc: &Scenario,
     dir: &RunDir,
-    rt: &LocalRuntime,
+    rt: &LabRuntime,
     timeline: &Timeline,
     haproxy_requests: &HaproxyRequests,
 ) -> anyhow::Result<Topo> {
     let settings = topology_settings(sc);
-    let pods = settings.pod_addrs(pod_net());
-    let frontend = free_loopback_port()?;
-    let mut sock = dir.path().join("haproxy.sock");
-    if sock.as_os_str().len() > 100 {
-        sock = std::env::temp_dir().join(format!("graceful-lab-{}.sock", dir.run_id()));
-    }
+    let place = place(rt, &settings)?;
+    let pods = place.pods.clone();
+    let frontend = place.frontend;
+    let sock = stats_socket(dir, rt, "haproxy")?;
     let rendered = topology::render(
         &settings,
         &pods,
@@ -141,7 +143,7 @@ pub async fn start_topology(
             hc_env: vec![],
             tees: PodTees::default(),
         };
-        let pod = runtime::start_pod(rt, addrs, &launch)
+        let pod = docker_pod::start_any_pod(rt, addrs, &launch)
             .await
             .with_context(|| format!("starting {}", addrs.name))?;
         timeline.emit(
@@ -153,10 +155,11 @@ pub async fn start_topology(
         started.push(pod);
     }
     let tee = super::lines::haproxy_tee(timeline.clone(), haproxy_requests.clone(), "haproxy");
-    let haproxy = runtime::start_haproxy(
+    let haproxy = docker_pod::start_any_haproxy(
         rt,
         &env.tools,
         &rendered,
+        place.haproxy_ip,
         Some(tee),
         Duration::from_secs(10),
     )
@@ -235,6 +238,10 @@ pub async fn start_topology(
             .zip(rendered.envoy_cfgs.iter().cloned())
             .collect(),
         haproxy_socket: haproxy.stats_socket.clone(),
+        haproxy_pid: match rt {
+            LabRuntime::Docker(d) => d.host_pid(&haproxy.proc).await,
+            LabRuntime::Local(_) => None,
+        },
         settings,
     })
 }
@@ -247,6 +254,60 @@ pub fn pod_net() -> u8 {
         .and_then(|v| v.trim().parse::<u8>().ok())
         .filter(|n| *n > 0)
         .unwrap_or(topology::DEFAULT_POD_NET)
+}
+
+/// Where a run's pods and HAProxy live.
+struct Placement {
+    pods: Vec<topology::PodAddrs>,
+    frontend: SocketAddr,
+    /// HAProxy's container address (docker only; unused on local).
+    haproxy_ip: std::net::Ipv4Addr,
+}
+
+/// Local: pods on `127.0.<net>.N`, HAProxy's frontend on a free loopback
+/// port. Docker: pods and HAProxy at their container addresses on the run's
+/// network, which the host reaches directly (no published port).
+fn place(rt: &LabRuntime, settings: &TopologySettings) -> anyhow::Result<Placement> {
+    Ok(match rt {
+        LabRuntime::Local(_) => Placement {
+            pods: settings.pod_addrs(pod_net()),
+            frontend: free_loopback_port()?,
+            haproxy_ip: std::net::Ipv4Addr::LOCALHOST,
+        },
+        LabRuntime::Docker(d) => {
+            let plan = docker_pod::plan(d, settings.pods);
+            Placement {
+                pods: plan.pods,
+                frontend: plan.frontend,
+                haproxy_ip: plan.haproxy_ip,
+            }
+        }
+    })
+}
+
+/// The stats socket of HAProxy `name`: in the run folder (docker: in its
+/// own `sock/` subfolder, the only host folder HAProxy's container may write
+/// to), or under the temp folder when that path is too long for a socket.
+pub(super) fn stats_socket(
+    dir: &RunDir,
+    rt: &LabRuntime,
+    name: &str,
+) -> anyhow::Result<std::path::PathBuf> {
+    let folder = match rt {
+        LabRuntime::Local(_) => dir.path().to_path_buf(),
+        LabRuntime::Docker(_) => dir.path().join("sock"),
+    };
+    let mut sock = folder.join(format!("{name}.sock"));
+    if sock.as_os_str().len() > 100 {
+        sock = std::env::temp_dir()
+            .join(format!("graceful-lab-{}", dir.run_id()))
+            .join(format!("{name}.sock"));
+    }
+    if let Some(parent) = sock.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    Ok(sock)
 }
 
 pub(super) fn free_loopback_port() -> anyhow::Result<SocketAddr> {

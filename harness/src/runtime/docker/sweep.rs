@@ -1,0 +1,302 @@
+//! The docker runtime's exec, teardown, registry of live runs and label
+//! sweeps (`gc`, the panic/interrupt hooks' removal).
+//!
+//! It must never remove anything not labelled as the lab's, and never a
+//! live run's containers from `gc`.
+
+use super::*;
+use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+
+static LIVE: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+pub(super) fn register(run_id: &str) {
+    install_docker_hooks();
+    lock(&LIVE).push(run_id.to_string());
+}
+pub(super) fn unregister(run_id: &str) {
+    lock(&LIVE).retain(|r| r != run_id);
+}
+pub(super) fn is_live(run_id: &str) -> bool {
+    lock(&LIVE).iter().any(|r| r == run_id)
+}
+
+/// Candidate `10.213.N.0` subnets no docker network nor host route uses.
+pub(super) async fn free_subnets(docker: &Docker) -> Vec<Ipv4Addr> {
+    let mut used: Vec<String> = Vec::new();
+    if let Ok(nets) = docker
+        .list_networks(None::<bollard::query_parameters::ListNetworksOptions>)
+        .await
+    {
+        for n in nets {
+            for c in n.ipam.and_then(|i| i.config).unwrap_or_default() {
+                used.extend(c.subnet);
+            }
+        }
+    }
+    let routes = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+    let mut start = (std::process::id() % 200) as u8;
+    let mut out = Vec::new();
+    for _ in 0..250 {
+        start = start % 250 + 1;
+        let net = Ipv4Addr::new(10, 213, start, 0);
+        let le = format!("{:02X}{:02X}D50A", 0, start);
+        if used
+            .iter()
+            .any(|u| u.starts_with(&format!("10.213.{start}.")))
+            || routes.contains(&le)
+        {
+            continue;
+        }
+        out.push(net);
+        if out.len() >= 8 {
+            break;
+        }
+    }
+    out
+}
+
+/// Runs `spec` by the engine's exec in container `target`.
+pub(super) async fn exec(
+    rt: &DockerRuntime,
+    inner: &Inner,
+    target: &str,
+    spec: ProcSpec,
+) -> Result<Proc, RuntimeError> {
+    let log_path = inner.logs_dir.join(spec.log_file_name());
+    let file = open_log(&log_path)?;
+    let (cmd, env) = super::command_and_env(rt, inner, &spec);
+    let created = inner
+        .docker
+        .create_exec(
+            target,
+            CreateExecOptions {
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                env: Some(env),
+                cmd: Some(cmd),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| spawn_err(&spec, format!("exec create: {e}")))?;
+    let exec_id = created.id;
+    let started = inner
+        .docker
+        .start_exec(&exec_id, None::<StartExecOptions>)
+        .await
+        .map_err(|e| spawn_err(&spec, format!("exec start: {e}")))?;
+    let StartExecResults::Attached { output, .. } = started else {
+        return Err(spawn_err(&spec, "exec started detached".into()));
+    };
+    let (tx, rx) = watch::channel(None);
+    let docker = inner.docker.clone();
+    let tee = spec.tee.clone();
+    let eid = exec_id.clone();
+    tokio::spawn(async move {
+        pump(output, file, tee).await;
+        // The output ends when the process does; the code may lag a little.
+        let mut code = -1;
+        for _ in 0..100 {
+            match docker.inspect_exec(&eid).await {
+                Ok(i) if i.running == Some(false) => {
+                    code = i.exit_code.unwrap_or(-1);
+                    break;
+                }
+                Ok(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                Err(_) => break,
+            }
+        }
+        tx.send_replace(Some(exit_of(code)));
+    });
+    let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
+    let proc = Proc::new(id, &spec, None, log_path, rx);
+    lock(&inner.procs).push((proc.clone(), Handle::Exec { exec_id }));
+    Ok(proc)
+}
+
+/// SIGTERM every running container (pause last), 2 s, SIGKILL, then
+/// remove every container and the network.
+pub(super) async fn teardown(inner: &Inner) {
+    let procs: Vec<(Proc, Handle)> = lock(&inner.procs).clone();
+    let rt_kill = |id: String, sig: Signal| {
+        let docker = inner.docker.clone();
+        async move {
+            let _ = docker
+                .kill_container(
+                    &id,
+                    Some(
+                        KillContainerOptionsBuilder::new()
+                            .signal(sig.name())
+                            .build(),
+                    ),
+                )
+                .await;
+        }
+    };
+    let running: Vec<(Proc, String)> = procs
+        .iter()
+        .filter(|(p, _)| p.is_running() && p.name != "pause")
+        .filter_map(|(p, h)| match h {
+            Handle::Container(id) => Some((p.clone(), id.clone())),
+            Handle::Exec { .. } => None,
+        })
+        .collect();
+    futures::future::join_all(
+        running
+            .iter()
+            .map(|(_, id)| rt_kill(id.clone(), Signal::Term)),
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline && running.iter().any(|(p, _)| p.is_running()) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let all: Vec<String> = lock(&inner.containers).clone();
+    futures::future::join_all(all.iter().map(|id| rt_kill(id.clone(), Signal::Kill))).await;
+    remove_run(&inner.docker, &inner.run_id).await;
+    unregister(&inner.run_id);
+}
+
+fn filters(key: &str, value: &str) -> HashMap<String, Vec<String>> {
+    [("label".to_string(), vec![format!("{key}={value}")])].into()
+}
+
+/// Removes every container, network and volume labelled with `run_id`.
+pub(super) async fn remove_run(docker: &Docker, run_id: &str) -> usize {
+    remove_matching(docker, &filters(RUN_LABEL, run_id), |_| true).await
+}
+
+/// Removes the containers, networks and volumes matching `f` whose
+/// labels pass `keep_if`... (true: remove). Returns how many went.
+async fn remove_matching(
+    docker: &Docker,
+    f: &HashMap<String, Vec<String>>,
+    select: impl Fn(&HashMap<String, String>) -> bool,
+) -> usize {
+    let mut n = 0;
+    let opts = ListContainersOptionsBuilder::new()
+        .all(true)
+        .filters(f)
+        .build();
+    if let Ok(cs) = docker.list_containers(Some(opts)).await {
+        let rm = cs
+            .into_iter()
+            .filter(|c| select(&c.labels.clone().unwrap_or_default()))
+            .filter_map(|c| c.id)
+            .map(|id| async move {
+                let o = RemoveContainerOptionsBuilder::new()
+                    .force(true)
+                    .v(true)
+                    .build();
+                docker.remove_container(&id, Some(o)).await.is_ok()
+            });
+        n += futures::future::join_all(rm)
+            .await
+            .into_iter()
+            .filter(|ok| *ok)
+            .count();
+    }
+    let nopts = ListNetworksOptionsBuilder::new().filters(f).build();
+    if let Ok(nets) = docker.list_networks(Some(nopts)).await {
+        for net in nets {
+            if !select(&net.labels.clone().unwrap_or_default()) {
+                continue;
+            }
+            if let Some(id) = net.id {
+                n += usize::from(docker.remove_network(&id).await.is_ok());
+            }
+        }
+    }
+    let vopts = bollard::query_parameters::ListVolumesOptionsBuilder::new()
+        .filters(f)
+        .build();
+    if let Ok(v) = docker.list_volumes(Some(vopts)).await {
+        for vol in v.volumes.unwrap_or_default() {
+            if select(&vol.labels) {
+                n += usize::from(
+                    docker
+                        .remove_volume(
+                            &vol.name,
+                            None::<bollard::query_parameters::RemoveVolumeOptions>,
+                        )
+                        .await
+                        .is_ok(),
+                );
+            }
+        }
+    }
+    n
+}
+
+/// Runs `f` on a fresh thread with its own engine connection (usable from
+/// a panic hook or a sync context), bounded by 15 s.
+fn blocking<T: Send + 'static>(
+    f: impl FnOnce(Docker) -> std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>
+        + Send
+        + 'static,
+) -> Option<T> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let _ = std::thread::Builder::new()
+        .name("lab-docker-sweep".into())
+        .spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            let out = rt.block_on(async move {
+                let d = connect().await.ok()?;
+                Some(f(d).await)
+            });
+            let _ = tx.send(out);
+        });
+    rx.recv_timeout(Duration::from_secs(15)).ok().flatten()
+}
+
+/// Removes everything of `run_id` from a sync context (Drop, hooks).
+pub fn remove_run_blocking(run_id: &str) {
+    let id = run_id.to_string();
+    let _ = blocking(move |d| Box::pin(async move { remove_run(&d, &id).await }));
+    unregister(run_id);
+}
+
+pub(super) fn remove_live_runs() {
+    let runs = LIVE.try_lock().map(|l| l.clone()).unwrap_or_default();
+    for r in runs {
+        remove_run_blocking(&r);
+    }
+}
+
+/// What `gc` removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DockerSwept {
+    /// Containers, networks and volumes removed.
+    pub removed: usize,
+    /// Whether an engine answered at all.
+    pub engine: bool,
+}
+
+/// Removes every lab container/network/volume whose harness is gone
+/// (its owner label names a dead process) and whose run is not live here.
+/// Without an engine it does nothing.
+pub fn gc() -> DockerSwept {
+    let live = lock(&LIVE).clone();
+    let out = blocking(move |d| {
+        Box::pin(async move {
+            let f = filters(LAB_LABEL, "1");
+            remove_matching(&d, &f, |labels| {
+                let run = labels.get(RUN_LABEL).cloned().unwrap_or_default();
+                let owner_alive = labels
+                    .get(OWNER_LABEL)
+                    .is_some_and(|o| super::super::procscan::owner_alive(o));
+                !live.contains(&run) && !owner_alive
+            })
+            .await
+        })
+    });
+    DockerSwept {
+        removed: out.unwrap_or(0),
+        engine: out.is_some(),
+    }
+}

@@ -1,0 +1,212 @@
+//! End to end on the docker runtime: the `harness` binary runs the short s1
+//! (tests/fixtures/quick.toml) with `--runtime docker` against containers
+//! built locally (no pulls), gives the local runtime's verdicts, sends the
+//! load from inside HAProxy's network namespace, and leaves no container or
+//! network behind; a run interrupted mid-run removes its containers too; an
+//! engine that does not answer stops `--runtime docker` before anything
+//! starts, with one line naming it.
+
+mod docker_support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use docker_support::docker_ids;
+
+fn harness(args: &[&str], artifacts: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_harness"));
+    c.args(args)
+        .arg("--artifacts")
+        .arg(artifacts)
+        .env("LAB_NO_BUILD", "1")
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    c
+}
+
+fn fixture() -> String {
+    format!("{}/tests/fixtures/quick.toml", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run_dirs(root: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(root)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_dir())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn summary(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("summary.json")).expect("summary.json");
+    serde_json::from_str(&text).expect("summary.json parses")
+}
+
+fn run_label(dir: &Path) -> String {
+    let s = summary(dir);
+    format!(
+        "graceful-lab.run={}",
+        s["run_id"].as_str().expect("run_id in summary.json")
+    )
+}
+
+#[test]
+fn quick_s1_on_docker_gives_the_local_verdicts_and_leaves_nothing() {
+    // The apps the images are built from.
+    let _ = docker_support::apps();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = harness(&["scenario", &fixture(), "--runtime", "docker"], tmp.path())
+        .output()
+        .expect("harness runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert!(
+        stdout.starts_with("runtime: docker (asked for with --runtime docker"),
+        "the runtime and why come first: {stdout}"
+    );
+    assert!(stdout.contains("images:  pause "), "{stdout}");
+    let dirs = run_dirs(tmp.path());
+    assert_eq!(dirs.len(), 2, "{dirs:?}");
+    let (cur, gra) = if dirs[0].to_string_lossy().ends_with("current") {
+        (&dirs[0], &dirs[1])
+    } else {
+        (&dirs[1], &dirs[0])
+    };
+    let sc = summary(cur);
+    let sg = summary(gra);
+    for s in [&sc, &sg] {
+        assert_eq!(s["runtime"], "docker", "{s}");
+        assert_eq!(s["verdict"], "pass", "{s}");
+        assert_eq!(s["interrupted"], false, "{s}");
+    }
+    assert!(sc["disruptions"].as_u64().unwrap() >= 1, "{sc}");
+    assert_eq!(sg["disruptions"].as_u64().unwrap(), 0, "{sg}");
+    for d in [cur, gra] {
+        for f in [
+            "requests.csv",
+            "timeline.csv",
+            "samples.csv",
+            "summary.json",
+            "report.html",
+            "logs/haproxy.log",
+            "logs/pod-a-backend.log",
+            "logs/pod-a-hc.log",
+            "logs/pod-a-envoy.log",
+            "logs/pod-a-prestop.log",
+        ] {
+            assert!(d.join(f).is_file(), "{} lacks {f}", d.display());
+        }
+        // The load came from inside HAProxy's network namespace: HAProxy
+        // logs its own container address as the client.
+        let tl = std::fs::read_to_string(d.join("timeline.csv")).unwrap();
+        assert!(
+            tl.contains("load_netns,sending from inside HAProxy's network namespace"),
+            "{tl}"
+        );
+        let log = std::fs::read_to_string(d.join("logs/haproxy.log")).unwrap();
+        let fe = log
+            .lines()
+            .find(|l| l.starts_with("http rid=steady-"))
+            .expect("a steady request in HAProxy's log");
+        let client = fe
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("client="))
+            .unwrap();
+        let haproxy_ip = client.rsplit_once(':').unwrap().0;
+        assert!(haproxy_ip.ends_with(".2"), "client {client} in {fe}");
+        // Nothing of the run is left in the engine.
+        let label = run_label(d);
+        assert!(docker_ids("containers", &label).is_empty(), "{label}");
+        assert!(docker_ids("networks", &label).is_empty(), "{label}");
+    }
+    // graceful: drain ran by exec in the hc container and closed after the long request.
+    let tl = std::fs::read_to_string(gra.join("timeline.csv")).unwrap();
+    assert!(tl.contains(",drain,pod-a,hc_close_lb,"), "{tl}");
+}
+
+#[test]
+fn an_interrupted_docker_run_removes_its_containers() {
+    let _ = docker_support::apps();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = harness(
+        &[
+            "scenario",
+            &fixture(),
+            "--runtime",
+            "docker",
+            "--mode",
+            "graceful",
+        ],
+        tmp.path(),
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("harness starts");
+    // Wait until the load runs (the pods are up), then Ctrl-C.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let dir = loop {
+        let found = run_dirs(tmp.path()).into_iter().find(|d| {
+            std::fs::read_to_string(d.join("timeline.csv.part"))
+                .is_ok_and(|t| t.contains(",load_start,"))
+        });
+        if let Some(d) = found {
+            break d;
+        }
+        assert!(Instant::now() < deadline, "the run never reached its load");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let label = run_label(&dir);
+    assert!(
+        !docker_ids("containers", &label).is_empty(),
+        "containers run"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if t0.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("harness did not end within 30 s of SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success());
+    assert!(docker_ids("containers", &label).is_empty(), "{label}");
+    assert!(docker_ids("networks", &label).is_empty(), "{label}");
+    let s = summary(&dir);
+    assert_eq!(s["interrupted"], true, "{s}");
+    assert_eq!(s["runtime"], "docker", "{s}");
+}
+
+#[test]
+fn an_engine_that_does_not_answer_stops_docker_before_anything_starts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = harness(&["scenario", &fixture(), "--runtime", "docker"], tmp.path())
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .expect("harness runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.contains("--runtime docker: no Docker Engine answered"),
+        "{stderr}"
+    );
+    assert!(run_dirs(tmp.path()).is_empty(), "no run folder was made");
+}
