@@ -8,6 +8,7 @@
 
 mod docker_support;
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -149,22 +150,33 @@ fn an_interrupted_docker_run_removes_its_containers() {
         tmp.path(),
     )
     .stdout(Stdio::null())
-    .stderr(Stdio::null())
+    .stderr(Stdio::piped())
     .spawn()
     .expect("harness starts");
-    // Wait until the load runs (the pods are up), then Ctrl-C.
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let dir = loop {
-        let found = run_dirs(tmp.path()).into_iter().find(|d| {
-            std::fs::read_to_string(d.join("timeline.csv.part"))
-                .is_ok_and(|t| t.contains(",load_start,"))
-        });
-        if let Some(d) = found {
-            break d;
+    // Wait until the load runs (pods, Envoys and HAProxy are up), then Ctrl-C.
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
         }
-        assert!(Instant::now() < deadline, "the run never reached its load");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    });
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let mut seen = Vec::new();
+    loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(|_| panic!("no 'load running' line; saw:\n{}", seen.join("\n")));
+        let running = line.contains("load running");
+        seen.push(line);
+        if running {
+            break;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(2000));
+    let dirs = run_dirs(tmp.path());
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    let dir = dirs[0].clone();
     let label = run_label(&dir);
     assert!(
         !docker_ids("containers", &label).is_empty(),

@@ -104,6 +104,9 @@ struct Inner {
     exec_targets: Mutex<HashMap<String, String>>,
     /// Every container created, in order.
     containers: Mutex<Vec<String>>,
+    /// The containers with an endpoint of their own on the run's network
+    /// (pause, HAProxy): removed one at a time (see `sweep::teardown`).
+    endpoints: Mutex<Vec<String>>,
 }
 
 impl Drop for Inner {
@@ -172,6 +175,7 @@ impl DockerRuntime {
                             pods: Mutex::new(HashMap::new()),
                             exec_targets: Mutex::new(HashMap::new()),
                             containers: Mutex::new(Vec::new()),
+                            endpoints: Mutex::new(Vec::new()),
                         }),
                     });
                 }
@@ -260,7 +264,10 @@ impl DockerRuntime {
     pub fn image_for(&self, program: &Path) -> (String, String) {
         let i = &self.inner.images;
         let file = program.file_name().and_then(|f| f.to_str()).unwrap_or("");
+        let official = |image: &String| i.official.contains(image);
         match file {
+            "envoy" if official(&i.envoy) => (i.envoy.clone(), "envoy".into()),
+            "haproxy" if official(&i.haproxy) => (i.haproxy.clone(), "haproxy".into()),
             "backend" => (i.backend.clone(), paths::BACKEND.into()),
             "hc" => (i.hc.clone(), paths::HC.into()),
             "drain" => (i.hc.clone(), paths::DRAIN.into()),
@@ -378,6 +385,9 @@ impl DockerRuntime {
             .map_err(|e| spawn_err(&spec, format!("create {name} from {image}: {e}")))?;
         let id = created.id;
         lock(&inner.containers).push(id.clone());
+        if matches!(place, Placement::Own(_)) {
+            lock(&inner.endpoints).push(id.clone());
+        }
         inner
             .docker
             .start_container(

@@ -4,8 +4,11 @@
 //! `busybox-static` for a shell/sleep), sent to the engine's build API, tagged
 //! `graceful-lab/<name>:<hash12>` by content so a second run builds nothing.
 //!
-//! It must never pull, push or write a build context to disk, and never
-//! remove an image it did not build (`graceful-lab=1` label).
+//! Where a registry is reachable, `LAB_IMAGE_ENVOY` / `LAB_IMAGE_HAPROXY`
+//! name an official image to use instead (pulled only then, and only that).
+//!
+//! It must never pull an image nobody named, push, write a build context to
+//! disk, or remove an image it did not build (`graceful-lab=1` label).
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hasher;
@@ -51,6 +54,12 @@ pub enum ImageError {
     PathTooLong { tag: String, path: String },
     #[error("building image {tag}: {reason}")]
     Build { tag: String, reason: String },
+    #[error("image {image} (named by {var}): {reason}")]
+    Named {
+        image: String,
+        var: String,
+        reason: String,
+    },
 }
 
 /// One entry of an image's root file system.
@@ -345,7 +354,17 @@ pub struct LabImages {
     pub hc: String,
     pub envoy: String,
     pub haproxy: String,
+    /// Images named by `LAB_IMAGE_*` instead of built: their program is
+    /// run by its name (found on the image's PATH), not at our path.
+    pub official: Vec<String>,
 }
+
+/// The images a user may replace with an official one, and the env var
+/// naming it.
+pub const OFFICIAL: &[(&str, &str)] = &[
+    ("envoy", "LAB_IMAGE_ENVOY"),
+    ("haproxy", "LAB_IMAGE_HAPROXY"),
+];
 
 /// Where each program lives inside its image.
 pub mod paths {
@@ -398,8 +417,22 @@ pub async fn ensure_lab_images(
     tools: &Tools,
 ) -> Result<(LabImages, Vec<ImageReport>), ImageError> {
     let mut reports = Vec::new();
+    let mut official = Vec::new();
     for spec in lab_specs(apps, tools)? {
-        reports.push(ensure_image(docker, &spec).await?);
+        let named = OFFICIAL
+            .iter()
+            .find(|(n, _)| *n == spec.name)
+            .and_then(|(_, var)| Some((std::env::var(var).ok()?, *var)))
+            .filter(|(v, _)| !v.trim().is_empty());
+        match named {
+            Some((image, var)) => {
+                let mut r = ensure_named(docker, image.trim(), var).await?;
+                r.name = spec.name.clone();
+                official.push(r.tag.clone());
+                reports.push(r);
+            }
+            None => reports.push(ensure_image(docker, &spec).await?),
+        }
     }
     let tag = |n: &str| {
         reports
@@ -414,8 +447,52 @@ pub async fn ensure_lab_images(
         hc: tag("hc"),
         envoy: tag("envoy"),
         haproxy: tag("haproxy"),
+        official,
     };
     Ok((images, reports))
+}
+
+/// An image named by the user: found locally, else pulled (bounded by 5
+/// minutes); the error names the image and the variable that named it.
+pub async fn ensure_named(
+    docker: &Docker,
+    image: &str,
+    var: &str,
+) -> Result<ImageReport, ImageError> {
+    let start = Instant::now();
+    let berr = |reason: String| ImageError::Named {
+        image: image.to_string(),
+        var: var.to_string(),
+        reason,
+    };
+    let found = |img: bollard::models::ImageInspect, built| ImageReport {
+        name: image.to_string(),
+        tag: image.to_string(),
+        built,
+        size_bytes: img.size.unwrap_or(0).max(0) as u64,
+        took: start.elapsed(),
+    };
+    if let Ok(img) = docker.inspect_image(image).await {
+        return Ok(found(img, false));
+    }
+    let opts = bollard::query_parameters::CreateImageOptionsBuilder::new()
+        .from_image(image)
+        .build();
+    let pull = async {
+        let mut stream = docker.create_image(Some(opts), None, None);
+        while let Some(item) = stream.next().await {
+            item.map_err(|e| berr(format!("pull failed: {e}")))?;
+        }
+        Ok::<(), ImageError>(())
+    };
+    tokio::time::timeout(Duration::from_secs(300), pull)
+        .await
+        .map_err(|_| berr("pull did not finish within 5 minutes".into()))??;
+    let img = docker
+        .inspect_image(image)
+        .await
+        .map_err(|e| berr(format!("not there after the pull: {e}")))?;
+    Ok(found(img, true))
 }
 
 /// Builds `spec` unless its content tag exists already.

@@ -114,10 +114,22 @@ pub(super) async fn exec(
     Ok(proc)
 }
 
-/// SIGTERM every running container (pause last), 2 s, SIGKILL, then
-/// remove every container and the network.
+/// How long to let the engine settle between two removals of containers
+/// with their own network endpoint. Docker 20.10's libnetwork deadlocks
+/// when one container leaves a network while another's endpoint deletion
+/// is processed (moby/moby#46661: `getSvcRecords` vs
+/// `processEndpointDelete`); seen here with `docker.io` 20.10.24 when a
+/// run's two pause containers and HAProxy were killed at once: every later
+/// network call of the engine hung. One at a time, with a pause, avoids it.
+const ENDPOINT_GAP: Duration = Duration::from_millis(150);
+
+/// SIGTERM every running container that joined a pod (they own no network
+/// endpoint), 2 s, SIGKILL them; then remove the endpoint owners (HAProxy,
+/// pause containers) one at a time, newest first; then everything else of
+/// the run and the network.
 pub(super) async fn teardown(inner: &Inner) {
     let procs: Vec<(Proc, Handle)> = lock(&inner.procs).clone();
+    let endpoints: Vec<String> = lock(&inner.endpoints).clone();
     let rt_kill = |id: String, sig: Signal| {
         let docker = inner.docker.clone();
         async move {
@@ -133,28 +145,46 @@ pub(super) async fn teardown(inner: &Inner) {
                 .await;
         }
     };
-    let running: Vec<(Proc, String)> = procs
+    let joined: Vec<(Proc, String)> = procs
         .iter()
-        .filter(|(p, _)| p.is_running() && p.name != "pause")
         .filter_map(|(p, h)| match h {
-            Handle::Container(id) => Some((p.clone(), id.clone())),
-            Handle::Exec { .. } => None,
+            Handle::Container(id) if !endpoints.contains(id) => Some((p.clone(), id.clone())),
+            _ => None,
         })
         .collect();
     futures::future::join_all(
-        running
+        joined
             .iter()
+            .filter(|(p, _)| p.is_running())
             .map(|(_, id)| rt_kill(id.clone(), Signal::Term)),
     )
     .await;
     let deadline = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < deadline && running.iter().any(|(p, _)| p.is_running()) {
+    while Instant::now() < deadline && joined.iter().any(|(p, _)| p.is_running()) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let all: Vec<String> = lock(&inner.containers).clone();
-    futures::future::join_all(all.iter().map(|id| rt_kill(id.clone(), Signal::Kill))).await;
+    futures::future::join_all(
+        joined
+            .iter()
+            .filter(|(p, _)| p.is_running())
+            .map(|(_, id)| rt_kill(id.clone(), Signal::Kill)),
+    )
+    .await;
+    for id in endpoints.iter().rev() {
+        remove_one(&inner.docker, id).await;
+        tokio::time::sleep(ENDPOINT_GAP).await;
+    }
     remove_run(&inner.docker, &inner.run_id).await;
     unregister(&inner.run_id);
+}
+
+/// Force-removes one container (killing it first) with its anonymous volumes.
+async fn remove_one(docker: &Docker, id: &str) -> bool {
+    let o = RemoveContainerOptionsBuilder::new()
+        .force(true)
+        .v(true)
+        .build();
+    docker.remove_container(id, Some(o)).await.is_ok()
 }
 
 fn filters(key: &str, value: &str) -> HashMap<String, Vec<String>> {
@@ -179,22 +209,31 @@ async fn remove_matching(
         .filters(f)
         .build();
     if let Ok(cs) = docker.list_containers(Some(opts)).await {
-        let rm = cs
+        let picked: Vec<_> = cs
             .into_iter()
             .filter(|c| select(&c.labels.clone().unwrap_or_default()))
+            .collect();
+        // Containers that joined another's namespace own no endpoint: at
+        // once. Endpoint owners: one at a time (see ENDPOINT_GAP).
+        let (joined, owners): (Vec<_>, Vec<_>) = picked.into_iter().partition(|c| {
+            c.host_config
+                .as_ref()
+                .and_then(|h| h.network_mode.as_deref())
+                .is_some_and(|m| m.starts_with("container:"))
+        });
+        let rm = joined
+            .into_iter()
             .filter_map(|c| c.id)
-            .map(|id| async move {
-                let o = RemoveContainerOptionsBuilder::new()
-                    .force(true)
-                    .v(true)
-                    .build();
-                docker.remove_container(&id, Some(o)).await.is_ok()
-            });
+            .map(|id| async move { remove_one(docker, &id).await });
         n += futures::future::join_all(rm)
             .await
             .into_iter()
             .filter(|ok| *ok)
             .count();
+        for id in owners.into_iter().filter_map(|c| c.id) {
+            n += usize::from(remove_one(docker, &id).await);
+            tokio::time::sleep(ENDPOINT_GAP).await;
+        }
     }
     let nopts = ListNetworksOptionsBuilder::new().filters(f).build();
     if let Ok(nets) = docker.list_networks(Some(nopts)).await {
