@@ -88,6 +88,26 @@ enum Cmd {
         #[arg(long, env = "LAB_ARTIFACTS")]
         artifacts: Option<PathBuf>,
     },
+    /// The load generator alone against a loopback URL (benchmarks): closed
+    /// loop, or open loop with --rate; prints req/s, percentiles, errors.
+    Load {
+        #[arg(long)]
+        url: String,
+        #[arg(long, default_value_t = 16)]
+        connections: usize,
+        #[arg(long, default_value = "10s", value_parser = gate::duration::parse_duration)]
+        duration: std::time::Duration,
+        /// Open loop at this many req/s (closed loop when absent).
+        #[arg(long)]
+        rate: Option<f64>,
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        /// Request deadline beyond its expected duration.
+        #[arg(long, default_value = "10s", value_parser = gate::duration::parse_duration)]
+        timeout: std::time::Duration,
+        #[arg(long)]
+        json: bool,
+    },
     /// List the runs of the artifacts folder, newest first.
     Runs {
         #[arg(long, env = "LAB_ARTIFACTS")]
@@ -145,6 +165,24 @@ fn main() -> ExitCode {
             html,
             artifacts,
         )
+        .map_err(Into::into),
+        Cmd::Load {
+            url,
+            connections,
+            duration,
+            rate,
+            threads,
+            timeout,
+            json,
+        } => commands::load::cli(&commands::load::LoadArgs {
+            url,
+            connections,
+            duration,
+            rate,
+            threads,
+            timeout,
+            json,
+        })
         .map_err(Into::into),
         Cmd::Runs { artifacts } => commands::runs::cli(artifacts).map_err(Into::into),
     };

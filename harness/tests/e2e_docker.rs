@@ -59,23 +59,29 @@ fn run_label(dir: &Path) -> String {
 fn quick_s1_on_docker_gives_the_local_verdicts_and_leaves_nothing() {
     // The apps the images are built from.
     let _ = docker_support::apps();
-    let tmp = tempfile::tempdir().unwrap();
-    let out = harness(&["scenario", &fixture(), "--runtime", "docker"], tmp.path())
+    // Kept when the test fails (the panic names it), removed when it passes.
+    let kept = tempfile::Builder::new()
+        .prefix("e2e-docker-")
+        .tempdir()
+        .unwrap()
+        .keep();
+    let out = harness(&["scenario", &fixture(), "--runtime", "docker"], &kept)
         .output()
         .expect("harness runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "exit {:?}\n{stdout}\n{stderr}",
-        out.status
+        "exit {:?} (artifacts kept in {})\n{stdout}\n{stderr}",
+        out.status,
+        kept.display()
     );
     assert!(
         stdout.starts_with("runtime: docker (asked for with --runtime docker"),
         "the runtime and why come first: {stdout}"
     );
     assert!(stdout.contains("images:  pause "), "{stdout}");
-    let dirs = run_dirs(tmp.path());
+    let dirs = run_dirs(&kept);
     assert_eq!(dirs.len(), 2, "{dirs:?}");
     let (cur, gra) = if dirs[0].to_string_lossy().ends_with("current") {
         (&dirs[0], &dirs[1])
@@ -132,6 +138,7 @@ fn quick_s1_on_docker_gives_the_local_verdicts_and_leaves_nothing() {
     // graceful: drain ran by exec in the hc container and closed after the long request.
     let tl = std::fs::read_to_string(gra.join("timeline.csv")).unwrap();
     assert!(tl.contains(",drain,pod-a,hc_close_lb,"), "{tl}");
+    let _ = std::fs::remove_dir_all(&kept);
 }
 
 #[test]

@@ -1,13 +1,15 @@
 //! The read-only verbs over finished (or killed) run folders: `report`
 //! rebuilds a run's plot and page, `compare` puts runs side by side,
-//! `runs` lists them, and `junit` turns verdicts into JUnit XML.
+//! `runs` lists them, and `junit` turns verdicts into JUnit XML; plus
+//! `load`, the load generator on its own for benchmarks.
 //!
 //! They read run folders and write only derived files (plots, pages, XML,
 //! the counts of a killed run's summary); they never start processes and
-//! never change a CSV.
+//! never change a CSV (`load` reads and writes no run folder at all).
 
 pub mod compare;
 pub mod junit;
+pub mod load;
 pub mod report;
 pub mod runs;
 

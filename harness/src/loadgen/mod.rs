@@ -1,5 +1,6 @@
 //! The load generator (DESIGN §3.4): `long`, `stream` and open-loop `steady`
-//! load against one address, every request recorded as it finishes.
+//! load against one address, every request recorded as it finishes; and the
+//! closed-loop `closed` load of `harness load` (benchmarks only).
 //!
 //! Never holds the records (each is sent on `out` as it completes), never
 //! lets a slow request delay the open-loop schedule (no coordinated
@@ -72,6 +73,27 @@ pub enum LoadSpec {
         keepalive: f64,
         max_conns: usize,
         seed: u64,
+    },
+    /// Open loop over exactly `connections` keep-alive connections (`harness
+    /// load --rate`, like oha's `-q` and wrk2): intended send time t0 + i/rate
+    /// as for `Steady`; a request that finds every connection busy waits for
+    /// one, and that wait counts in its latency (from the intended time).
+    Open {
+        rate: f64,
+        duration_ms: u64,
+        path: String,
+        start_ms: u64,
+        connections: usize,
+    },
+    /// Closed loop (`harness load` without a rate): `connections` workers,
+    /// each sending its next GET `path` on its own keep-alive connection as
+    /// soon as the previous one finished, from start_ms for `duration_ms`.
+    /// No schedule: a request's intended time is when its worker started it.
+    Closed {
+        connections: usize,
+        duration_ms: u64,
+        path: String,
+        start_ms: u64,
     },
 }
 
@@ -164,6 +186,47 @@ pub async fn run(
                     requests.clone(),
                 ));
             }
+            LoadSpec::Open {
+                rate,
+                duration_ms,
+                path,
+                start_ms,
+                connections,
+            } => {
+                let schedule = SteadySchedule::new(start_ms, rate, duration_ms);
+                ctx.stats
+                    .scheduled
+                    .fetch_add(schedule.len(), Ordering::Relaxed);
+                let pool = Arc::new(Pool::fixed(connector.clone(), connections));
+                pools.push(pool.clone());
+                schedulers.push(steady(
+                    schedule,
+                    path,
+                    KeepAliveDice::new(0, 1.0),
+                    pool,
+                    ctx.clone(),
+                    requests.clone(),
+                ));
+            }
+            LoadSpec::Closed {
+                connections,
+                duration_ms,
+                path,
+                start_ms,
+            } => {
+                let pool = Arc::new(Pool::new(connector.clone(), connections));
+                pools.push(pool.clone());
+                let end_ms = start_ms.saturating_add(duration_ms) as f64;
+                for _ in 0..connections {
+                    schedulers.push(tokio::spawn(closed_worker(
+                        path.clone(),
+                        start_ms as f64,
+                        end_ms,
+                        pool.clone(),
+                        ctx.clone(),
+                    )));
+                }
+            }
         }
     }
     for scheduler in futures::future::join_all(schedulers).await {
@@ -214,9 +277,11 @@ fn burst(
 }
 
 /// The open-loop driver: on a thread of its own (OS timers wake within tens
-/// of microseconds, tokio's timer only to the next millisecond), sleeps until
+/// of microseconds, tokio's timer only to the next millisecond; the thread's
+/// timer slack is set to 1 µs instead of Linux's default 50 µs), sleeps until
 /// each intended time and hands the request to its own task, so a slow
-/// answer never delays the next send.
+/// answer never delays the next send. When it wakes late it sends every
+/// request already due at once, each keeping its own intended time.
 fn steady(
     schedule: SteadySchedule,
     path: String,
@@ -227,6 +292,8 @@ fn steady(
 ) -> tokio::task::JoinHandle<()> {
     let runtime = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
+        // Best effort: without it sleeps overshoot by up to 50 µs.
+        let _ = nix::sys::prctl::set_timerslack(1_000);
         for intended_ms in schedule.iter() {
             if !sleep_until(&ctx.cancel, ctx.clock.at_ms(intended_ms)) {
                 return;
@@ -244,6 +311,35 @@ fn steady(
             requests.spawn_on(perform(job, ctx.clone()), &runtime);
         }
     })
+}
+
+/// One closed-loop worker: from `start_ms` until `end_ms`, one request at a
+/// time, the next as soon as the previous one is recorded. With one request
+/// in flight per worker the pool never opens more than `connections`.
+async fn closed_worker(path: String, start_ms: f64, end_ms: f64, pool: Arc<Pool>, ctx: Arc<Ctx>) {
+    tokio::select! {
+        biased;
+        _ = ctx.cancel.cancelled() => return,
+        _ = tokio::time::sleep_until(ctx.clock.at_ms(start_ms).into()) => {}
+    }
+    loop {
+        let now_ms = ctx.clock.now_ms();
+        if now_ms >= end_ms || ctx.cancel.is_cancelled() {
+            return;
+        }
+        ctx.stats.scheduled.fetch_add(1, Ordering::Relaxed);
+        let job = Job {
+            id: ctx.next_id(RequestKind::Steady),
+            kind: RequestKind::Steady,
+            path: path.clone(),
+            intended_ms: now_ms,
+            via: Via::Pool {
+                pool: pool.clone(),
+                reuse: true,
+            },
+        };
+        perform(job, ctx.clone()).await;
+    }
 }
 
 /// Blocks this thread until `at`, waking at least every 20 ms to notice

@@ -9,6 +9,9 @@
 //! cap a request that wants a new connection closes an idle one first, and
 //! with nothing idle it waits for a connection to come back (that wait is
 //! part of its corrected latency and counts toward its deadline).
+//! A [`Pool::fixed`] pool (the `open` load of `harness load`) has no burst
+//! room: its hard cap is `max_conns`, so a request waits for one of exactly
+//! that many connections, as oha's and wrk2's rate modes do.
 //!
 //! Never hands out a connection another request holds.
 
@@ -36,7 +39,15 @@ pub struct Pool {
 
 impl Pool {
     pub fn new(connector: Arc<Connector>, max_conns: usize) -> Self {
-        let hard_cap = hard_cap(max_conns);
+        Self::with_cap(connector, max_conns, hard_cap(max_conns))
+    }
+
+    /// A pool of at most `conns` connections, no burst room (see the module doc).
+    pub fn fixed(connector: Arc<Connector>, conns: usize) -> Self {
+        Self::with_cap(connector, conns, conns.max(1))
+    }
+
+    fn with_cap(connector: Arc<Connector>, max_conns: usize, hard_cap: usize) -> Self {
         Pool {
             connector,
             idle: Mutex::new(Vec::new()),

@@ -4,13 +4,17 @@
 //!
 //! Parsing and forwarding only; never blocks the process's output pump.
 
-use std::time::Instant;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use crate::observe::haproxy_log::{self, LogLine};
 use crate::runtime::LineSink;
 use crate::timeline::Timeline;
 
 use super::records::HaproxyRequests;
+
+/// How long HAProxy's request log lines stay in the request-id map.
+pub const KEEP_REQUEST_LINES: Duration = Duration::from_secs(10);
 
 /// A sink for drain's (or the script's) output: each `msg=<x>` line becomes
 /// a `drain` event `<x>` on the timeline.
@@ -51,7 +55,9 @@ pub fn drain_event(line: &str) -> Option<(String, String)> {
 }
 
 /// A sink for HAProxy's stdout: server state changes go on the timeline at
-/// the moment the line was read; request lines fill the request-id map.
+/// the moment the line was read; request lines fill the request-id map,
+/// which keeps only the last [`KEEP_REQUEST_LINES`] of them (a record looks
+/// its line up within a second of it: the map must not grow with the run).
 /// `source` names the HAProxy on the timeline (`haproxy`, `haproxy2`, ...).
 pub fn haproxy_tee(
     timeline: Timeline,
@@ -60,6 +66,7 @@ pub fn haproxy_tee(
 ) -> LineSink {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Instant, String)>();
     tokio::spawn(async move {
+        let mut order: VecDeque<(Instant, String)> = VecDeque::new();
         while let Some((at, line)) = rx.recv().await {
             // In -db mode HAProxy also prints alerts on stderr (`[WARNING] ...`):
             // the same events as its log on stdout.
@@ -84,6 +91,15 @@ pub fn haproxy_tee(
                 LogLine::Request(r) => {
                     if let Some(id) = r.request_id.clone() {
                         if let Ok(mut m) = requests.lock() {
+                            while order
+                                .front()
+                                .is_some_and(|(t, _)| at.duration_since(*t) > KEEP_REQUEST_LINES)
+                            {
+                                if let Some((_, old)) = order.pop_front() {
+                                    m.remove(&old);
+                                }
+                            }
+                            order.push_back((at, id.clone()));
                             m.insert(id, r);
                         }
                     }

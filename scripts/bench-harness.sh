@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Benchmark (prints, asserts nothing): what the harness itself costs.
+# Runs scenarios/bench/cost.toml (steady load through HAProxy + Envoy to
+# every pod, nothing terminated) with `pods`, `rate` and `duration` rewritten
+# in a temp copy and prints one table:
+#   start ms    run_start -> haproxy_ready (every pod and HAProxy up) and
+#               -> lb_ready (HAProxy's first checks passed: bounded by `inter`)
+#   cpu %       user + sys of the harness process alone (/proc/PID/stat,
+#               not its children) / wall time: load generator, observers
+#               every 200 ms, HAProxy log parsing, CSV streaming, artifacts
+#               (sampled every 0.2 s: the last 0.2 s before exit is missed)
+#   loadRSS     the harness process's own peak VmRSS while the load runs
+#   maxRSS      its peak over the whole run (VmHWM; includes the artifacts
+#               at the end, which read requests.csv whole for the plots)
+#   report s    `harness report` on the run folder: rewrite plot.svg/png,
+#               report.html, junit.xml from the CSVs (the artifact write)
+# Rows: the steady runs at RATE req/s for each of DURATIONS (does memory grow
+# with the request count?) and short low-rate runs with 2, 4, 8 pods (how do
+# start time and observer CPU grow with pods?).
+#
+# Usage: scripts/bench-harness.sh [steady|pods]...
+# Settings: RATE (400; 2000 saturates HAProxy + Envoy + 2 backends on 2
+# shared cores: see docs/benchmarks.md), DURATIONS ("60 180" seconds), PODS ("2 4 8"),
+# PODS_RATE (20), PODS_DURATION (20), RUNTIMES ("local"; add docker to
+# also start the pods in containers), LAB_POD_NET (82), ARTIFACTS (a temp
+# dir, kept), LAB_NO_BUILD=1 to skip the release build.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+RATE="${RATE:-400}"
+DURATIONS="${DURATIONS:-60 180}"
+PODS="${PODS:-2 4 8}"
+PODS_RATE="${PODS_RATE:-20}"
+PODS_DURATION="${PODS_DURATION:-20}"
+RUNTIMES="${RUNTIMES:-local}"
+PHASES="${*:-steady pods}"
+export LAB_POD_NET="${LAB_POD_NET:-82}"
+ARTIFACTS="${ARTIFACTS:-$(mktemp -d /tmp/bench-harness.XXXXXX)}"
+mkdir -p "$ARTIFACTS"
+command -v jq >/dev/null || { echo "jq not found" >&2; exit 2; }
+if [ "${LAB_NO_BUILD:-}" != 1 ]; then
+  echo "building (release)" >&2
+  cargo build --release -q -p harness -p backend -p hc -p drain
+fi
+export LAB_NO_BUILD=1
+HARNESS="$ROOT/target/release/harness"
+WORK="$(mktemp -d /tmp/bench-harness-work.XXXXXX)"
+trap 'rm -rf "$WORK"' EXIT
+ROWS="$ARTIFACTS/rows.txt"
+: >"$ROWS"
+
+runs_so_far() { find "$ARTIFACTS" -maxdepth 1 -type d -name '*-bench-cost-*' | wc -l; }
+
+one_run() { # one_run LABEL RUNTIME PODS RATE DURATION_S
+  local label="$1" rt="$2" pods="$3" rate="$4" dur="$5"
+  local sc="$WORK/cost-$label.toml" before after dir
+  sed -e "s/^pods = .*/pods = $pods/" -e "s/^rate = .*/rate = $rate.0/" \
+    -e "s/^duration = .*/duration = \"${dur}s\"/" scenarios/bench/cost.toml >"$sc"
+  before="$(runs_so_far)"
+  echo "[$(date -u +%H:%M:%S)] $label: $rt, $pods pods, $rate req/s, ${dur}s" >&2
+  # The harness's own CPU and peak RSS from /proc (its children, HAProxy,
+  # Envoy and the pods, are not counted), sampled every 0.2 s until it exits.
+  local t0 t1 ticks=0 hwm=0 load_rss=0 line
+  t0="$(date +%s.%N)"
+  "$HARNESS" scenario "$sc" --mode steady --runtime "$rt" --artifacts "$ARTIFACTS" >"$WORK/out.log" 2>&1 &
+  local pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    line="$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || true)"
+    [ -n "$line" ] && ticks="$line"
+    line="$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)"
+    [ -n "$line" ] && hwm="$line"
+    # Peak RSS while the load runs (it starts ~1.7 s in): before the
+    # artifacts are written at the end.
+    if awk -v a="$t0" -v n="$(date +%s.%N)" -v d="$dur" 'BEGIN {exit !(n - a < d + 1.5)}'; then
+      line="$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)"
+      [ -n "$line" ] && [ "$line" -gt "$load_rss" ] && load_rss="$line"
+    fi
+    sleep 0.2
+  done
+  wait "$pid" || { echo "  run did not pass:" >&2; tail -5 "$WORK/out.log" >&2; }
+  t1="$(date +%s.%N)"
+  local wall cpu_s
+  wall="$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')"
+  cpu_s="$(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t / hz}')"
+  after="$(runs_so_far)"
+  [ "$after" -gt "$before" ] || { echo "  no run folder" >&2; return 0; }
+  dir="$(ls -td "$ARTIFACTS"/*-bench-cost-* | head -1)"
+  /usr/bin/time -f '%e' -o "$WORK/rtime" "$HARNESS" report "$dir" >/dev/null 2>&1 || true
+  local reqs dis hr lr mib
+  reqs="$(jq -r .requests "$dir/summary.json" 2>/dev/null || echo NA)"
+  dis="$(jq -r .disruptions "$dir/summary.json" 2>/dev/null || echo NA)"
+  hr="$(awk -F, '$4 == "run_start" {s = $1} $4 == "haproxy_ready" {printf "%.0f", $1 - s; exit}' "$dir/timeline.csv")"
+  lr="$(awk -F, '$4 == "run_start" {s = $1} $4 == "lb_ready" {printf "%.0f", $1 - s; exit}' "$dir/timeline.csv")"
+  mib="$(du -sk "$dir" | awk '{printf "%.1f", $1 / 1024}')"
+  echo "$label $rt $pods $rate $dur ${reqs:-NA} ${dis:-NA} ${hr:-NA} ${lr:-NA} $wall $cpu_s $load_rss $hwm $(cat "$WORK/rtime" 2>/dev/null || echo NA) $mib" >>"$ROWS"
+}
+
+want() { [[ " $PHASES " == *" $1 "* ]]; }
+for rt in $RUNTIMES; do
+  if want steady; then
+    for d in $DURATIONS; do one_run "steady-${d}s" "$rt" 2 "$RATE" "$d"; done
+  fi
+  if want pods; then
+    for p in $PODS; do one_run "pods-$p" "$rt" "$p" "$PODS_RATE" "$PODS_DURATION"; done
+  fi
+done
+
+echo
+echo "bench-harness $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores; observers every 200 ms; run folders in $ARTIFACTS"
+printf '%-13s %-7s %4s %6s %5s %8s %4s %8s %8s %7s %6s %11s %10s %8s %10s\n' \
+  run runtime pods "req/s" "dur s" requests lost "start ms" "lb ms" "wall s" "cpu %" "loadRSS MiB" "maxRSS MiB" "report s" "folder MiB"
+awk '{
+  cpu = ($10 > 0) ? 100 * $11 / $10 : 0
+  printf "%-13s %-7s %4s %6s %5s %8s %4s %8s %8s %7.1f %6.1f %11.1f %10.1f %8s %10s\n",
+    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, cpu, $12 / 1024, $13 / 1024, $14, $15 }' "$ROWS"
