@@ -297,6 +297,10 @@ fn read_rows<T: DeserializeOwned>(
         // A killed writer may have left half a row: keep complete lines only.
         let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
         bytes.truncate(keep);
+        // Killed before even the header line was complete: no rows yet.
+        if bytes.is_empty() {
+            return Ok(Vec::new());
+        }
     }
     let mut rdr = ::csv::ReaderBuilder::new()
         .has_headers(true)

@@ -44,6 +44,43 @@ pub mod names {
     pub const LOGS_DIR: &str = "logs";
 }
 
+/// This process's soft file size limit (`RLIMIT_FSIZE`), from
+/// `/proc/self/limits`; `None` when unlimited or unknown.
+pub fn file_size_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max file size"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// Adds a note (and prints a warning) for every file of the run folder
+/// that reached the file size limit: its later content was lost.
+pub fn note_size_limit(run_dir: &Path, notes: &mut Vec<String>) {
+    let Some(limit) = file_size_limit() else {
+        return;
+    };
+    let mut stack = vec![run_dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            match e.metadata() {
+                Ok(m) if m.is_dir() => stack.push(p),
+                Ok(m) if m.len() >= limit => {
+                    let name = p.strip_prefix(run_dir).unwrap_or(&p).display().to_string();
+                    let note = format!(
+                        "{name}: cut at the file size limit (RLIMIT_FSIZE {limit} bytes); what came later is lost"
+                    );
+                    eprintln!("harness: warning: {}: {note}", run_dir.display());
+                    notes.push(note);
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
 /// Everything that can go wrong while writing or reading artifacts. Every
 /// variant names the file or folder it is about.
 #[derive(Debug, thiserror::Error)]
@@ -61,7 +98,7 @@ pub enum ArtifactsError {
         #[source]
         source: std::io::Error,
     },
-    #[error("invalid {what} {value:?}: only letters, digits, '_', '.', '-' are allowed, and it must not start with '.'")]
+    #[error("invalid {what} {value:?}: only 1 to 100 letters, digits, '_', '.', '-' are allowed, and it must not start with '.'")]
     InvalidName { what: &'static str, value: String },
     #[error("no free run folder name for {base} (tried {tries} suffixes)")]
     NoFreeName { base: PathBuf, tries: u32 },

@@ -120,9 +120,14 @@ impl RunDir {
     }
 }
 
-/// Refuses anything but `[A-Za-z0-9_.-]+` not starting with '.'.
+/// The longest scenario id or mode accepted in a folder name (the name
+/// must stay under the filesystem's 255 bytes with the timestamp and suffix).
+pub const MAX_NAME_LEN: usize = 100;
+
+/// Refuses anything but `[A-Za-z0-9_.-]{1,100}` not starting with '.'.
 pub fn check_name(what: &'static str, value: &str) -> Result<(), ArtifactsError> {
     let ok = !value.is_empty()
+        && value.len() <= MAX_NAME_LEN
         && !value.starts_with('.')
         && value
             .bytes()
@@ -132,7 +137,7 @@ pub fn check_name(what: &'static str, value: &str) -> Result<(), ArtifactsError>
     } else {
         Err(ArtifactsError::InvalidName {
             what,
-            value: value.to_string(),
+            value: value.chars().take(120).collect(),
         })
     }
 }
@@ -206,7 +211,10 @@ mod tests {
     #[test]
     fn refuses_names_that_could_escape() {
         let root = tempfile::tempdir().unwrap();
-        for bad in ["../x", "a/b", "", ".hidden", "..", "s1 x", "a\\b", "é"] {
+        let long = "a".repeat(MAX_NAME_LEN + 1);
+        for bad in [
+            "../x", "a/b", "", ".hidden", "..", "s1 x", "a\\b", "é", "/abs", "a\0b", "a\nb", &long,
+        ] {
             let err = RunDir::create_at(root.path(), bad, "current", t0()).unwrap_err();
             assert!(
                 matches!(err, ArtifactsError::InvalidName { .. }),

@@ -56,6 +56,7 @@ pub fn rebuild(dir: &Path) -> Result<Rebuilt, CommandError> {
 
 /// `harness report <run>`: rebuilds and prints what it wrote.
 pub fn cli(run: &Path, artifacts: Option<PathBuf>) -> Result<ExitCode, CommandError> {
+    crate::runtime::survive_file_size_limit();
     let dir = super::resolve_run(run, &super::artifacts_root(artifacts));
     let r = rebuild(&dir)?;
     for f in &r.files {

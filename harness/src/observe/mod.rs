@@ -64,7 +64,9 @@ pub async fn run(
         match (&lb, haproxy_gap) {
             (Err(e), false) => {
                 haproxy_gap = true;
-                timeline.emit(
+                // At the tick's time, so the gap lines up with its samples.
+                timeline.emit_at(
+                    t_ms,
                     "harness",
                     None,
                     "observer_gap",
@@ -73,7 +75,13 @@ pub async fn run(
             }
             (Ok(_), true) => {
                 haproxy_gap = false;
-                timeline.emit("harness", None, "observer_resumed", "haproxy runtime API");
+                timeline.emit_at(
+                    t_ms,
+                    "harness",
+                    None,
+                    "observer_resumed",
+                    "haproxy runtime API",
+                );
             }
             _ => {}
         }

@@ -121,7 +121,8 @@ static HOOKS: OnceLock<Interrupts> = OnceLock::new();
 /// live runtime, publishes the signal through the returned `Interrupts`,
 /// SIGKILLs what is left after 2 s, then gives the program 10 s more to
 /// finish (write its `interrupted` summary) before exiting with
-/// 128 + signal; a second signal exits at once.
+/// 128 + signal; a second signal exits at once. SIGXFSZ is handled too, so a
+/// full disk quota (`RLIMIT_FSIZE`) is a write error, not a sudden death.
 pub fn install_cleanup_hooks() -> Interrupts {
     HOOKS
         .get_or_init(|| {
@@ -164,10 +165,21 @@ fn signal_thread(tx: watch::Sender<Option<Signal>>, ready: std::sync::mpsc::Send
             eprintln!("harness: could not install the SIGINT/SIGTERM handler");
             return;
         };
+        // A write past RLIMIT_FSIZE then fails with EFBIG (and is reported
+        // by whoever wrote) instead of SIGXFSZ killing the harness.
+        let mut xfsz = signal(SignalKind::from_raw(libc::SIGXFSZ)).ok();
         let _ = ready.send(());
-        let first = tokio::select! {
-            _ = int.recv() => Signal::Int,
-            _ = term.recv() => Signal::Term,
+        let mut told = false;
+        let first = loop {
+            tokio::select! {
+                _ = int.recv() => break Signal::Int,
+                _ = term.recv() => break Signal::Term,
+                Some(()) = async { match xfsz.as_mut() { Some(x) => x.recv().await, None => std::future::pending().await } } => {
+                    if !std::mem::replace(&mut told, true) {
+                        eprintln!("harness: a file reached the file size limit (RLIMIT_FSIZE): writes past it fail");
+                    }
+                }
+            }
         };
         eprintln!(
             "harness: {} received: ending every process of the run",
@@ -200,6 +212,24 @@ fn kill_after(grace: Duration) {
         std::thread::sleep(Duration::from_millis(20));
     }
     signal_everything(Signal::Kill, true);
+}
+
+/// Makes a write past `RLIMIT_FSIZE` fail with `EFBIG` instead of the
+/// default SIGXFSZ killing the process (for verbs that do not install the
+/// cleanup hooks, e.g. `harness report`). The handler stays for the life of
+/// the process; a program it starts gets the default action back at exec.
+pub fn survive_file_size_limit() {
+    use tokio::signal::unix::{signal, SignalKind};
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+        {
+            // Registering is what counts; the stream itself may go.
+            let _ = rt.block_on(async { signal(SignalKind::from_raw(libc::SIGXFSZ)) });
+        }
+    });
 }
 
 /// A process `gc` ended.

@@ -69,11 +69,34 @@ pub fn resolve(id_or_path: &str, scenarios_dir: &Path) -> Result<PathBuf, Scenar
 /// Reads, parses and validates one scenario file.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+    let bytes = std::fs::read(path).map_err(|source| ScenarioError::Read {
         path: shown.clone(),
         source,
     })?;
+    let text = String::from_utf8(bytes).map_err(|e| ScenarioError::Parse {
+        path: shown.clone(),
+        message: not_utf8(e.as_bytes(), e.utf8_error().valid_up_to()),
+    })?;
     parse(&text, &shown)
+}
+
+/// `line N, column M: not UTF-8 (byte 0xNN)` for the first invalid byte at `at`.
+fn not_utf8(bytes: &[u8], at: usize) -> String {
+    let before = &bytes[..at.min(bytes.len())];
+    let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let col = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    match bytes.get(at) {
+        Some(b) => format!("line {line}, column {col}: not UTF-8 (byte 0x{b:02x})"),
+        None => format!("line {line}, column {col}: not UTF-8"),
+    }
 }
 
 /// Parses and validates scenario text; `shown` names the file in errors.
@@ -91,20 +114,31 @@ pub fn parse(text: &str, shown: &str) -> Result<Scenario, ScenarioError> {
 
 /// toml's errors span several lines with a caret; keep `line N, column M: message`.
 fn one_line_toml_error(e: &toml::de::Error, text: &str) -> String {
-    let msg = e.message().trim().replace('\n', " ");
-    match e.span() {
-        Some(span) => {
-            let upto = &text[..span.start.min(text.len())];
-            let line = upto.matches('\n').count() + 1;
-            let col = upto.len() - upto.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
-            let snippet: String = text[span.start.min(text.len())..span.end.min(text.len())]
-                .chars()
-                .take(40)
-                .collect();
-            format!("line {line}, column {col} (at {snippet:?}): {msg}")
-        }
-        None => msg,
+    // One line, and bounded: a message may quote the (hostile) input.
+    let msg: String = e
+        .message()
+        .trim()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(300)
+        .collect();
+    let span = e.span().unwrap_or(0..0);
+    // Spans are byte offsets; never slice inside a character.
+    let mut start = span.start.min(text.len());
+    while !text.is_char_boundary(start) {
+        start -= 1;
     }
+    let upto = &text[..start];
+    let line = upto.matches('\n').count() + 1;
+    let col = upto[upto.rfind('\n').map(|i| i + 1).unwrap_or(0)..]
+        .chars()
+        .count()
+        + 1;
+    let snippet: String = text[start..]
+        .chars()
+        .take(span.end.saturating_sub(span.start).min(40))
+        .collect();
+    format!("line {line}, column {col} (at {snippet:?}): {msg}")
 }
 
 /// Every scenario file in `dir`, sorted by id (s1, s2, ..., s10 in numeric order).

@@ -17,17 +17,34 @@ pub fn pod_names(n: u32) -> Vec<String> {
         .collect()
 }
 
+/// The longest scenario id or mode name: both end up in a run folder's
+/// name, which must stay well under the filesystem's 255 bytes.
+pub const MAX_NAME: usize = 64;
+
+/// An id or mode name that can name a run folder and nothing else:
+/// 1..=MAX_NAME of `[A-Za-z0-9_-]` (no `.`, `/`, spaces or control characters).
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= MAX_NAME
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// At most 80 characters of a hostile value, for an error message.
+fn shorten(s: &str) -> String {
+    let mut out: String = s.chars().take(80).collect();
+    if out.len() < s.len() {
+        out.push('…');
+    }
+    out
+}
+
 /// The hard errors; `Err` holds one line naming the key.
 pub fn validate(sc: &Scenario) -> Result<(), String> {
-    if sc.id.is_empty()
-        || !sc
-            .id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
+    if !is_name(&sc.id) {
         return Err(format!(
-            "key `id`: {:?} must be letters, digits, - or _",
-            sc.id
+            "key `id`: {:?} must be 1 to {MAX_NAME} letters, digits, - or _",
+            shorten(&sc.id)
         ));
     }
     validate_topology(sc)?;
@@ -167,12 +184,10 @@ fn check_modes(sc: &Scenario, pods: &[String]) -> Result<(), String> {
         }
     }
     for (name, m) in &sc.modes {
-        if !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
+        if !is_name(name) {
             return Err(format!(
-                "key `modes.{name}`: a mode name must be letters, digits, - or _"
+                "key `modes.{:?}`: a mode name must be 1 to {MAX_NAME} letters, digits, - or _",
+                shorten(name)
             ));
         }
         let d = &m.drain;

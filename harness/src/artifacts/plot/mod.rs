@@ -118,13 +118,17 @@ pub fn plot_png(dir: &Path) -> Result<PathBuf, ArtifactsError> {
         path: path.clone(),
         detail,
     };
-    {
+    let drawn = (|| {
         let root = BitMapBackend::new(&tmp, (WIDTH, height(&data))).into_drawing_area();
         draw(&root, &data).map_err(plot_err)?;
         root.present().map_err(|e| plot_err(e.to_string()))?;
+        persist_rename(&tmp, &path)
+    })();
+    if drawn.is_err() {
+        // A full disk or a size limit must not leave half a picture behind.
+        let _ = std::fs::remove_file(&tmp);
     }
-    persist_rename(&tmp, &path)?;
-    Ok(path)
+    drawn.map(|()| path)
 }
 
 pub(super) fn pods(data: &PlotData) -> Vec<String> {

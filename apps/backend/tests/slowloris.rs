@@ -1,0 +1,145 @@
+//! 500 slowloris connections (half dribble a request head one byte at a
+//! time, half send nothing) plus a stream of oversized requests against the
+//! real binary with its default settings: `/` on fresh connections keeps
+//! answering within 1 s the whole time, and the backend is alive afterwards.
+//! (The default header read timeout is 60 s: the slow connections are still
+//! open when the test ends; tests/hostile.rs shows the cut with a short one.)
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::Backend;
+
+const SLOW: usize = 500;
+
+/// `GET /` on a fresh connection; status and time.
+fn check(addr: SocketAddr) -> (Option<u16>, Duration) {
+    let t = Instant::now();
+    let status = (|| {
+        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(3)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
+        s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            .ok()?;
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).ok()?;
+        String::from_utf8_lossy(&out).get(9..12)?.parse().ok()
+    })();
+    (status, t.elapsed())
+}
+
+fn oversized(addr: SocketAddr, stop: Arc<AtomicBool>, refused: Arc<AtomicU64>) {
+    let big_head = format!(
+        "GET / HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(512 * 1024)
+    );
+    let many = (0..2000).fold(String::from("GET / HTTP/1.1\r\nHost: t\r\n"), |s, i| {
+        s + &format!("X-{i}: v\r\n")
+    }) + "\r\n";
+    let big_body = format!(
+        "POST /sleep HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n{}",
+        64 << 20,
+        "b".repeat(1 << 20)
+    );
+    let huge_uri = format!(
+        "GET /sleep?seconds=0&x={} HTTP/1.1\r\nHost: t\r\n\r\n",
+        "q".repeat(1 << 20)
+    );
+    let msgs = [big_head, many, big_body, huge_uri];
+    let mut i = 0usize;
+    while !stop.load(Ordering::Relaxed) {
+        i += 1;
+        let Ok(mut s) = TcpStream::connect(addr) else {
+            continue;
+        };
+        s.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
+        s.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
+        let _ = s.write_all(msgs[i % msgs.len()].as_bytes());
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        let status: Option<u16> = String::from_utf8_lossy(&out)
+            .get(9..12)
+            .and_then(|x| x.parse().ok());
+        assert!(
+            status.is_none_or(|c| (400..500).contains(&c)),
+            "an oversized request got {status:?}"
+        );
+        refused.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn root_answers_within_a_second_under_500_slowloris_connections() {
+    let mut b = Backend::start(&[]);
+    let addr = b.addr;
+    let t0 = Instant::now();
+    let mut dribblers = Vec::new();
+    let mut silent = Vec::new();
+    for i in 0..SLOW {
+        let mut s = TcpStream::connect(addr).expect("connect");
+        if i % 2 == 0 {
+            s.write_all(b"GET /sleep?seconds=1 HTTP/1.1\r\nHost: t\r\nX-Slow: ")
+                .unwrap();
+            dribblers.push(s);
+        } else {
+            silent.push(s);
+        }
+    }
+    let opened = t0.elapsed();
+    let stop = Arc::new(AtomicBool::new(false));
+    let drib = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut failed = 0;
+            while !stop.load(Ordering::Relaxed) {
+                for s in &mut dribblers {
+                    if s.write_all(b"X").is_err() {
+                        failed += 1;
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            failed
+        })
+    };
+    let refused = Arc::new(AtomicU64::new(0));
+    let big: Vec<_> = (0..4)
+        .map(|_| {
+            let (stop, refused) = (stop.clone(), refused.clone());
+            std::thread::spawn(move || oversized(addr, stop, refused))
+        })
+        .collect();
+    let mut worst = Duration::ZERO;
+    let mut checks = 0;
+    while t0.elapsed() < Duration::from_secs(6) {
+        let (status, took) = check(addr);
+        assert_eq!(
+            status,
+            Some(200),
+            "GET / failed after {took:?} at +{:?}",
+            t0.elapsed()
+        );
+        worst = worst.max(took);
+        checks += 1;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let failed_writes = drib.join().unwrap();
+    for t in big {
+        t.join().unwrap();
+    }
+    eprintln!(
+        "{SLOW} slow connections opened in {opened:?}; {checks} checks of /, worst {worst:?}; {} oversized requests refused; {failed_writes} dribble writes failed",
+        refused.load(Ordering::Relaxed)
+    );
+    assert!(worst < Duration::from_secs(1), "GET / took {worst:?}");
+    assert!(refused.load(Ordering::Relaxed) > 0);
+    drop(silent);
+    assert_eq!(check(addr).0, Some(200));
+    assert!(b.child.try_wait().unwrap().is_none(), "backend exited");
+    assert!(!b.logs.lines().iter().any(|l| l.contains("panicked")));
+}

@@ -1,0 +1,190 @@
+//! 500 slowloris connections (half dribble a request head one byte at a
+//! time, half send nothing) plus a stream of oversized requests against the
+//! real binary: health checks on fresh connections keep answering within
+//! 1 s the whole time, every slow connection is cut by the 5 s read timeout,
+//! and hc is alive afterwards.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{Hc, Opts};
+
+const SLOW: usize = 500;
+
+/// One request on a fresh connection (as HAProxy checks); status and time.
+fn check(addr: SocketAddr) -> (Option<u16>, Duration) {
+    let t = Instant::now();
+    let status = (|| {
+        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(3)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
+        s.write_all(b"GET /health_check.html HTTP/1.0\r\n\r\n")
+            .ok()?;
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).ok()?;
+        String::from_utf8_lossy(&out).get(9..12)?.parse().ok()
+    })();
+    (status, t.elapsed())
+}
+
+/// Sends oversized requests in a loop until `stop`; counts the answers that
+/// were a 4xx (or a close).
+fn oversized(addr: SocketAddr, stop: Arc<AtomicBool>, refused: Arc<AtomicU64>) {
+    let big_head = format!(
+        "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(256 * 1024)
+    );
+    let big_body = format!(
+        "POST /drain HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{}",
+        8 << 20,
+        "b".repeat(1 << 20)
+    );
+    let mut i = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        i += 1;
+        let Ok(mut s) = TcpStream::connect(addr) else {
+            continue;
+        };
+        s.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
+        s.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
+        let msg = if i.is_multiple_of(2) {
+            &big_head
+        } else {
+            &big_body
+        };
+        let _ = s.write_all(msg.as_bytes());
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        let status: Option<u16> = String::from_utf8_lossy(&out)
+            .get(9..12)
+            .and_then(|x| x.parse().ok());
+        // hc has no POST body to read and no admin route here: a 404 or 431, or a close.
+        if status.is_none_or(|c| (400..500).contains(&c)) {
+            refused.fetch_add(1, Ordering::Relaxed);
+        } else {
+            panic!("an oversized request got {status:?}");
+        }
+    }
+}
+
+#[test]
+fn health_answers_within_a_second_under_500_slowloris_connections() {
+    let hc = {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(Hc::start(Opts {
+            admin: true,
+            ..Opts::default()
+        }))
+    };
+    let addr = hc.addr;
+    let t0 = Instant::now();
+    let mut dribblers = Vec::new();
+    let mut silent = Vec::new();
+    for i in 0..SLOW {
+        let mut s = TcpStream::connect(addr).expect("connect");
+        if i % 2 == 0 {
+            s.write_all(b"GET /health_check.html HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                .unwrap();
+            dribblers.push(s);
+        } else {
+            silent.push(s);
+        }
+    }
+    let opened = t0.elapsed();
+    // One byte per connection every 200 ms, never ending the head.
+    let stop = Arc::new(AtomicBool::new(false));
+    let drib = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut alive: Vec<(TcpStream, Option<Duration>)> =
+                dribblers.into_iter().map(|s| (s, None)).collect();
+            while !stop.load(Ordering::Relaxed) {
+                for (s, cut) in alive.iter_mut().filter(|(_, c)| c.is_none()) {
+                    if s.write_all(b"X").is_err() {
+                        *cut = Some(t0.elapsed());
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            alive.into_iter().map(|(_, c)| c).collect::<Vec<_>>()
+        })
+    };
+    let refused = Arc::new(AtomicU64::new(0));
+    let big: Vec<_> = (0..4)
+        .map(|_| {
+            let (stop, refused) = (stop.clone(), refused.clone());
+            std::thread::spawn(move || oversized(addr, stop, refused))
+        })
+        .collect();
+    // Health checks every 50 ms for 7 s: past the 5 s read timeout.
+    let mut worst = Duration::ZERO;
+    let mut checks = 0;
+    while t0.elapsed() < Duration::from_secs(7) {
+        let (status, took) = check(addr);
+        assert_eq!(
+            status,
+            Some(200),
+            "health check failed after {took:?} at +{:?}",
+            t0.elapsed()
+        );
+        worst = worst.max(took);
+        checks += 1;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let cuts = drib.join().unwrap();
+    for b in big {
+        b.join().unwrap();
+    }
+    // Every dribbler was cut (a write failed) near the read timeout.
+    let cut: Vec<Duration> = cuts.iter().flatten().copied().collect();
+    let silent_closed = silent
+        .iter_mut()
+        .filter_map(|s| {
+            s.set_read_timeout(Some(Duration::from_millis(200)))
+                .unwrap();
+            let mut b = [0u8; 64];
+            let closed = match s.read(&mut b) {
+                Ok(_) => true,
+                Err(e) => !matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ),
+            };
+            closed.then_some(())
+        })
+        .count();
+    eprintln!(
+        "{SLOW} slow connections opened in {opened:?}; {checks} health checks, worst {worst:?}; {} oversized requests refused; {} of {} dribblers cut (last at {:?}); {silent_closed} of {} silent closed",
+        refused.load(Ordering::Relaxed),
+        cut.len(),
+        cuts.len(),
+        cut.iter().max(),
+        silent.len()
+    );
+    assert!(
+        worst < Duration::from_secs(1),
+        "a health check took {worst:?}"
+    );
+    assert!(
+        refused.load(Ordering::Relaxed) > 0,
+        "no oversized request was answered"
+    );
+    assert_eq!(cut.len(), cuts.len(), "dribblers still open after 7 s");
+    assert!(
+        cut.iter().all(|c| *c >= Duration::from_millis(4500)),
+        "cut before the 5 s read timeout: {cut:?}"
+    );
+    assert_eq!(
+        silent_closed,
+        silent.len(),
+        "silent connections still open after 7 s"
+    );
+    assert_eq!(check(addr).0, Some(200));
+    let mut hc = hc;
+    assert!(hc.child.try_wait().unwrap().is_none(), "hc exited");
+}
