@@ -133,7 +133,14 @@ pub fn apps_in(bin_dir: &Path, script_dir: &Path) -> Result<Apps, AppsError> {
         backend: need(bin_dir, "backend")?,
         hc: need(bin_dir, "hc")?,
         drain: need(bin_dir, "drain")?,
-        drain_script: need(script_dir, "graceful-drain.sh")?,
+        // The script is a source file: beside the binaries when they were
+        // copied with it, else where the workspace keeps it.
+        drain_script: need(script_dir, "graceful-drain.sh").or_else(|e| {
+            match workspace_root().map(|w| w.join("apps/hc/graceful-drain.sh")) {
+                Some(p) if p.is_file() => Ok(p),
+                _ => Err(e),
+            }
+        })?,
     })
 }
 

@@ -117,6 +117,8 @@ enum Cmd {
 
 fn main() -> ExitCode {
     gate::log::init_with_default("warn");
+    // A write past RLIMIT_FSIZE fails with EFBIG instead of killing us.
+    harness::runtime::survive_file_size_limit();
     let cli = Cli::parse();
     let res = match cli.cmd {
         Cmd::Scenario {
@@ -189,8 +191,26 @@ fn main() -> ExitCode {
     match res {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("harness: error: {e:#}");
+            eprintln!("harness: error: {}", one_line(&e));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes on one line, each cause once: our error types
+/// put their source in their own message too, so a cause the line already
+/// holds is not repeated.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line.replace('\n', " ")
 }

@@ -24,9 +24,7 @@ pub mod netns;
 pub mod pod;
 pub mod procscan;
 
-pub use cleanup::{
-    gc, gc_run, install_cleanup_hooks, survive_file_size_limit, Interrupts, Swept,
-};
+pub use cleanup::{gc, gc_run, install_cleanup_hooks, survive_file_size_limit, Interrupts, Swept};
 pub use local::{new_run_id, LocalRuntime};
 pub use pod::{haproxy_api, start_haproxy, start_pod, Haproxy, Pod, PodLaunch, PodTees};
 
