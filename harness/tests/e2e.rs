@@ -2,41 +2,22 @@
 //! against real HAProxy, Envoy and the apps, and is interrupted mid-run.
 //! Each test uses its own pod net (`LAB_POD_NET`) and artifacts folder.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod run_support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use run_support::{run_dirs, sigint, spawn_lines, summary, wait_exit, wait_for_line};
 
 fn harness(args: &[&str], net: u8, artifacts: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_harness"));
-    c.args(args)
-        .arg("--artifacts")
-        .arg(artifacts)
-        .env("LAB_POD_NET", net.to_string())
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    let mut c = run_support::harness(args, artifacts);
+    c.env("LAB_POD_NET", net.to_string());
     c
 }
 
 fn fixture() -> String {
-    format!("{}/tests/fixtures/quick.toml", env!("CARGO_MANIFEST_DIR"))
-}
-
-fn run_dirs(root: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(root)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.path())
-                .filter(|p| p.is_dir())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
-fn summary(dir: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(dir.join("summary.json")).expect("summary.json");
-    serde_json::from_str(&text).expect("summary.json parses")
+    run_support::fixture("quick.toml")
 }
 
 /// Processes whose environment carries the run id of this run folder
@@ -142,7 +123,7 @@ fn quick_s1_current_loses_the_long_request_and_graceful_loses_nothing() {
 fn sigint_mid_run_tears_everything_down_and_marks_the_summary() {
     let tmp = tempfile::tempdir().unwrap();
     let shm_before = shm_entries();
-    let mut child = harness(
+    let cmd = harness(
         &[
             "scenario",
             &fixture(),
@@ -153,31 +134,10 @@ fn sigint_mid_run_tears_everything_down_and_marks_the_summary() {
         ],
         32,
         tmp.path(),
-    )
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("harness starts");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    );
+    let (mut child, rx) = spawn_lines(cmd);
     // Wait until the load runs (pods, Envoys and HAProxy are up).
-    let deadline = Instant::now() + Duration::from_secs(240);
-    let mut seen = Vec::new();
-    loop {
-        let line = rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .unwrap_or_else(|_| panic!("no 'load running' line; saw:\n{}", seen.join("\n")));
-        let running = line.contains("load running");
-        seen.push(line);
-        if running {
-            break;
-        }
-    }
+    wait_for_line(&rx, "load running", Duration::from_secs(240));
     std::thread::sleep(Duration::from_millis(2500));
     let dirs = run_dirs(tmp.path());
     assert_eq!(dirs.len(), 1);
@@ -186,22 +146,8 @@ fn sigint_mid_run_tears_everything_down_and_marks_the_summary() {
         !processes_of_run(&run_id).is_empty(),
         "the run's processes are up"
     );
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    let t = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(30),
-            "harness did not exit after SIGINT"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    sigint(&child);
+    let status = wait_exit(&mut child, Duration::from_secs(30));
     assert!(!status.success());
     assert!(
         processes_of_run(&run_id).is_empty(),

@@ -7,44 +7,23 @@
 //! starts, with one line naming it.
 
 mod docker_support;
+mod run_support;
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
 
 use docker_support::docker_ids;
+use run_support::{run_dirs, sigint, spawn_lines, summary, wait_exit, wait_for_line};
 
 fn harness(args: &[&str], artifacts: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_harness"));
-    c.args(args)
-        .arg("--artifacts")
-        .arg(artifacts)
-        .env("LAB_NO_BUILD", "1")
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    let mut c = run_support::harness(args, artifacts);
+    c.env("LAB_NO_BUILD", "1");
     c
 }
 
 fn fixture() -> String {
-    format!("{}/tests/fixtures/quick.toml", env!("CARGO_MANIFEST_DIR"))
-}
-
-fn run_dirs(root: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(root)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.path())
-                .filter(|p| p.is_dir())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
-fn summary(dir: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(dir.join("summary.json")).expect("summary.json");
-    serde_json::from_str(&text).expect("summary.json parses")
+    run_support::fixture("quick.toml")
 }
 
 fn run_label(dir: &Path) -> String {
@@ -145,7 +124,7 @@ fn quick_s1_on_docker_gives_the_local_verdicts_and_leaves_nothing() {
 fn an_interrupted_docker_run_removes_its_containers() {
     let _ = docker_support::apps();
     let tmp = tempfile::tempdir().unwrap();
-    let mut child = harness(
+    let cmd = harness(
         &[
             "scenario",
             &fixture(),
@@ -155,31 +134,10 @@ fn an_interrupted_docker_run_removes_its_containers() {
             "graceful",
         ],
         tmp.path(),
-    )
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("harness starts");
+    );
+    let (mut child, rx) = spawn_lines(cmd);
     // Wait until the load runs (pods, Envoys and HAProxy are up), then Ctrl-C.
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(240);
-    let mut seen = Vec::new();
-    loop {
-        let line = rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .unwrap_or_else(|_| panic!("no 'load running' line; saw:\n{}", seen.join("\n")));
-        let running = line.contains("load running");
-        seen.push(line);
-        if running {
-            break;
-        }
-    }
+    wait_for_line(&rx, "load running", Duration::from_secs(240));
     std::thread::sleep(Duration::from_millis(2000));
     let dirs = run_dirs(tmp.path());
     assert_eq!(dirs.len(), 1, "{dirs:?}");
@@ -189,22 +147,8 @@ fn an_interrupted_docker_run_removes_its_containers() {
         !docker_ids("containers", &label).is_empty(),
         "containers run"
     );
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    let t0 = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if t0.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            panic!("harness did not end within 30 s of SIGINT");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    sigint(&child);
+    let status = wait_exit(&mut child, Duration::from_secs(30));
     assert!(!status.success());
     assert!(docker_ids("containers", &label).is_empty(), "{label}");
     assert!(docker_ids("networks", &label).is_empty(), "{label}");

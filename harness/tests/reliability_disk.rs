@@ -9,19 +9,22 @@
 //! The harness runs as root here: read-only must be made real by taking
 //! CAP_DAC_OVERRIDE/CAP_FOWNER away (`setpriv --bounding-set`).
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::Command;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
+
+mod run_support;
+
+use run_support::{spawn_lines, wait_exit};
 
 const NET: u8 = 93;
 const POD_PORTS: [u16; 5] = [8080, 18180, 18181, 15000, 15006];
 
 fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_harness"))
+    run_support::harness_bin()
 }
 
 /// `wrapper... harness args...` with the lab's env.
@@ -51,37 +54,6 @@ const RUN: [&str; 6] = [
     "--runtime",
     "local",
 ];
-
-fn spawn(mut c: Command) -> (Child, Receiver<String>) {
-    let mut child = c
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("harness starts");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for l in BufReader::new(stderr).lines().map_while(Result::ok) {
-            eprintln!("[harness] {l}");
-            let _ = tx.send(l);
-        }
-    });
-    (child, rx)
-}
-
-fn wait(child: &mut Child, within: Duration) -> ExitStatus {
-    let t = Instant::now();
-    loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s;
-        }
-        if t.elapsed() > within {
-            let _ = child.kill();
-            panic!("harness still running after {within:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 fn lines(rx: &Receiver<String>) -> Vec<String> {
     // The reader thread ends with the process; give it a moment.
@@ -136,9 +108,9 @@ fn a_read_only_artifacts_folder_is_refused_before_anything_starts() {
     std::fs::create_dir(&art).unwrap();
     set_mode(&art, 0o555);
     let _w = Writable(art.clone());
-    let (mut child, rx) = spawn(harness(&NO_DAC, &RUN, &art));
+    let (mut child, rx) = spawn_lines(harness(&NO_DAC, &RUN, &art));
     let pid = child.id();
-    let st = wait(&mut child, Duration::from_secs(60));
+    let st = wait_exit(&mut child, Duration::from_secs(60));
     let err = lines(&rx);
     assert!(!st.success(), "{st:?}");
     assert_eq!(st.signal(), None, "died of a signal: {st:?}");
@@ -163,7 +135,7 @@ fn a_read_only_artifacts_folder_is_refused_before_anything_starts() {
 #[test]
 fn a_run_folder_turning_read_only_mid_run_fails_cleanly_and_keeps_what_was_written() {
     let tmp = tempfile::tempdir().unwrap();
-    let (mut child, rx) = spawn(harness(&NO_DAC, &RUN, tmp.path()));
+    let (mut child, rx) = spawn_lines(harness(&NO_DAC, &RUN, tmp.path()));
     let pid = child.id();
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut seen = Vec::new();
@@ -182,7 +154,7 @@ fn a_run_folder_turning_read_only_mid_run_fails_cleanly_and_keeps_what_was_writt
         .path();
     set_mode(&dir, 0o555);
     let _w = Writable(dir.clone());
-    let st = wait(&mut child, Duration::from_secs(120));
+    let st = wait_exit(&mut child, Duration::from_secs(120));
     let err = lines(&rx);
     assert!(
         !st.success(),
@@ -224,9 +196,9 @@ fn a_file_size_limit_is_a_write_error_not_a_crash() {
     let tmp = tempfile::tempdir().unwrap();
     let limit = 16 * 1024;
     let fsize = format!("--fsize={limit}:{limit}");
-    let (mut child, rx) = spawn(harness(&["prlimit", &fsize, "--"], &RUN, tmp.path()));
+    let (mut child, rx) = spawn_lines(harness(&["prlimit", &fsize, "--"], &RUN, tmp.path()));
     let pid = child.id();
-    let st = wait(&mut child, Duration::from_secs(180));
+    let st = wait_exit(&mut child, Duration::from_secs(180));
     let err = lines(&rx);
     assert_eq!(
         st.signal(),

@@ -12,14 +12,17 @@
 //! from them). Pods on `127.0.<RELIABILITY_NET or 91>.N`.
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
+mod run_support;
+
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use rand::{Rng, SeedableRng};
+use run_support::{harness_bin, run_dirs};
 
 const PHASES: [&str; 4] = ["startup", "load", "drain", "teardown"];
 const SIGNALS: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGKILL];
@@ -34,15 +37,8 @@ fn env_num(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-fn harness_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_harness"))
-}
-
 fn fixture() -> String {
-    format!(
-        "{}/tests/fixtures/interrupt.toml",
-        env!("CARGO_MANIFEST_DIR")
-    )
+    run_support::fixture("interrupt.toml")
 }
 
 fn harness(args: &[&str], net: u8) -> Command {
@@ -102,19 +98,6 @@ fn busy_ports(net: u8, run: Option<&Path>) -> Vec<String> {
         .into_iter()
         .filter(|a| std::net::TcpListener::bind(a.as_str()).is_err())
         .collect()
-}
-
-fn run_dirs(root: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(root)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.path())
-                .filter(|p| p.is_dir())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
 }
 
 fn envoy_shm() -> usize {

@@ -5,10 +5,13 @@
 //! and its end, and the run must go on to its normal verdict.
 //! Pods on `127.0.92.N`.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+
 use std::time::{Duration, Instant};
+
+mod run_support;
+
+use run_support::{spawn_lines, wait_exit, wait_for_line};
 
 fn run_dir(root: &Path) -> PathBuf {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -27,41 +30,20 @@ fn run_dir(root: &Path) -> PathBuf {
 #[test]
 fn a_vanished_runtime_api_is_a_recorded_gap_and_the_run_goes_on() {
     let tmp = tempfile::tempdir().unwrap();
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_harness"));
-    let mut child = Command::new(&bin)
-        .args([
+    let mut cmd = run_support::harness(
+        &[
             "scenario",
             "tests/fixtures/interrupt.toml",
             "--mode",
             "graceful",
             "--runtime",
             "local",
-            "--artifacts",
-        ])
-        .arg(tmp.path())
-        .env("LAB_POD_NET", "92")
-        .env("LAB_NO_BUILD", "1")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for l in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let l = rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("no 'load running' line");
-        if l.contains("load running") {
-            break;
-        }
-    }
+        ],
+        tmp.path(),
+    );
+    cmd.env("LAB_POD_NET", "92").env("LAB_NO_BUILD", "1");
+    let (mut child, rx) = spawn_lines(cmd);
+    wait_for_line(&rx, "load running", Duration::from_secs(120));
     let dir = run_dir(tmp.path());
     let sock = dir.join("haproxy.sock");
     assert!(sock.exists(), "stats socket at {}", sock.display());
@@ -89,20 +71,8 @@ fn a_vanished_runtime_api_is_a_recorded_gap_and_the_run_goes_on() {
     // 3. Back.
     std::fs::rename(&away, &sock).unwrap();
 
-    let t = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(120),
-            "the run did not end"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let mut out = String::new();
-    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
-    assert!(status.success(), "exit {status:?}\n{out}");
+    let status = wait_exit(&mut child, Duration::from_secs(120));
+    assert!(status.success(), "exit {status:?} (its stderr is above)");
 
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();

@@ -1,0 +1,121 @@
+//! Shared helpers of the tests that run the `harness` binary (included with
+//! `mod run_support;`): the command, its stderr as a stream of lines,
+//! waiting for a progress line, a bounded wait for the exit, SIGINT, and
+//! reading run folders.
+//!
+//! Helpers only: they assert nothing about the product beyond "it answered
+//! within the bound", and they never leave a child running past a failure
+//! (a timed-out wait kills it).
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
+
+pub fn harness_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_harness"))
+}
+
+/// `tests/fixtures/<name>` as an absolute path.
+pub fn fixture(name: &str) -> String {
+    format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `harness <args> --artifacts <artifacts>` run from the crate's folder.
+pub fn harness(args: &[&str], artifacts: &Path) -> Command {
+    let mut c = Command::new(harness_bin());
+    c.args(args)
+        .arg("--artifacts")
+        .arg(artifacts)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    c
+}
+
+/// Starts `c` with stdout discarded and stderr read line by line (echoed
+/// with a `[harness]` prefix, so a failing test shows them).
+pub fn spawn_lines(mut c: Command) -> (Child, Receiver<String>) {
+    let mut child = c
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("harness starts");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("[harness] {l}");
+            let _ = tx.send(l);
+        }
+    });
+    (child, rx)
+}
+
+/// Waits until a line containing `needle` arrives (within `within`);
+/// returns the lines seen, that one last. Panics naming what it saw.
+pub fn wait_for_line(rx: &Receiver<String>, needle: &str, within: Duration) -> Vec<String> {
+    let deadline = Instant::now() + within;
+    let mut seen = Vec::new();
+    loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "no {needle:?} line within {within:?}; saw:\n{}",
+                    seen.join("\n")
+                )
+            });
+        let found = line.contains(needle);
+        seen.push(line);
+        if found {
+            return seen;
+        }
+    }
+}
+
+/// The child's exit within `within`; past it the child is killed and the
+/// test fails.
+pub fn wait_exit(child: &mut Child, within: Duration) -> ExitStatus {
+    let t = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if t.elapsed() > within {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("harness still running {within:?} after it was asked to end");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Ctrl-C to the child.
+pub fn sigint(child: &Child) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+}
+
+/// The run folders under `root`, sorted by name (= by start time).
+pub fn run_dirs(root: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(root)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_dir())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// A run folder's summary.json.
+pub fn summary(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("summary.json")).expect("summary.json");
+    serde_json::from_str(&text).expect("summary.json parses")
+}
