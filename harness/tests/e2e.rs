@@ -23,20 +23,7 @@ fn fixture() -> String {
 /// Processes whose environment carries the run id of this run folder
 /// (`<folder name>-p<harness pid>`).
 fn processes_of_run(folder: &str) -> Vec<i32> {
-    let needle = format!("GRACEFUL_LAB_RUN_ID={folder}-p");
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/environ"))
-                .map(|env| {
-                    env.split(|b| *b == 0)
-                        .any(|kv| kv.starts_with(needle.as_bytes()))
-                })
-                .unwrap_or(false)
-        })
-        .collect()
+    run_support::processes_with_env(&format!("GRACEFUL_LAB_RUN_ID={folder}-p"))
 }
 
 fn shm_entries() -> Vec<String> {

@@ -66,18 +66,7 @@ fn lines(rx: &Receiver<String>) -> Vec<String> {
 
 /// Processes started by the harness `pid` that are still alive.
 fn leftovers(pid: u32) -> Vec<i32> {
-    let needle = format!("GRACEFUL_LAB_OWNER={pid}:");
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|p| {
-            std::fs::read(format!("/proc/{p}/environ")).is_ok_and(|env| {
-                env.split(|b| *b == 0)
-                    .any(|kv| kv.starts_with(needle.as_bytes()))
-            })
-        })
-        .collect()
+    run_support::processes_with_env(&format!("GRACEFUL_LAB_OWNER={pid}:"))
 }
 
 fn assert_ports_free() {

@@ -52,18 +52,7 @@ fn harness(args: &[&str], net: u8) -> Command {
 
 /// Processes carrying `GRACEFUL_LAB_OWNER=<pid>:...` (started by that harness).
 fn processes_of_owner(pid: u32) -> Vec<i32> {
-    let needle = format!("GRACEFUL_LAB_OWNER={pid}:");
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|p| {
-            std::fs::read(format!("/proc/{p}/environ")).is_ok_and(|env| {
-                env.split(|b| *b == 0)
-                    .any(|kv| kv.starts_with(needle.as_bytes()))
-            })
-        })
-        .collect()
+    run_support::processes_with_env(&format!("GRACEFUL_LAB_OWNER={pid}:"))
 }
 
 /// Waits up to `within` for the owner's processes to disappear.

@@ -119,3 +119,19 @@ pub fn summary(dir: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(dir.join("summary.json")).expect("summary.json");
     serde_json::from_str(&text).expect("summary.json parses")
 }
+
+/// Pids of the processes whose environment holds an entry starting with
+/// `entry` (e.g. `GRACEFUL_LAB_OWNER=<pid>:` or `GRACEFUL_LAB_RUN_ID=<id>`).
+pub fn processes_with_env(entry: &str) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|p| {
+            std::fs::read(format!("/proc/{p}/environ")).is_ok_and(|env| {
+                env.split(|b| *b == 0)
+                    .any(|kv| kv.starts_with(entry.as_bytes()))
+            })
+        })
+        .collect()
+}
