@@ -18,7 +18,10 @@
 # with the request count?) and short low-rate runs with 2, 4, 8 pods (how do
 # start time and observer CPU grow with pods?).
 #
-# Usage: scripts/bench-harness.sh [steady|pods]...
+# Rows observe-P: the pods-2 run with `[observe] period = P` for each of
+# OBSERVE_PERIODS (observer CPU against the sampling period).
+#
+# Usage: scripts/bench-harness.sh [steady|pods|observe]...
 # Settings: RATE (400; 2000 saturates HAProxy + Envoy + 2 backends on 2
 # shared cores: see docs/benchmarks.md), DURATIONS ("60 180" seconds), PODS ("2 4 8"),
 # PODS_RATE (20), PODS_DURATION (20), RUNTIMES ("local"; add docker to
@@ -33,6 +36,7 @@ DURATIONS="${DURATIONS:-60 180}"
 PODS="${PODS:-2 4 8}"
 PODS_RATE="${PODS_RATE:-20}"
 PODS_DURATION="${PODS_DURATION:-20}"
+OBSERVE_PERIODS="${OBSERVE_PERIODS:-250ms 50ms}"
 RUNTIMES="${RUNTIMES:-local}"
 PHASES="${*:-steady pods}"
 export LAB_POD_NET="${LAB_POD_NET:-82}"
@@ -52,11 +56,12 @@ ROWS="$ARTIFACTS/rows.txt"
 
 runs_so_far() { find "$ARTIFACTS" -maxdepth 1 -type d -name '*-bench-cost-*' | wc -l; }
 
-one_run() { # one_run LABEL RUNTIME PODS RATE DURATION_S
-  local label="$1" rt="$2" pods="$3" rate="$4" dur="$5"
+one_run() { # one_run LABEL RUNTIME PODS RATE DURATION_S [OBSERVE_PERIOD]
+  local label="$1" rt="$2" pods="$3" rate="$4" dur="$5" period="${6:-}"
   local sc="$WORK/cost-$label.toml" before after dir
   sed -e "s/^pods = .*/pods = $pods/" -e "s/^rate = .*/rate = $rate.0/" \
     -e "s/^duration = .*/duration = \"${dur}s\"/" scenarios/bench/cost.toml >"$sc"
+  [ -z "$period" ] || printf '\n[observe]\nperiod = "%s"\n' "$period" >>"$sc"
   before="$(runs_so_far)"
   echo "[$(date -u +%H:%M:%S)] $label: $rt, $pods pods, $rate req/s, ${dur}s" >&2
   # The harness's own CPU and peak RSS from /proc (its children, HAProxy,
@@ -104,10 +109,13 @@ for rt in $RUNTIMES; do
   if want pods; then
     for p in $PODS; do one_run "pods-$p" "$rt" "$p" "$PODS_RATE" "$PODS_DURATION"; done
   fi
+  if want observe; then
+    for o in $OBSERVE_PERIODS; do one_run "observe-$o" "$rt" 2 "$PODS_RATE" "$PODS_DURATION" "$o"; done
+  fi
 done
 
 echo
-echo "bench-harness $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores; observers every 200 ms; run folders in $ARTIFACTS"
+echo "bench-harness $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores; observers every 200 ms unless observe-P; run folders in $ARTIFACTS"
 printf '%-13s %-7s %4s %6s %5s %8s %4s %8s %8s %7s %6s %11s %10s %8s %10s\n' \
   run runtime pods "req/s" "dur s" requests lost "start ms" "lb ms" "wall s" "cpu %" "loadRSS MiB" "maxRSS MiB" "report s" "folder MiB"
 awk '{

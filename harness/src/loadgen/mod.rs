@@ -23,6 +23,7 @@ mod paths;
 mod pool;
 mod request;
 mod schedule;
+mod timer;
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -276,12 +277,12 @@ fn burst(
     }
 }
 
-/// The open-loop driver: on a thread of its own (OS timers wake within tens
-/// of microseconds, tokio's timer only to the next millisecond; the thread's
-/// timer slack is set to 1 µs instead of Linux's default 50 µs), sleeps until
-/// each intended time and hands the request to its own task, so a slow
-/// answer never delays the next send. When it wakes late it sends every
-/// request already due at once, each keeping its own intended time.
+/// The open-loop driver: a task in the runtime that waits for each intended
+/// time on a µs-precise timer ([`timer::SendTimer`], a timerfd in the
+/// runtime's own epoll: no thread of its own, no hand-off) and spawns the
+/// request as its own task, so a slow answer never delays the next send.
+/// When it wakes late it sends every request already due at once, each
+/// keeping its own intended time (a late send counts as late).
 fn steady(
     schedule: SteadySchedule,
     path: String,
@@ -290,12 +291,17 @@ fn steady(
     ctx: Arc<Ctx>,
     requests: TaskTracker,
 ) -> tokio::task::JoinHandle<()> {
-    let runtime = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || {
-        // Best effort: without it sleeps overshoot by up to 50 µs.
-        let _ = nix::sys::prctl::set_timerslack(1_000);
+    tokio::spawn(async move {
+        let timer = timer::SendTimer::new();
         for intended_ms in schedule.iter() {
-            if !sleep_until(&ctx.cancel, ctx.clock.at_ms(intended_ms)) {
+            let at = ctx.clock.at_ms(intended_ms);
+            if Instant::now() < at {
+                tokio::select! {
+                    biased;
+                    _ = ctx.cancel.cancelled() => return,
+                    _ = timer.wait_until(at) => {}
+                }
+            } else if ctx.cancel.is_cancelled() {
                 return;
             }
             let job = Job {
@@ -308,7 +314,7 @@ fn steady(
                     reuse: dice.reuse(),
                 },
             };
-            requests.spawn_on(perform(job, ctx.clone()), &runtime);
+            requests.spawn(perform(job, ctx.clone()));
         }
     })
 }
@@ -339,20 +345,5 @@ async fn closed_worker(path: String, start_ms: f64, end_ms: f64, pool: Arc<Pool>
             },
         };
         perform(job, ctx.clone()).await;
-    }
-}
-
-/// Blocks this thread until `at`, waking at least every 20 ms to notice
-/// `cancel`; false when cancelled.
-fn sleep_until(cancel: &CancellationToken, at: Instant) -> bool {
-    loop {
-        if cancel.is_cancelled() {
-            return false;
-        }
-        let now = Instant::now();
-        if now >= at {
-            return true;
-        }
-        std::thread::sleep((at - now).min(Duration::from_millis(20)));
     }
 }

@@ -195,7 +195,7 @@ pub async fn start_topology(
             .collect(),
         haproxy_socket: haproxy.stats_socket.clone(),
         haproxy_backend: "be_app".into(),
-        period: Duration::from_millis(200),
+        period: sc.observe.period.0,
     };
     let k = &sc.kubelet;
     let endpoints: Vec<(String, crate::kubelet::Endpoint)> = pods

@@ -82,6 +82,8 @@ pub struct Scenario {
     #[serde(default)]
     pub kubelet: Kubelet,
     #[serde(default)]
+    pub observe: Observe,
+    #[serde(default)]
     pub load: Vec<Load>,
     #[serde(default)]
     pub faults: Vec<Fault>,
@@ -243,6 +245,26 @@ impl Default for Envoy {
             termination_drain: Dur::secs(5),
             limit_stats_like_istio: false,
             slow_delay: Dur::millis(20),
+        }
+    }
+}
+
+/// `[observe]`: how the harness watches the system under test.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Observe {
+    /// Sampling period of the observers (hc `/health`, Envoy admin, HAProxy
+    /// stats socket): `OBSERVE_PERIOD_MIN..=OBSERVE_PERIOD_MAX`.
+    pub period: Dur,
+}
+
+pub const OBSERVE_PERIOD_MIN: Dur = Dur::millis(20);
+pub const OBSERVE_PERIOD_MAX: Dur = Dur::secs(10);
+
+impl Default for Observe {
+    fn default() -> Self {
+        Observe {
+            period: Dur::millis(200),
         }
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::expect::{EventPattern, OUTCOMES};
 use super::faults::PROCESSES;
-use super::schema::{Expect, Load, PreStop, Scenario};
+use super::schema::{Expect, Load, PreStop, Scenario, OBSERVE_PERIOD_MAX, OBSERVE_PERIOD_MIN};
 
 /// Pod names in order: pod-a, pod-b, ...
 pub fn pod_names(n: u32) -> Vec<String> {
@@ -48,6 +48,12 @@ pub fn validate(sc: &Scenario) -> Result<(), String> {
         ));
     }
     validate_topology(sc)?;
+    let period = sc.observe.period;
+    if !(OBSERVE_PERIOD_MIN..=OBSERVE_PERIOD_MAX).contains(&period) {
+        return Err(format!(
+            "key `observe.period`: {period} is not in {OBSERVE_PERIOD_MIN}..={OBSERVE_PERIOD_MAX}"
+        ));
+    }
     if sc.load.is_empty() {
         return Err("key `load`: a scenario needs at least one [[load]]".into());
     }
@@ -408,4 +414,42 @@ pub fn warnings(sc: &Scenario) -> Vec<String> {
         }
     }
     w
+}
+
+#[cfg(test)]
+mod observe_tests {
+    use rstest::rstest;
+
+    const QUICK: &str = include_str!("../../tests/fixtures/quick.toml");
+
+    fn with_observe(table: &str) -> Result<super::Scenario, String> {
+        let text = format!("{QUICK}\n{table}");
+        let sc: super::Scenario = toml::from_str(&text).map_err(|e| e.to_string())?;
+        super::validate(&sc).map(|()| sc)
+    }
+
+    #[rstest]
+    #[case::default("", 200)]
+    #[case::fast("[observe]\nperiod = \"20ms\"", 20)]
+    #[case::slow("[observe]\nperiod = \"250ms\"", 250)]
+    #[case::whole_seconds("[observe]\nperiod = 10", 10_000)]
+    fn observe_period_is_read(#[case] table: &str, #[case] ms: u64) {
+        assert_eq!(with_observe(table).unwrap().observe.period.ms(), ms);
+    }
+
+    #[rstest]
+    #[case::too_fast("[observe]\nperiod = \"19ms\"")]
+    #[case::zero("[observe]\nperiod = 0")]
+    #[case::too_slow("[observe]\nperiod = \"11s\"")]
+    fn observe_period_out_of_range_names_the_key(#[case] table: &str) {
+        let e = with_observe(table).unwrap_err();
+        assert!(e.starts_with("key `observe.period`: "), "{e}");
+        assert!(e.contains("20ms..=10s"), "{e}");
+    }
+
+    #[test]
+    fn observe_rejects_unknown_keys() {
+        let e = with_observe("[observe]\nperiodd = \"1s\"").unwrap_err();
+        assert!(e.contains("periodd"), "{e}");
+    }
 }
