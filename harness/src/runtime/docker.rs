@@ -299,7 +299,7 @@ impl DockerRuntime {
     ) -> Result<Proc, RuntimeError> {
         let inner = &self.inner;
         let log_path = inner.logs_dir.join(spec.log_file_name());
-        let file = open_log(&log_path)?;
+        let file = super::logfile::LogFile::open(&log_path)?;
         let (cmd, env) = command_and_env(self, inner, &spec);
         let mut labels = base_labels(&inner.run_id, &inner.scenario);
         labels.insert("graceful-lab.name".into(), spec.name.clone());
@@ -510,7 +510,7 @@ fn container_name(run_id: &str, spec: &ProcSpec) -> String {
 }
 
 mod output;
-use output::{exit_of, open_log, pump, wait_exit};
+use output::{exit_of, pump, wait_exit};
 
 static HOOKS: OnceLock<()> = OnceLock::new();
 

@@ -7,8 +7,6 @@
 //! group it started, and each one is registered with `cleanup` (panic hook,
 //! Ctrl-C/SIGTERM handler, `gc`) the moment it is spawned.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +17,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::watch;
 
 use super::cleanup::{lock, signal_group, signal_scanned, Group, REGISTRY, RUNS};
+use super::logfile::{LogFile, SharedLog};
 use super::procscan::{self, LabProcess};
 use super::{
     pod_env, Exit, LineSink, Proc, ProcSpec, Runtime, RuntimeError, Signal, OWNER_ENV, RUN_ID_ENV,
@@ -120,19 +119,8 @@ impl LocalRuntime {
     }
 }
 
-fn open_log(path: &Path) -> Result<File, RuntimeError> {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|source| RuntimeError::Log {
-            path: path.to_path_buf(),
-            source,
-        })
-}
-
 /// Copies `r` line by line to `file` and `tee`.
-async fn pump<R: AsyncRead + Unpin>(r: R, file: Arc<Mutex<File>>, tee: Option<LineSink>) {
+async fn pump<R: AsyncRead + Unpin>(r: R, file: SharedLog, tee: Option<LineSink>) {
     let mut reader = BufReader::new(r);
     let mut buf = Vec::new();
     loop {
@@ -145,10 +133,7 @@ async fn pump<R: AsyncRead + Unpin>(r: R, file: Arc<Mutex<File>>, tee: Option<Li
                     buf.pop();
                 }
                 let line = String::from_utf8_lossy(&buf).into_owned();
-                {
-                    let mut f = lock(&file);
-                    let _ = f.write_all(format!("{line}\n").as_bytes());
-                }
+                lock(&file).write_line(&line);
                 if let Some(t) = &tee {
                     let _ = t.send((at, line));
                 }
@@ -168,7 +153,7 @@ impl Runtime for LocalRuntime {
 
     async fn start(&self, spec: ProcSpec) -> Result<Proc, RuntimeError> {
         let log_path = self.inner.logs_dir.join(spec.log_file_name());
-        let file = Arc::new(Mutex::new(open_log(&log_path)?));
+        let file = LogFile::open(&log_path)?;
         let mut cmd = tokio::process::Command::new(&spec.program);
         cmd.args(&spec.args)
             .envs(spec.env.iter().map(|(k, v)| (k, v)))

@@ -20,6 +20,7 @@ pub mod docker;
 pub mod docker_pod;
 pub mod images;
 pub mod local;
+pub mod logfile;
 pub mod netns;
 pub mod pod;
 pub mod procscan;

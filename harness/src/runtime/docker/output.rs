@@ -1,33 +1,22 @@
-//! A container's (or exec's) output and exit: the log file, the pump that
-//! copies the engine's stream into it line by line (and to the run's tee),
+//! A container's (or exec's) output and exit: the pump that copies the
+//! engine's stream line by line into its `LogFile` (and to the run's tee),
 //! and the exit read from the engine (137 for a SIGKILL).
 //!
-//! It must never drop a line it read: each goes to the log file, then to the
-//! tee (unbounded), and a last partial line is flushed at the end.
+//! It must never drop a line it read: each goes to the log file (a failed
+//! write is reported once, by `LogFile`), then to the tee (unbounded), and a
+//! last partial line is flushed at the end.
 
 use super::*;
-
-pub(super) fn open_log(path: &Path) -> Result<Arc<Mutex<std::fs::File>>, RuntimeError> {
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map(|f| Arc::new(Mutex::new(f)))
-        .map_err(|source| RuntimeError::Log {
-            path: path.to_path_buf(),
-            source,
-        })
-}
+use crate::runtime::logfile::SharedLog;
 
 /// Copies an engine output stream line by line to `file` and `tee`
 /// (stdout and stderr keep separate partial lines).
-pub(super) async fn pump<S>(mut stream: S, file: Arc<Mutex<std::fs::File>>, tee: Option<LineSink>)
+pub(super) async fn pump<S>(mut stream: S, file: SharedLog, tee: Option<LineSink>)
 where
     S: futures::Stream<Item = Result<bollard::container::LogOutput, bollard::errors::Error>>
         + Unpin,
 {
     use bollard::container::LogOutput;
-    use std::io::Write;
     let mut partial: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
     let emit = |buf: &[u8]| {
         let at = Instant::now();
@@ -36,7 +25,7 @@ where
             b = rest;
         }
         let line = String::from_utf8_lossy(b).into_owned();
-        let _ = lock(&file).write_all(format!("{line}\n").as_bytes());
+        lock(&file).write_line(&line);
         if let Some(t) = &tee {
             let _ = t.send((at, line));
         }

@@ -63,7 +63,7 @@ pub(super) async fn exec(
     spec: ProcSpec,
 ) -> Result<Proc, RuntimeError> {
     let log_path = inner.logs_dir.join(spec.log_file_name());
-    let file = open_log(&log_path)?;
+    let file = crate::runtime::logfile::LogFile::open(&log_path)?;
     let (cmd, env) = super::command_and_env(rt, inner, &spec);
     let created = inner
         .docker
