@@ -1,0 +1,114 @@
+//! What an image's build context is made of: the shared libraries `ldd`
+//! lists for a binary, and a minimal deterministic ustar writer (mtime 0,
+//! uid/gid 0) so the same content always gives the same context and tag.
+//!
+//! It must never write to disk: the archive is built in memory.
+
+use super::*;
+
+/// The libraries `ldd` lists for `bin` (resolved paths, loader included).
+pub fn ldd(bin: &Path) -> Result<Vec<PathBuf>, ImageError> {
+    let err = |reason: String| ImageError::Ldd {
+        path: bin.to_path_buf(),
+        reason,
+    };
+    let out = Command::new("ldd")
+        .arg(bin)
+        .output()
+        .map_err(|e| err(e.to_string()))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        // A static binary: nothing to add.
+        if text.contains("not a dynamic executable") || text.contains("statically linked") {
+            return Ok(Vec::new());
+        }
+        return Err(err(format!("exited with {}", out.status)));
+    }
+    parse_ldd(&text).map_err(err)
+}
+
+/// Parses `ldd`'s output: `name => /path (addr)` and `/path (addr)` lines.
+pub fn parse_ldd(text: &str) -> Result<Vec<PathBuf>, String> {
+    let mut libs = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if line.contains("=> not found") {
+            return Err(format!("a library is missing: {line}"));
+        }
+        let path = match line.split_once("=>") {
+            Some((_, rest)) => rest.trim(),
+            None => line,
+        };
+        let path = path.split(" (").next().unwrap_or("").trim();
+        if path.starts_with('/') {
+            libs.push(PathBuf::from(path));
+        }
+    }
+    Ok(libs)
+}
+
+/// A minimal ustar writer (deterministic: mtime 0, uid/gid 0).
+#[derive(Default)]
+pub(super) struct TarWriter {
+    buf: Vec<u8>,
+}
+
+impl TarWriter {
+    pub(super) fn header(
+        &mut self,
+        path: &str,
+        size: u64,
+        mode: u32,
+        kind: u8,
+        link: &str,
+    ) -> Result<(), ()> {
+        let mut h = [0u8; 512];
+        let (prefix, name) = if path.len() <= 100 {
+            ("", path)
+        } else {
+            let cut = path[..path.len().min(155)].rfind('/').ok_or(())?;
+            (&path[..cut], &path[cut + 1..])
+        };
+        if name.len() > 100 || prefix.len() > 155 || link.len() > 100 {
+            return Err(());
+        }
+        h[..name.len()].copy_from_slice(name.as_bytes());
+        let octal = |h: &mut [u8; 512], at: usize, len: usize, v: u64| {
+            let s = format!("{v:0w$o}", w = len - 1);
+            h[at..at + len - 1].copy_from_slice(s.as_bytes());
+        };
+        octal(&mut h, 100, 8, mode as u64);
+        octal(&mut h, 108, 8, 0);
+        octal(&mut h, 116, 8, 0);
+        octal(&mut h, 124, 12, size);
+        octal(&mut h, 136, 12, 0);
+        h[148..156].copy_from_slice(b"        ");
+        h[156] = kind;
+        h[157..157 + link.len()].copy_from_slice(link.as_bytes());
+        h[257..263].copy_from_slice(b"ustar\0");
+        h[263..265].copy_from_slice(b"00");
+        h[345..345 + prefix.len()].copy_from_slice(prefix.as_bytes());
+        let sum: u32 = h.iter().map(|b| *b as u32).sum();
+        let s = format!("{sum:06o}\0 ");
+        h[148..156].copy_from_slice(s.as_bytes());
+        self.buf.extend_from_slice(&h);
+        Ok(())
+    }
+    pub(super) fn file(&mut self, path: &str, data: &[u8], mode: u32) -> Result<(), ()> {
+        self.header(path, data.len() as u64, mode, b'0', "")?;
+        self.buf.extend_from_slice(data);
+        let pad = (512 - data.len() % 512) % 512;
+        self.buf.extend(std::iter::repeat_n(0u8, pad));
+        Ok(())
+    }
+    pub(super) fn dir(&mut self, path: &str) -> Result<(), ()> {
+        let mode = if path.ends_with("tmp") { 0o1777 } else { 0o755 };
+        self.header(&format!("{path}/"), 0, mode, b'5', "")
+    }
+    pub(super) fn symlink(&mut self, path: &str, target: &str) -> Result<(), ()> {
+        self.header(path, 0, 0o777, b'2', target)
+    }
+    pub(super) fn finish(mut self) -> Vec<u8> {
+        self.buf.extend(std::iter::repeat_n(0u8, 1024));
+        self.buf
+    }
+}
