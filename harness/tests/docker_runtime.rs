@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use docker_support::*;
 use gate::Naming;
-use harness::runtime::docker::{remove_run_blocking, DockerRuntime, OWNER_LABEL, RUN_LABEL};
+use harness::runtime::docker::{DockerRuntime, OWNER_LABEL, RUN_LABEL};
 use harness::runtime::docker_pod::{
     docker_envoy_cfg, plan, start_any_haproxy, start_any_pod, LabRuntime,
 };
@@ -18,13 +18,6 @@ use harness::runtime::{haproxy_api, new_run_id, PodLaunch, PodTees, ProcSpec, Ru
 use harness::topology::{render, HaproxyPlacement, TopologySettings};
 
 /// Removes the run's containers and network even when the test fails.
-struct Guard(String);
-impl Drop for Guard {
-    fn drop(&mut self) {
-        remove_run_blocking(&self.0);
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_pod_serves_behind_haproxy_drains_by_exec_and_leaves_nothing() {
     let (imgs, _) = images().await;
@@ -198,13 +191,6 @@ async fn a_pod_serves_behind_haproxy_drains_by_exec_and_leaves_nothing() {
     rt.teardown().await;
     assert_eq!(docker_ids("containers", &label), Vec::<String>::new());
     assert_eq!(docker_ids("networks", &label), Vec::<String>::new());
-}
-
-async fn new_rt(run_id: &str, logs: &std::path::Path) -> DockerRuntime {
-    let (imgs, _) = images().await;
-    DockerRuntime::new(docker().await, run_id, "test", logs, imgs)
-        .await
-        .expect("the run's network")
 }
 
 /// hc's container shares the pause container's namespace with Envoy: from

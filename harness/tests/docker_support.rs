@@ -127,3 +127,23 @@ pub async fn get_when_up(url: &str) -> (u16, String) {
     .await
     .unwrap_or_else(|| panic!("{url} did not answer within 15 s"))
 }
+
+/// Removes everything labelled with its run id when dropped (also when the
+/// test panics).
+pub struct Guard(pub String);
+impl Drop for Guard {
+    fn drop(&mut self) {
+        harness::runtime::docker::remove_run_blocking(&self.0);
+    }
+}
+
+/// A docker runtime for `run_id` on the lab's images, logs in `logs`.
+pub async fn new_rt(
+    run_id: &str,
+    logs: &std::path::Path,
+) -> harness::runtime::docker::DockerRuntime {
+    let (imgs, _) = images().await;
+    harness::runtime::docker::DockerRuntime::new(docker().await, run_id, "test", logs, imgs)
+        .await
+        .expect("the run's network")
+}

@@ -8,31 +8,15 @@ mod docker_support;
 use std::process::Command;
 
 use docker_support::*;
-use harness::runtime::docker::{remove_run_blocking, DockerRuntime, RUN_LABEL};
+use harness::runtime::docker::RUN_LABEL;
 use harness::runtime::{new_run_id, ProcSpec, Runtime};
-
-struct Guard(String);
-impl Drop for Guard {
-    fn drop(&mut self) {
-        remove_run_blocking(&self.0);
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn containers_run_without_capabilities_or_new_privileges() {
-    let (imgs, _) = images().await;
     let run_id = new_run_id();
     let _guard = Guard(run_id.clone());
     let tmp = tempfile::tempdir().unwrap();
-    let rt = DockerRuntime::new(
-        docker().await,
-        &run_id,
-        "test",
-        tmp.path().join("logs"),
-        imgs,
-    )
-    .await
-    .expect("the run's network");
+    let rt = new_rt(&run_id, &tmp.path().join("logs")).await;
     let p = rt
         .start(ProcSpec::new("sleeper", "sleep").arg("600"))
         .await
