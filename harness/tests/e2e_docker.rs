@@ -17,9 +17,7 @@ use docker_support::docker_ids;
 use run_support::{run_dirs, sigint, spawn_lines, summary, wait_exit, wait_for_line};
 
 fn harness(args: &[&str], artifacts: &Path) -> Command {
-    let mut c = run_support::harness(args, artifacts);
-    c.env("LAB_NO_BUILD", "1");
-    c
+    run_support::harness(args, artifacts)
 }
 
 fn fixture() -> String {

@@ -41,7 +41,7 @@ fn a_vanished_runtime_api_is_a_recorded_gap_and_the_run_goes_on() {
         ],
         tmp.path(),
     );
-    cmd.env("LAB_POD_NET", "92").env("LAB_NO_BUILD", "1");
+    cmd.env("LAB_POD_NET", "92");
     let (mut child, rx) = spawn_lines(cmd);
     wait_for_line(&rx, "load running", Duration::from_secs(120));
     let dir = run_dir(tmp.path());

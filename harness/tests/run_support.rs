@@ -23,12 +23,16 @@ pub fn fixture(name: &str) -> String {
     format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `harness <args> --artifacts <artifacts>` run from the crate's folder.
+/// `harness <args> --artifacts <artifacts>` run from the crate's folder,
+/// with the apps the test build just made (`LAB_NO_BUILD=1`: the harness's
+/// own `cargo build -p backend -p hc -p drain` resolves other features than
+/// the test build and would rebuild half the dependency tree in every run).
 pub fn harness(args: &[&str], artifacts: &Path) -> Command {
     let mut c = Command::new(harness_bin());
     c.args(args)
         .arg("--artifacts")
         .arg(artifacts)
+        .env("LAB_NO_BUILD", "1")
         .current_dir(env!("CARGO_MANIFEST_DIR"));
     c
 }
