@@ -136,9 +136,9 @@ if [ $ci = 0 ]; then
   row "HC_ADMIN_ADDR set: transitions on the public listener" "apps/hc/tests/listeners.rs admin_split_serves_posts_only_on_admin" \
       "$(passed hc_listeners)" "$(held "$r")" "404 on public, 200 on admin"
 
-  r=$(run_test docker reliability_docker)
+  r=$(run_test docker docker reliability::)
   row "Docker runtime: privileges of a container the product started" \
-      "harness/tests/reliability_docker.rs (\`docker inspect\`, /proc/1/status inside)" "$(passed docker)" "$(held "$r")" \
+      "harness/tests/docker/reliability.rs (\`docker inspect\`, /proc/1/status inside)" "$(passed docker)" "$(held "$r")" \
       "$(figure docker '^docker container')"
 
   # 5. Disk trouble.

@@ -3,11 +3,9 @@
 //! privileges, as the engine reports it (`docker inspect`) and as the kernel
 //! shows it inside (`/proc/1/status`: `CapEff` 0, `NoNewPrivs` 1).
 
-mod docker_support;
-
 use std::process::Command;
 
-use docker_support::*;
+use crate::support::*;
 use harness::runtime::docker::RUN_LABEL;
 use harness::runtime::{new_run_id, ProcSpec, Runtime};
 

@@ -3,9 +3,7 @@
 //! reached from the host at the container's bridge address (no published
 //! port).
 
-mod docker_support;
-
-use docker_support::*;
+use crate::support::*;
 use testcontainers::core::WaitFor;
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt};

@@ -6,22 +6,19 @@
 //! engine that does not answer stops `--runtime docker` before anything
 //! starts, with one line naming it.
 
-mod docker_support;
-mod run_support;
-
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use docker_support::docker_ids;
-use run_support::{run_dirs, sigint, spawn_lines, summary, wait_exit, wait_for_line};
+use crate::run_support::{run_dirs, sigint, spawn_lines, summary, wait_exit, wait_for_line};
+use crate::support::docker_ids;
 
 fn harness(args: &[&str], artifacts: &Path) -> Command {
-    run_support::harness(args, artifacts)
+    crate::run_support::harness(args, artifacts)
 }
 
 fn fixture() -> String {
-    run_support::fixture("quick.toml")
+    crate::run_support::fixture("quick.toml")
 }
 
 fn run_label(dir: &Path) -> String {
@@ -35,7 +32,7 @@ fn run_label(dir: &Path) -> String {
 #[test]
 fn quick_s1_on_docker_gives_the_local_verdicts_and_leaves_nothing() {
     // The apps the images are built from.
-    let _ = docker_support::apps();
+    let _ = crate::support::apps();
     // Kept when the test fails (the panic names it), removed when it passes.
     let kept = tempfile::Builder::new()
         .prefix("e2e-docker-")
@@ -120,7 +117,7 @@ fn quick_s1_on_docker_gives_the_local_verdicts_and_leaves_nothing() {
 
 #[test]
 fn an_interrupted_docker_run_removes_its_containers() {
-    let _ = docker_support::apps();
+    let _ = crate::support::apps();
     let tmp = tempfile::tempdir().unwrap();
     let cmd = harness(
         &[

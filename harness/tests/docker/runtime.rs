@@ -4,11 +4,9 @@
 //! the engine's exec in the hc container; exit codes from the engine (137 for
 //! a SIGKILL); teardown leaves no container nor network with the run's label.
 
-mod docker_support;
-
 use std::time::Duration;
 
-use docker_support::*;
+use crate::support::*;
 use gate::Naming;
 use harness::runtime::docker::{DockerRuntime, OWNER_LABEL, RUN_LABEL};
 use harness::runtime::docker_pod::{

@@ -3,11 +3,9 @@
 //! runtime hangs on `install_cleanup_hooks`). Alone in its binary: it
 //! sends SIGINT to its own process.
 
-mod docker_support;
-
 use std::time::Duration;
 
-use docker_support::*;
+use crate::support::*;
 use harness::runtime::docker::{remove_run_blocking, DockerRuntime, RUN_LABEL};
 use harness::runtime::{install_cleanup_hooks, new_run_id, ProcSpec, Runtime};
 

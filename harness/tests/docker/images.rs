@@ -1,11 +1,9 @@
 //! The lab's images are built locally from the host binaries (no registry)
 //! and cached by content: a second `ensure` builds nothing.
 
-mod docker_support;
-
 use std::time::Instant;
 
-use docker_support::*;
+use crate::support::*;
 use harness::runtime::images::{lab_specs, LAB_LABEL};
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,4 +1,4 @@
-//! Shared helpers of the docker tests (included with `mod docker_support;`):
+//! Shared helpers of the docker tests (the `support` module of the docker test binary):
 //! the engine, the lab's images built locally (no pulls), guards that
 //! remove what a test created, and label checks through the docker CLI
 //! (the tests may use it; the product does not).
