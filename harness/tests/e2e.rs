@@ -8,7 +8,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use run_support::{run_dirs, sigint, spawn_lines, summary, wait_exit, wait_for_line};
+use run_support::{
+    current_and_graceful, run_dirs, sigint, spawn_lines, summary, wait_exit, wait_for_line,
+};
 
 fn harness(args: &[&str], net: u8, artifacts: &Path) -> Command {
     let mut c = run_support::harness(args, artifacts);
@@ -59,15 +61,9 @@ fn quick_s1_current_loses_the_long_request_and_graceful_loses_nothing() {
         stdout.starts_with("runtime: local"),
         "the runtime comes first: {stdout}"
     );
-    let dirs = run_dirs(tmp.path());
-    assert_eq!(dirs.len(), 2, "{dirs:?}");
-    let (cur, gra) = if dirs[0].to_string_lossy().ends_with("current") {
-        (&dirs[0], &dirs[1])
-    } else {
-        (&dirs[1], &dirs[0])
-    };
-    let sc = summary(cur);
-    let sg = summary(gra);
+    let (cur, gra) = current_and_graceful(tmp.path());
+    let sc = summary(&cur);
+    let sg = summary(&gra);
     assert_eq!(sc["verdict"], "pass", "{sc}");
     assert_eq!(sg["verdict"], "pass", "{sg}");
     assert!(sc["disruptions"].as_u64().unwrap() >= 1);
@@ -80,7 +76,7 @@ fn quick_s1_current_loses_the_long_request_and_graceful_loses_nothing() {
         .find(|a| a["request_id"] == "long-0")
         .expect("long-0 attributed");
     assert!(long["cause_t_ms"].is_number(), "{long}");
-    for d in [cur, gra] {
+    for d in [&cur, &gra] {
         for f in [
             "scenario.toml",
             "requests.csv",

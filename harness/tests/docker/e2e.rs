@@ -10,7 +10,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::run_support::{run_dirs, sigint, spawn_lines, summary, wait_exit, wait_for_line};
+use crate::run_support::{
+    current_and_graceful, run_dirs, sigint, spawn_lines, summary, wait_exit, wait_for_line,
+};
 use crate::support::docker_ids;
 
 fn harness(args: &[&str], artifacts: &Path) -> Command {
@@ -55,15 +57,9 @@ fn quick_s1_on_docker_gives_the_local_verdicts_and_leaves_nothing() {
         "the runtime and why come first: {stdout}"
     );
     assert!(stdout.contains("images:  pause "), "{stdout}");
-    let dirs = run_dirs(&kept);
-    assert_eq!(dirs.len(), 2, "{dirs:?}");
-    let (cur, gra) = if dirs[0].to_string_lossy().ends_with("current") {
-        (&dirs[0], &dirs[1])
-    } else {
-        (&dirs[1], &dirs[0])
-    };
-    let sc = summary(cur);
-    let sg = summary(gra);
+    let (cur, gra) = current_and_graceful(&kept);
+    let sc = summary(&cur);
+    let sg = summary(&gra);
     for s in [&sc, &sg] {
         assert_eq!(s["runtime"], "docker", "{s}");
         assert_eq!(s["verdict"], "pass", "{s}");
@@ -71,7 +67,7 @@ fn quick_s1_on_docker_gives_the_local_verdicts_and_leaves_nothing() {
     }
     assert!(sc["disruptions"].as_u64().unwrap() >= 1, "{sc}");
     assert_eq!(sg["disruptions"].as_u64().unwrap(), 0, "{sg}");
-    for d in [cur, gra] {
+    for d in [&cur, &gra] {
         for f in [
             "requests.csv",
             "timeline.csv",

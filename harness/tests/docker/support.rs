@@ -7,7 +7,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use harness::apps::{release_dir, workspace_root, Apps};
+use harness::apps::{build_in, release_dir, workspace_root, Apps};
 use harness::runtime::images::{ensure_lab_images, ImageReport, LabImages};
 use harness::tools::{locate, Tools};
 
@@ -23,23 +23,7 @@ pub fn apps() -> Apps {
         .iter()
         .any(|b| !bin.join(b).is_file())
     {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let st = Command::new(cargo)
-            .args([
-                "build",
-                "--release",
-                "-q",
-                "-p",
-                "backend",
-                "-p",
-                "hc",
-                "-p",
-                "drain",
-            ])
-            .current_dir(&ws)
-            .status()
-            .expect("cargo runs");
-        assert!(st.success(), "building backend/hc/drain failed");
+        build_in(&ws).unwrap_or_else(|e| panic!("{e}"));
     }
     Apps {
         backend: bin.join("backend"),

@@ -118,6 +118,19 @@ pub fn run_dirs(root: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// The two run folders of a `--mode both` run under `root`, as
+/// (current, graceful); panics unless there are exactly two.
+pub fn current_and_graceful(root: &Path) -> (PathBuf, PathBuf) {
+    let dirs = run_dirs(root);
+    assert_eq!(dirs.len(), 2, "{dirs:?}");
+    let [a, b]: [PathBuf; 2] = dirs.try_into().unwrap();
+    if a.to_string_lossy().ends_with("current") {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
+
 /// A run folder's summary.json.
 pub fn summary(dir: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(dir.join("summary.json")).expect("summary.json");
