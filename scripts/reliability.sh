@@ -169,6 +169,11 @@ Every row is a test that does the damage for real (real processes, signals,
 sockets and files on loopback); "held" means the test's promise held, "lost N"
 counts what leaked or could not be read. Rerun: \`scripts/reliability.sh\`
 (full) or \`scripts/reliability.sh --ci\` (bounded subset, < 3 minutes).
+CI (\`.ci/run\`) runs every test named below through the test command
+(\`scripts/test.sh\`), the interrupt loop with its default bound (4 tries, one
+per phase); on the docker runtime, \`harness/tests/docker/e2e.rs\` interrupts a
+docker run mid-load (containers and network gone, summary \`interrupted\`) and
+\`harness/tests/docker/interrupt.rs\` checks the interrupt sweep.
 
 | fault / hostile input | test | tries | result | figures |
 |---|---|---|---|---|
