@@ -103,6 +103,17 @@ fn latest<'a>(v: &[&'a TimelineEvent]) -> Option<&'a TimelineEvent> {
 /// (a log line is read a little after HAProxy wrote it).
 const LATE_CAUSE_MS: f64 = 100.0;
 
+/// When the cut came relative to its cause: "1.2 s after"; a cause recorded
+/// up to `LATE_CAUSE_MS` after the cut (its log line is read a little late)
+/// gives "3.2 ms before", never "-0.0 s after".
+fn when_text(delta_ms: f64) -> String {
+    if delta_ms < 0.0 {
+        format!("{:.1} ms before", -delta_ms)
+    } else {
+        format!("{:.1} s after", delta_ms / 1000.0)
+    }
+}
+
 /// Attributes a disruption to the nearest preceding cause on the timeline:
 /// the latest cause event at or before the request's end (plus a small
 /// observation lag), preferring events of the request's pod.
@@ -169,8 +180,8 @@ pub fn attribute(req: &RequestRecord, events: &[TimelineEvent]) -> Attribution {
                 pod: req.pod.clone(),
                 t_ms: end,
                 cause: Some(format!(
-                    "{what} {:.1} s after {}{} {}{}",
-                    delta / 1000.0,
+                    "{what} {} {}{} {}{}",
+                    when_text(delta),
                     e.source,
                     who,
                     e.event,
@@ -271,6 +282,11 @@ mod tests {
         ];
         let a = attribute(&req(24_454.5, Some("pod-a")), &events);
         assert_eq!(a.cause_t_ms, Some(24_454.6));
+        let text = a.cause.unwrap();
+        assert!(
+            text.contains(" 0.1 ms before haproxy pod-a server_down"),
+            "{text}"
+        );
         // Too late to be the cause: the preceding event wins.
         let events = vec![
             ev(21_679.8, "hc", "pod-a", "exit"),
@@ -293,5 +309,10 @@ mod tests {
         let events = vec![ev(5_000.0, "haproxy", "pod-a", "server_down")];
         let a = attribute(&req(5_010.0, None), &events);
         assert_eq!(a.cause_t_ms, Some(5_000.0));
+        let text = a.cause.unwrap();
+        assert!(
+            text.contains(" 0.0 s after haproxy pod-a server_down"),
+            "{text}"
+        );
     }
 }
