@@ -148,8 +148,13 @@ fn prestop_hook(
             }
             PreStopHook::Exec(spec)
         }
-        PreStop::Script => PreStopHook::Exec(with_env(
-            crate::runtime::ProcSpec::new("prestop", "sh").arg(&env.apps.drain_script),
-        )),
+        // The script itself (0755, `#!/bin/sh`), as a pod spec's exec hook
+        // names it: each runtime maps it to its copy (the docker runtime to
+        // the hc image's /usr/local/bin/graceful-drain.sh; `sh <host path>`
+        // found no such file inside the container).
+        PreStop::Script => PreStopHook::Exec(with_env(crate::runtime::ProcSpec::new(
+            "prestop",
+            &env.apps.drain_script,
+        ))),
     }
 }

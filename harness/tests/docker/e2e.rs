@@ -164,3 +164,53 @@ fn an_engine_that_does_not_answer_stops_docker_before_anything_starts() {
     );
     assert!(run_dirs(tmp.path()).is_empty(), "no run folder was made");
 }
+
+/// The seed script as preStop on docker: the engine's exec runs the hc
+/// image's copy of graceful-drain.sh (a host path means nothing inside the
+/// container), which walks every step to `[done]` and loses nothing.
+#[test]
+fn the_seed_script_runs_as_prestop_inside_the_hc_container() {
+    let _ = crate::support::apps();
+    let kept = tempfile::Builder::new()
+        .prefix("e2e-docker-script-")
+        .tempdir()
+        .unwrap()
+        .keep();
+    let out = harness(
+        &[
+            "scenario",
+            &crate::run_support::fixture("script.toml"),
+            "--runtime",
+            "docker",
+        ],
+        &kept,
+    )
+    .output()
+    .expect("harness runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "exit {:?} (artifacts kept in {})\n{stdout}\n{stderr}",
+        out.status,
+        kept.display()
+    );
+    let dirs = run_dirs(&kept);
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    let s = summary(&dirs[0]);
+    assert_eq!(s["runtime"], "docker", "{s}");
+    assert_eq!(s["verdict"], "pass", "{s}");
+    let log = std::fs::read_to_string(dirs[0].join("logs/pod-a-prestop.log")).unwrap();
+    assert!(
+        log.contains("[done] preStop completed in "),
+        "the script ran to its end: {log}"
+    );
+    let tl = std::fs::read_to_string(dirs[0].join("timeline.csv")).unwrap();
+    assert!(
+        tl.contains(",kubelet,pod-a,prestop_end,exit code 0"),
+        "{tl}"
+    );
+    let label = run_label(&dirs[0]);
+    assert!(docker_ids("containers", &label).is_empty(), "{label}");
+    let _ = std::fs::remove_dir_all(&kept);
+}
