@@ -6,7 +6,7 @@
 //! engine that does not answer stops `--runtime docker` before anything
 //! starts, with one line naming it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -31,20 +31,21 @@ fn run_label(dir: &Path) -> String {
     )
 }
 
-#[test]
-fn quick_s1_on_docker_gives_the_local_verdicts_and_leaves_nothing() {
+/// Runs `harness scenario <fixture> --runtime docker` into a folder kept
+/// when the test fails (the panic names it; the test removes it when it
+/// passes); asserts exit 0 and gives the folder and stdout.
+fn run_kept(fixture: &str, prefix: &str) -> (PathBuf, String) {
     // The apps the images are built from.
     let _ = crate::support::apps();
-    // Kept when the test fails (the panic names it), removed when it passes.
     let kept = tempfile::Builder::new()
-        .prefix("e2e-docker-")
+        .prefix(prefix)
         .tempdir()
         .unwrap()
         .keep();
-    let out = harness(&["scenario", &fixture(), "--runtime", "docker"], &kept)
+    let out = harness(&["scenario", fixture, "--runtime", "docker"], &kept)
         .output()
         .expect("harness runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
@@ -52,6 +53,12 @@ fn quick_s1_on_docker_gives_the_local_verdicts_and_leaves_nothing() {
         out.status,
         kept.display()
     );
+    (kept, stdout)
+}
+
+#[test]
+fn quick_s1_on_docker_gives_the_local_verdicts_and_leaves_nothing() {
+    let (kept, stdout) = run_kept(&fixture(), "e2e-docker-");
     assert!(
         stdout.starts_with("runtime: docker (asked for with --runtime docker"),
         "the runtime and why come first: {stdout}"
@@ -170,30 +177,9 @@ fn an_engine_that_does_not_answer_stops_docker_before_anything_starts() {
 /// container), which walks every step to `[done]` and loses nothing.
 #[test]
 fn the_seed_script_runs_as_prestop_inside_the_hc_container() {
-    let _ = crate::support::apps();
-    let kept = tempfile::Builder::new()
-        .prefix("e2e-docker-script-")
-        .tempdir()
-        .unwrap()
-        .keep();
-    let out = harness(
-        &[
-            "scenario",
-            &crate::run_support::fixture("script.toml"),
-            "--runtime",
-            "docker",
-        ],
-        &kept,
-    )
-    .output()
-    .expect("harness runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "exit {:?} (artifacts kept in {})\n{stdout}\n{stderr}",
-        out.status,
-        kept.display()
+    let (kept, _) = run_kept(
+        &crate::run_support::fixture("script.toml"),
+        "e2e-docker-script-",
     );
     let dirs = run_dirs(&kept);
     assert_eq!(dirs.len(), 1, "{dirs:?}");
