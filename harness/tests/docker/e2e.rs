@@ -2,22 +2,18 @@
 //! (tests/fixtures/quick.toml) with `--runtime docker` against containers
 //! built locally (no pulls), gives the local runtime's verdicts, sends the
 //! load from inside HAProxy's network namespace, and leaves no container or
-//! network behind; a run interrupted mid-run removes its containers too; an
-//! engine that does not answer stops `--runtime docker` before anything
-//! starts, with one line naming it.
+//! network behind; the seed script runs as preStop from the hc image's copy
+//! (tests/fixtures/script.toml); a run interrupted mid-run removes its
+//! containers too; an engine that does not answer stops `--runtime docker`
+//! before anything starts, with one line naming it.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use crate::run_support::{
-    current_and_graceful, run_dirs, sigint, spawn_lines, summary, wait_exit, wait_for_line,
+    current_and_graceful, harness, run_dirs, sigint, spawn_lines, summary, wait_exit, wait_for_line,
 };
 use crate::support::docker_ids;
-
-fn harness(args: &[&str], artifacts: &Path) -> Command {
-    crate::run_support::harness(args, artifacts)
-}
 
 fn fixture() -> String {
     crate::run_support::fixture("quick.toml")
