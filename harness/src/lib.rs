@@ -6,7 +6,6 @@
 
 pub mod apps;
 pub mod artifacts;
-pub mod cli;
 pub mod commands;
 pub mod kubelet;
 pub mod loadgen;

@@ -402,8 +402,8 @@ fn runs_lists_newest_first_and_skips_what_is_not_a_run() {
 
 #[test]
 fn scenario_junit_has_a_suite_per_mode_and_is_well_formed() {
+    use harness::artifacts::junit::{write_scenario_at, ModeResult};
     use harness::artifacts::Summary;
-    use harness::commands::junit::{write_scenario_at, ModeResult};
     let tmp = tempfile::tempdir().unwrap();
     let mut failing = Summary::read(&fixture(GATE)).unwrap();
     failing.mode = "current".into();

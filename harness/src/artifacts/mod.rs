@@ -8,6 +8,7 @@
 
 pub mod csv;
 pub mod hgrm;
+pub mod junit;
 pub mod narrative;
 pub mod plot;
 pub mod report;

@@ -1,5 +1,6 @@
-//! The run folder `artifacts/<YYYYMMDDTHHMMSSZ>-<scenario>-<mode>/` and atomic
-//! file writes.
+//! The run folder `artifacts/<YYYYMMDDTHHMMSSZ>-<scenario>-<mode>[-N]/`: its
+//! name written ([`RunDir::create`]) and read back ([`parse_run_name`]) here
+//! and nowhere else, and atomic file writes.
 //!
 //! It must never write outside the run folder: scenario ids and modes that
 //! could escape it are refused, and existing folders are never reused.
@@ -9,9 +10,13 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::{names, ArtifactsError};
+
+/// The UTC timestamp that starts a run folder's name (and a scenario's
+/// JUnit file name).
+pub const STAMP: &str = "%Y%m%dT%H%M%SZ";
 
 /// How many `-N` suffixes are tried before giving up on a name.
 const MAX_SUFFIX: u32 = 1000;
@@ -47,7 +52,7 @@ impl RunDir {
             path: artifacts_root.to_path_buf(),
             source,
         })?;
-        let base = format!("{}-{scenario_id}-{mode}", now.format("%Y%m%dT%H%M%SZ"));
+        let base = format!("{}-{scenario_id}-{mode}", now.format(STAMP));
         for n in 1..=MAX_SUFFIX {
             let name = if n == 1 {
                 base.clone()
@@ -118,6 +123,24 @@ impl RunDir {
     pub fn file(&self, name: &str) -> PathBuf {
         self.path.join(name)
     }
+}
+
+/// A run folder name's parts, `(start, scenario, mode)`, from
+/// `YYYYMMDDTHHMMSSZ-<scenario>-<mode>[-N]`; `None` for any other name.
+pub fn parse_run_name(name: &str) -> Option<(DateTime<Utc>, String, String)> {
+    let (ts, rest) = (name.get(..16)?, name.get(17..)?);
+    if name.as_bytes().get(16) != Some(&b'-') {
+        return None;
+    }
+    let t = NaiveDateTime::parse_from_str(ts, STAMP).ok()?;
+    // Drop a collision suffix (`-2`) when what precedes it still has a mode.
+    let rest = match rest.rsplit_once('-') {
+        Some((head, n)) if n.bytes().all(|b| b.is_ascii_digit()) && head.contains('-') => head,
+        _ => rest,
+    };
+    let (scenario, mode) = rest.rsplit_once('-')?;
+    (!scenario.is_empty() && !mode.is_empty())
+        .then(|| (t.and_utc(), scenario.to_string(), mode.to_string()))
 }
 
 /// The longest scenario id or mode accepted in a folder name (the name
@@ -205,6 +228,32 @@ mod tests {
             assert!(d.config_dir().is_dir());
             assert!(d.logs_dir().is_dir());
             assert_eq!(d.path().parent().unwrap(), root.path());
+        }
+    }
+
+    #[test]
+    fn reads_back_the_names_it_writes() {
+        let root = tempfile::tempdir().unwrap();
+        let a = RunDir::create_at(root.path(), "s15_lb-first", "graceful", t0()).unwrap();
+        let b = RunDir::create_at(root.path(), "s15_lb-first", "graceful", t0()).unwrap();
+        for d in [&a, &b] {
+            let (t, s, m) = parse_run_name(&d.run_id()).unwrap();
+            assert_eq!(
+                (t, s.as_str(), m.as_str()),
+                (t0(), "s15_lb-first", "graceful")
+            );
+        }
+        let (t, s, m) = parse_run_name("20261125T122930Z-s1-current").unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-11-25T12:29:30+00:00");
+        assert_eq!((s.as_str(), m.as_str()), ("s1", "current"));
+        for bad in [
+            "",
+            "x",
+            "20261125T122930Z",
+            "20261125T122930Z-s1",
+            "2026112XT122930Z-s1-c",
+        ] {
+            assert!(parse_run_name(bad).is_none(), "{bad}");
         }
     }
 

@@ -31,17 +31,24 @@ pub const MAX_CONNECTIONS: usize = 10_000;
 const START_MS: u64 = 50;
 
 /// The flags of `harness load`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct LoadArgs {
+    #[arg(long)]
     pub url: String,
+    #[arg(long, default_value_t = 16)]
     pub connections: usize,
+    #[arg(long, default_value = "10s", value_parser = gate::duration::parse_duration)]
     pub duration: Duration,
-    /// Open loop at this many req/s; closed loop when absent.
+    /// Open loop at this many req/s (closed loop when absent).
+    #[arg(long)]
     pub rate: Option<f64>,
-    /// Tokio worker threads.
+    // Tokio worker threads.
+    #[arg(long, default_value_t = 1)]
     pub threads: usize,
-    /// Added to a request's expected duration to make its deadline.
+    /// Request deadline beyond its expected duration.
+    #[arg(long, default_value = "10s", value_parser = gate::duration::parse_duration)]
     pub timeout: Duration,
+    #[arg(long)]
     pub json: bool,
 }
 
@@ -275,21 +282,23 @@ pub fn render(r: &LoadReport) -> String {
     out
 }
 
-/// The `harness load` verb: exits 0 when every request was `ok`, 1 otherwise.
-pub fn cli(args: &LoadArgs) -> Result<ExitCode, CommandError> {
-    let report = measure(args)?;
-    if args.json {
-        let text = serde_json::to_string(&report)
-            .map_err(|e| CommandError::Usage(format!("cannot encode the report: {e}")))?;
-        println!("{text}");
-    } else {
-        print!("{}", render(&report));
+impl LoadArgs {
+    /// The `harness load` verb: exits 0 when every request was `ok`, 1 otherwise.
+    pub fn run(&self) -> Result<ExitCode, CommandError> {
+        let report = measure(self)?;
+        if self.json {
+            let text = serde_json::to_string(&report)
+                .map_err(|e| CommandError::Usage(format!("cannot encode the report: {e}")))?;
+            println!("{text}");
+        } else {
+            print!("{}", render(&report));
+        }
+        Ok(if report.errors == 0 && report.ok > 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        })
     }
-    Ok(if report.errors == 0 && report.ok > 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
 }
 
 #[cfg(test)]

@@ -1,27 +1,119 @@
-//! The read-only verbs over finished (or killed) run folders: `report`
-//! rebuilds a run's plot and page, `compare` puts runs side by side,
-//! `runs` lists them, and `junit` turns verdicts into JUnit XML; plus
-//! `load`, the load generator on its own for benchmarks.
+//! The harness's verbs, one file each: a `#[derive(Args)]` struct with its
+//! flags and a `run` method. [`Command`] lists them for `main.rs`, which only
+//! parses and calls [`Command::run`]; adding a verb is one file here and one
+//! variant (and its match arm) below.
 //!
-//! They read run folders and write only derived files (plots, pages, XML,
-//! the counts of a killed run's summary); they never start processes and
-//! never change a CSV (`load` reads and writes no run folder at all).
+//! `scenario` runs scenarios (through `run`); `list`, `check` and `gc`
+//! read the catalogue or end leftovers; the read-only verbs over finished
+//! (or killed) run folders (`report`, `compare`, `runs`) write only derived
+//! files (plots, pages, XML, the counts of a killed run's summary) and never
+//! change a CSV; `load` is the load generator on its own for benchmarks.
+//! Printing and sequencing only: the work is in the library modules, and
+//! nothing here is imported by them.
 
+pub mod check;
 pub mod compare;
-pub mod junit;
+pub mod gc;
+pub mod list;
 pub mod load;
+mod preflight;
 pub mod report;
 pub mod runs;
+pub mod scenario;
 
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::Utc;
+use clap::Subcommand;
 
 use crate::artifacts::csv::existing_csv;
+use crate::artifacts::rundir::parse_run_name;
 use crate::artifacts::{
     names, read_requests, read_samples, ArtifactsError, Summary, Tally, Verdict,
 };
 
+/// The verbs of `harness`.
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run a scenario (an id from scenarios/, a path to a .toml file, or
+    /// `all` for the whole catalogue with one summary table).
+    Scenario(scenario::ScenarioArgs),
+    /// List the scenarios, one per line: id, then its purpose.
+    List(list::ListArgs),
+    /// Parse and validate a scenario file; print warnings.
+    Check(check::CheckArgs),
+    /// Kill processes left behind by earlier runs (found by their run id).
+    Gc(gc::GcArgs),
+    /// Rebuild plot.svg, plot.png, report.html and junit.xml (and latency.hgrm
+    /// when missing) of a run folder from its CSVs, also of a killed run.
+    Report(report::ReportArgs),
+    /// Compare two or more runs side by side (legacy and gate naming alike).
+    /// With --fail-on-regression, exits 1 when a later run regresses on the
+    /// first: more disruptions, or p99 above first's p99 × (1 + pct/100) + ms.
+    Compare(compare::CompareArgs),
+    /// The load generator alone against a loopback URL (benchmarks): closed
+    /// loop, or open loop with --rate; prints req/s, percentiles, errors.
+    Load(load::LoadArgs),
+    /// List the runs of the artifacts folder, newest first.
+    Runs(runs::RunsArgs),
+}
+
+impl Command {
+    /// Runs the verb: its exit code, or the error as one line and exit 2.
+    pub fn run(self) -> ExitCode {
+        let res: anyhow::Result<ExitCode> = match self {
+            Command::Scenario(a) => a.run(),
+            Command::List(a) => a.run(),
+            Command::Check(a) => a.run(),
+            Command::Gc(a) => a.run(),
+            Command::Report(a) => a.run().map_err(Into::into),
+            Command::Compare(a) => a.run().map_err(Into::into),
+            Command::Load(a) => a.run().map_err(Into::into),
+            Command::Runs(a) => a.run().map_err(Into::into),
+        };
+        res.unwrap_or_else(|e| {
+            eprintln!("harness: error: {}", one_line(&e));
+            ExitCode::from(2)
+        })
+    }
+}
+
+/// The error and its causes on one line, each cause once: our error types
+/// put their source in their own message too, so a cause the line already
+/// holds is not repeated.
+pub fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line.replace('\n', " ")
+}
+
+/// Where scenario files live: `<workspace>/scenarios`, else `./scenarios`.
+pub fn scenarios_dir() -> PathBuf {
+    crate::apps::workspace_root()
+        .map(|w| w.join("scenarios"))
+        .unwrap_or_else(|| PathBuf::from("scenarios"))
+}
+
+/// The artifacts folder: the `--artifacts`/`LAB_ARTIFACTS` value, else
+/// `<workspace>/artifacts`, else `./artifacts`. The one place that default
+/// is computed.
+pub fn artifacts_root(arg: Option<PathBuf>) -> PathBuf {
+    arg.unwrap_or_else(|| {
+        crate::apps::workspace_root()
+            .map(|w| w.join("artifacts"))
+            .unwrap_or_else(|| PathBuf::from("artifacts"))
+    })
+}
 /// Everything that can go wrong in these verbs; each names its file.
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
@@ -29,25 +121,8 @@ pub enum CommandError {
     Artifacts(#[from] ArtifactsError),
     #[error("{path}: not a run folder (no summary.json and no requests/timeline/samples CSV)")]
     NotARun { path: PathBuf },
-    #[error("{what} {path}: {source}")]
-    Io {
-        what: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
     #[error("{0}")]
     Usage(String),
-}
-
-impl CommandError {
-    pub(crate) fn io(what: &'static str, path: &Path, source: std::io::Error) -> Self {
-        CommandError::Io {
-            what,
-            path: path.to_path_buf(),
-            source,
-        }
-    }
 }
 
 /// The CSVs of a run folder.
@@ -65,23 +140,6 @@ pub struct LoadedRun {
     pub recounted: bool,
     /// summary.json was missing and was made up from the folder and CSVs.
     pub summary_missing: bool,
-}
-
-/// The folder name's parts: `YYYYMMDDTHHMMSSZ-<scenario>-<mode>[-N]`.
-pub fn parse_run_name(name: &str) -> Option<(DateTime<Utc>, String, String)> {
-    let (ts, rest) = (name.get(..16)?, name.get(17..)?);
-    if name.as_bytes().get(16) != Some(&b'-') {
-        return None;
-    }
-    let t = NaiveDateTime::parse_from_str(ts, "%Y%m%dT%H%M%SZ").ok()?;
-    // Drop a collision suffix (`-2`) when what precedes it still has a mode.
-    let rest = match rest.rsplit_once('-') {
-        Some((head, n)) if n.bytes().all(|b| b.is_ascii_digit()) && head.contains('-') => head,
-        _ => rest,
-    };
-    let (scenario, mode) = rest.rsplit_once('-')?;
-    (!scenario.is_empty() && !mode.is_empty())
-        .then(|| (t.and_utc(), scenario.to_string(), mode.to_string()))
 }
 
 /// Whether any hc state in the samples is a legacy-only name.
@@ -102,7 +160,7 @@ pub fn samples_speak_legacy(dir: &Path) -> bool {
 /// gets its counts and percentiles recomputed from its requests and is
 /// marked interrupted; nothing is written here.
 pub fn load_run(dir: &Path) -> Result<LoadedRun, CommandError> {
-    let meta = std::fs::metadata(dir).map_err(|e| CommandError::io("run folder", dir, e))?;
+    let meta = std::fs::metadata(dir).map_err(|e| ArtifactsError::io("run folder", dir, e))?;
     if !meta.is_dir() {
         return Err(CommandError::NotARun {
             path: dir.to_path_buf(),
@@ -167,19 +225,6 @@ pub fn load_run(dir: &Path) -> Result<LoadedRun, CommandError> {
     })
 }
 
-/// Where run folders are by default: `LAB_ARTIFACTS` is handled by the CLI;
-/// this is `<workspace>/artifacts`, else `./artifacts`.
-pub fn default_artifacts_dir() -> PathBuf {
-    crate::apps::workspace_root()
-        .map(|w| w.join("artifacts"))
-        .unwrap_or_else(|| PathBuf::from("artifacts"))
-}
-
-/// The artifacts folder: the `--artifacts`/`LAB_ARTIFACTS` value, else the default.
-pub fn artifacts_root(arg: Option<PathBuf>) -> PathBuf {
-    arg.unwrap_or_else(default_artifacts_dir)
-}
-
 /// A run given on the command line: a folder path, else a folder name
 /// inside the artifacts folder.
 pub fn resolve_run(arg: &Path, artifacts_root: &Path) -> PathBuf {
@@ -191,28 +236,5 @@ pub fn resolve_run(arg: &Path, artifacts_root: &Path) -> PathBuf {
         inside
     } else {
         arg.to_path_buf()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_run_folder_names() {
-        let (t, s, m) = parse_run_name("20261125T122930Z-s1-current").unwrap();
-        assert_eq!(t.to_rfc3339(), "2026-11-25T12:29:30+00:00");
-        assert_eq!((s.as_str(), m.as_str()), ("s1", "current"));
-        let (_, s, m) = parse_run_name("20261125T122930Z-s15_lb-first-graceful-2").unwrap();
-        assert_eq!((s.as_str(), m.as_str()), ("s15_lb-first", "graceful"));
-        for bad in [
-            "",
-            "x",
-            "20261125T122930Z",
-            "20261125T122930Z-s1",
-            "2026112XT122930Z-s1-c",
-        ] {
-            assert!(parse_run_name(bad).is_none(), "{bad}");
-        }
     }
 }

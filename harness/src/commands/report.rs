@@ -9,8 +9,10 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use super::{junit, load_run, CommandError};
-use crate::artifacts::{names, plot_png, plot_svg, read_requests, write_report, LatencyStats};
+use super::{load_run, CommandError};
+use crate::artifacts::{
+    junit, names, plot_png, plot_svg, read_requests, write_report, LatencyStats,
+};
 
 /// What a rebuild wrote.
 #[derive(Debug, Clone)]
@@ -54,19 +56,31 @@ pub fn rebuild(dir: &Path) -> Result<Rebuilt, CommandError> {
     })
 }
 
-/// `harness report <run>`: rebuilds and prints what it wrote.
-pub fn cli(run: &Path, artifacts: Option<PathBuf>) -> Result<ExitCode, CommandError> {
-    crate::runtime::survive_file_size_limit();
-    let dir = super::resolve_run(run, &super::artifacts_root(artifacts));
-    let r = rebuild(&dir)?;
-    for f in &r.files {
-        println!("wrote {}", f.display());
+/// The flags of `harness report`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReportArgs {
+    /// The run folder (or its name inside the artifacts folder).
+    pub run: PathBuf,
+    #[arg(long, env = "LAB_ARTIFACTS")]
+    pub artifacts: Option<PathBuf>,
+}
+
+impl ReportArgs {
+    /// `harness report <run>`: rebuilds and prints what it wrote.
+    pub fn run(&self) -> Result<ExitCode, CommandError> {
+        crate::runtime::survive_file_size_limit();
+        let root = super::artifacts_root(self.artifacts.clone());
+        let dir = super::resolve_run(&self.run, &root);
+        let r = rebuild(&dir)?;
+        for f in &r.files {
+            println!("wrote {}", f.display());
+        }
+        let cut = if r.interrupted {
+            " (the run was cut short)"
+        } else {
+            ""
+        };
+        println!("{}: verdict {}{cut}", r.dir.display(), r.verdict);
+        Ok(ExitCode::SUCCESS)
     }
-    let cut = if r.interrupted {
-        " (the run was cut short)"
-    } else {
-        ""
-    };
-    println!("{}: verdict {}{cut}", r.dir.display(), r.verdict);
-    Ok(ExitCode::SUCCESS)
 }

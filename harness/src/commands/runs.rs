@@ -10,9 +10,10 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 
-use super::{parse_run_name, CommandError, CSVS};
+use super::{CommandError, CSVS};
 use crate::artifacts::csv::existing_csv;
-use crate::artifacts::Summary;
+use crate::artifacts::rundir::parse_run_name;
+use crate::artifacts::{ArtifactsError, Summary};
 
 /// One listed run.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,7 +32,8 @@ pub struct RunRow {
 
 /// The runs under `root`, newest first (by start time, then name).
 pub fn list_runs(root: &Path) -> Result<Vec<RunRow>, CommandError> {
-    let rd = std::fs::read_dir(root).map_err(|e| CommandError::io("artifacts folder", root, e))?;
+    let rd =
+        std::fs::read_dir(root).map_err(|e| ArtifactsError::io("artifacts folder", root, e))?;
     let mut rows = Vec::new();
     for e in rd.flatten() {
         let dir = e.path();
@@ -121,9 +123,18 @@ pub fn format_runs(rows: &[RunRow]) -> String {
     o
 }
 
-/// `harness runs`: prints the listing.
-pub fn cli(artifacts: Option<PathBuf>) -> Result<ExitCode, CommandError> {
-    let rows = list_runs(&super::artifacts_root(artifacts))?;
-    print!("{}", format_runs(&rows));
-    Ok(ExitCode::SUCCESS)
+/// The flags of `harness runs`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunsArgs {
+    #[arg(long, env = "LAB_ARTIFACTS")]
+    pub artifacts: Option<PathBuf>,
+}
+
+impl RunsArgs {
+    /// `harness runs`: prints the listing.
+    pub fn run(&self) -> Result<ExitCode, CommandError> {
+        let rows = list_runs(&super::artifacts_root(self.artifacts.clone()))?;
+        print!("{}", format_runs(&rows));
+        Ok(ExitCode::SUCCESS)
+    }
 }

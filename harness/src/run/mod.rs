@@ -208,7 +208,7 @@ pub async fn run_mode(env: &RunEnv, sc: &Scenario, mode_name: &str) -> anyhow::R
     summary.write(dir.path())?;
     setup::write_reports(&dir, &mut summary);
     artifacts::note_size_limit(dir.path(), &mut summary.notes);
-    if let Err(e) = crate::commands::junit::write_run(dir.path(), &summary) {
+    if let Err(e) = artifacts::junit::write_run(dir.path(), &summary) {
         summary.notes.push(format!("junit.xml: {e}"));
     }
     summary.write(dir.path())?;

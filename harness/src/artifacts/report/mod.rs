@@ -23,7 +23,9 @@ use super::{names, narrative, ArtifactsError};
 mod sections;
 use sections::{list, state_detail, write_disruptions, write_summary_sections};
 
-/// Escapes text for HTML content and attribute values.
+/// Escapes text for HTML and XML content and attribute values (report,
+/// comparison page, JUnit), dropping the control characters XML 1.0 cannot
+/// carry at all.
 pub fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
@@ -33,6 +35,8 @@ pub fn esc(s: &str) -> String {
             '>' => o.push_str("&gt;"),
             '"' => o.push_str("&quot;"),
             '\'' => o.push_str("&#39;"),
+            '\t' | '\n' | '\r' => o.push(c),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => o.push('?'),
             c => o.push(c),
         }
     }

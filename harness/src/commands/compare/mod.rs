@@ -20,9 +20,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::{load_run, CommandError};
-use crate::artifacts::report::esc;
-use crate::artifacts::{names, read_samples, read_timeline, write_atomic};
+use crate::artifacts::{read_samples, read_timeline, write_atomic};
 use crate::model::Outcome;
+
+mod page;
+pub use page::html;
 
 /// The p99 tolerance of the regression check.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -256,65 +258,6 @@ pub fn regressions(base: &RunFacts, run: &RunFacts, tol: Tolerance) -> Vec<Strin
     why
 }
 
-/// The comparison page: the table, each run's regression verdict, and each
-/// run's plot (its `plot.svg`, inline).
-pub fn html(runs: &[RunFacts], verdicts: &[(String, Vec<String>)]) -> String {
-    let mut o = String::from(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><link rel=\"icon\" href=\"data:,\"><title>harness compare</title><style>\
-body{font-family:DejaVu Sans,Helvetica,Arial,sans-serif;margin:1.5em;color:#222}\
-table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left;font-size:.92em}\
-th{background:#f3f3f3}.bad{color:#c62828;font-weight:bold}.good{color:#2e7d32}.plot svg{max-width:100%;height:auto}\
-</style></head><body>\n<h1>Comparison of ",
-    );
-    let _ = writeln!(o, "{} runs</h1>", runs.len());
-    o.push_str("<p>hc states are shown with gate names (legacy names mapped: READY→OPEN, DRAINED_WAIT_LB→CLOSING, TERMINATING→CLOSED, FAILED→FAULT). Latency is corrected (from the intended send time), ok requests only.</p>\n<table>\n");
-    for (i, (label, cells)) in rows(runs).iter().enumerate() {
-        let tag = if i == 0 { "th" } else { "td" };
-        let _ = write!(o, "<tr><th>{}</th>", esc(label));
-        for c in cells {
-            let _ = write!(o, "<{tag}>{}</{tag}>", esc(c));
-        }
-        o.push_str("</tr>\n");
-    }
-    o.push_str("</table>\n<h2>Regression check (each run against the first)</h2><ul>\n");
-    for (name, why) in verdicts {
-        if why.is_empty() {
-            let _ = writeln!(o, "<li class=\"good\">{}: no regression</li>", esc(name));
-        } else {
-            let _ = writeln!(
-                o,
-                "<li class=\"bad\">{}: REGRESSION: {}</li>",
-                esc(name),
-                esc(&why.join("; "))
-            );
-        }
-    }
-    o.push_str("</ul>\n");
-    for r in runs {
-        let _ = writeln!(
-            o,
-            "<h2>{}</h2><p><a href=\"{}\">report.html</a></p>",
-            esc(&r.name),
-            esc(&r.dir.join(names::REPORT).display().to_string())
-        );
-        let svg = std::fs::read_to_string(r.dir.join(names::PLOT_SVG))
-            .ok()
-            .or_else(|| {
-                crate::artifacts::plot::PlotData::load(&r.dir)
-                    .ok()
-                    .and_then(|d| crate::artifacts::plot::render_svg(&d).ok())
-            });
-        match svg {
-            Some(svg) => {
-                let _ = writeln!(o, "<div class=\"plot\">{svg}</div>");
-            }
-            None => o.push_str("<p>no plot could be drawn for this run</p>\n"),
-        }
-    }
-    o.push_str("</body></html>\n");
-    o
-}
-
 /// What `compare` found.
 #[derive(Debug, Clone)]
 pub struct Comparison {
@@ -372,18 +315,54 @@ pub fn compare(
     })
 }
 
-/// `harness compare`: prints the table and the regression verdicts; exit
-/// code 1 when `fail_on_regression` and a later run regresses on the first.
-pub fn cli(
-    runs: &[PathBuf],
-    fail_on_regression: bool,
-    tol: Tolerance,
-    html_out: Option<PathBuf>,
-    artifacts: Option<PathBuf>,
-) -> Result<ExitCode, CommandError> {
-    let root = super::artifacts_root(artifacts);
-    let dirs: Vec<PathBuf> = runs.iter().map(|r| super::resolve_run(r, &root)).collect();
-    let c = compare(&dirs, tol, html_out.as_deref())?;
+/// The flags of `harness compare`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CompareArgs {
+    /// Run folders (or names inside the artifacts folder); the first is the baseline.
+    #[arg(num_args = 2.., required = true)]
+    pub runs: Vec<PathBuf>,
+    /// Exit 1 when a later run regresses on the first.
+    #[arg(long)]
+    pub fail_on_regression: bool,
+    /// Relative p99 tolerance, percent of the baseline's p99.
+    #[arg(long, default_value_t = 50.0)]
+    pub p99_tolerance_pct: f64,
+    /// Absolute p99 tolerance, ms.
+    #[arg(long, default_value_t = 5.0)]
+    pub p99_tolerance_ms: f64,
+    /// Also write a comparison page (the table and every run's plot) here.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
+    #[arg(long, env = "LAB_ARTIFACTS")]
+    pub artifacts: Option<PathBuf>,
+}
+
+impl CompareArgs {
+    /// `harness compare`: prints the table and the regression verdicts;
+    /// exit code 1 when `--fail-on-regression` and a later run regresses
+    /// on the first.
+    pub fn run(&self) -> Result<ExitCode, CommandError> {
+        let tol = Tolerance {
+            p99_pct: self.p99_tolerance_pct,
+            p99_ms: self.p99_tolerance_ms,
+        };
+        let root = super::artifacts_root(self.artifacts.clone());
+        let dirs: Vec<PathBuf> = self
+            .runs
+            .iter()
+            .map(|r| super::resolve_run(r, &root))
+            .collect();
+        let c = compare(&dirs, tol, self.html.as_deref())?;
+        print_comparison(&c, self.html.as_deref());
+        Ok(if self.fail_on_regression && c.regressed() {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        })
+    }
+}
+
+fn print_comparison(c: &Comparison, html_out: Option<&Path>) {
     for w in &c.warnings {
         println!("warning: {w}");
     }
@@ -396,12 +375,7 @@ pub fn cli(
             println!("{name}: REGRESSION against {base}: {}", why.join("; "));
         }
     }
-    if let Some(h) = &html_out {
+    if let Some(h) = html_out {
         println!("wrote {}", h.display());
     }
-    Ok(if fail_on_regression && c.regressed() {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
 }

@@ -10,31 +10,12 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use super::CommandError;
-use crate::artifacts::{write_atomic, Summary, Verdict};
-use crate::run::RunResult;
+use super::report::esc;
+use super::rundir::{check_name, STAMP};
+use super::{write_atomic, ArtifactsError, Summary, Verdict};
 
 /// The file name inside a run folder.
 pub const RUN_JUNIT: &str = "junit.xml";
-
-/// Escapes text for XML content and attributes, dropping characters XML 1.0
-/// cannot carry at all.
-pub fn xml_esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&apos;"),
-            '\t' | '\n' | '\r' => o.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => o.push('?'),
-            c => o.push(c),
-        }
-    }
-    o
-}
 
 struct Case {
     name: String,
@@ -89,7 +70,7 @@ fn suite_xml(o: &mut String, s: &Summary, run_dir: Option<&Path>) {
     let _ = writeln!(
         o,
         "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"0\" time=\"{:.3}\" timestamp=\"{}\">",
-        xml_esc(&format!("{}/{}", s.scenario, s.mode)),
+        esc(&format!("{}/{}", s.scenario, s.mode)),
         cases.len(),
         s.wall_s.unwrap_or(0.0),
         s.started_at.format("%Y-%m-%dT%H:%M:%S"),
@@ -108,8 +89,8 @@ fn suite_xml(o: &mut String, s: &Summary, run_dir: Option<&Path>) {
         let _ = writeln!(
             o,
             "      <property name=\"{}\" value=\"{}\"/>",
-            xml_esc(k),
-            xml_esc(&v)
+            esc(k),
+            esc(&v)
         );
     }
     o.push_str("    </properties>\n");
@@ -117,8 +98,8 @@ fn suite_xml(o: &mut String, s: &Summary, run_dir: Option<&Path>) {
         let _ = write!(
             o,
             "    <testcase classname=\"{}\" name=\"{}\" time=\"0\"",
-            xml_esc(&classname),
-            xml_esc(&c.name)
+            esc(&classname),
+            esc(&c.name)
         );
         match &c.problem {
             None => o.push_str("/>\n"),
@@ -126,13 +107,13 @@ fn suite_xml(o: &mut String, s: &Summary, run_dir: Option<&Path>) {
                 let _ = writeln!(
                     o,
                     ">\n      <{kind} message=\"{}\" type=\"{}\">{}</{kind}>\n    </testcase>",
-                    xml_esc(msg),
+                    esc(msg),
                     if *kind == "failure" {
                         "expectation"
                     } else {
                         "interrupted"
                     },
-                    xml_esc(body)
+                    esc(body)
                 );
             }
         }
@@ -154,7 +135,7 @@ fn suite_xml(o: &mut String, s: &Summary, run_dir: Option<&Path>) {
             a.cause.as_deref().unwrap_or("no cause found")
         );
     }
-    let _ = writeln!(o, "    <system-out>{}</system-out>", xml_esc(&out));
+    let _ = writeln!(o, "    <system-out>{}</system-out>", esc(&out));
     o.push_str("  </testsuite>\n");
 }
 
@@ -167,7 +148,7 @@ pub fn run_xml(s: &Summary, run_dir: Option<&Path>) -> String {
 }
 
 /// Writes `<run_dir>/junit.xml` atomically; returns its path.
-pub fn write_run(run_dir: &Path, s: &Summary) -> Result<PathBuf, CommandError> {
+pub fn write_run(run_dir: &Path, s: &Summary) -> Result<PathBuf, ArtifactsError> {
     let path = run_dir.join(RUN_JUNIT);
     write_atomic(&path, run_xml(s, Some(run_dir)).as_bytes())?;
     Ok(path)
@@ -183,17 +164,17 @@ pub enum ModeResult<'a> {
 /// The JUnit document of a multi-mode invocation: one testsuite per mode.
 pub fn scenario_xml(scenario: &str, results: &[(String, ModeResult<'_>)]) -> String {
     let mut o = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(o, "<testsuites name=\"{}\">", xml_esc(scenario));
+    let _ = writeln!(o, "<testsuites name=\"{}\">", esc(scenario));
     for (mode, r) in results {
         match r {
             ModeResult::Ran(s, dir) => suite_xml(&mut o, s, Some(dir)),
             ModeResult::Failed(e) => {
-                let name = xml_esc(&format!("{scenario}/{mode}"));
+                let name = esc(&format!("{scenario}/{mode}"));
                 let _ = writeln!(
                     o,
                     "  <testsuite name=\"{name}\" tests=\"1\" failures=\"0\" errors=\"1\" skipped=\"0\">\n    <testcase classname=\"{}\" name=\"run\" time=\"0\">\n      <error message=\"{}\" type=\"error\"/>\n    </testcase>\n  </testsuite>",
-                    xml_esc(&format!("{scenario}.{mode}")),
-                    xml_esc(e)
+                    esc(&format!("{scenario}.{mode}")),
+                    esc(e)
                 );
             }
         }
@@ -208,9 +189,9 @@ pub fn write_scenario_at(
     scenario: &str,
     results: &[(String, ModeResult<'_>)],
     now: DateTime<Utc>,
-) -> Result<PathBuf, CommandError> {
-    crate::artifacts::rundir::check_name("scenario id", scenario)?;
-    let base = format!("junit-{scenario}-{}", now.format("%Y%m%dT%H%M%SZ"));
+) -> Result<PathBuf, ArtifactsError> {
+    check_name("scenario id", scenario)?;
+    let base = format!("junit-{scenario}-{}", now.format(STAMP));
     let mut path = root.join(format!("{base}.xml"));
     let mut n = 2;
     while path.exists() {
@@ -218,28 +199,6 @@ pub fn write_scenario_at(
         n += 1;
     }
     write_atomic(&path, scenario_xml(scenario, results).as_bytes())?;
-    Ok(path)
-}
-
-/// [`write_scenario_at`] now, from the results `cli::scenario` collects;
-/// prints where it went.
-pub fn write_scenario(
-    root: &Path,
-    scenario: &str,
-    results: &[(String, anyhow::Result<RunResult>)],
-) -> Result<PathBuf, CommandError> {
-    let modes: Vec<(String, ModeResult<'_>)> = results
-        .iter()
-        .map(|(m, r)| {
-            let r = match r {
-                Ok(r) => ModeResult::Ran(&r.summary, r.dir.as_path()),
-                Err(e) => ModeResult::Failed(format!("{e:#}")),
-            };
-            (m.clone(), r)
-        })
-        .collect();
-    let path = write_scenario_at(root, scenario, &modes, Utc::now())?;
-    println!("junit: {}", path.display());
     Ok(path)
 }
 

@@ -1,0 +1,145 @@
+//! The preflight every run of a `scenario` invocation shares: the runtime
+//! chosen (`--runtime`), the artifacts folder, tools and apps found (or
+//! fetched), the lab's images (docker), cleanup hooks and the gc of earlier
+//! runs' leftovers, all before any process of the run starts.
+//!
+//! It prints what it found; it never starts a run.
+
+use anyhow::Context;
+
+use super::scenario::{RuntimeChoice, ScenarioArgs};
+use crate::run::RunEnv;
+use crate::scenario::PreStop;
+
+/// The preflight every run of an invocation shares: runtime choice,
+/// artifacts folder, tools and apps found (or fetched), images (docker),
+/// cleanup hooks, gc.
+pub(crate) fn prepare(args: &ScenarioArgs, rt: &tokio::runtime::Runtime) -> anyhow::Result<RunEnv> {
+    let (engine, reason) = rt.block_on(choose_runtime(args.runtime))?;
+    let runtime_name = if engine.is_some() { "docker" } else { "local" };
+    println!("runtime: {runtime_name} ({reason})");
+    let prestop_override = match args.prestop.as_deref() {
+        Some("script") => Some(PreStop::Script),
+        Some("drain") => Some(PreStop::Drain),
+        _ => None,
+    };
+    let artifacts_root = super::artifacts_root(args.artifacts.clone());
+    std::fs::create_dir_all(&artifacts_root)
+        .with_context(|| format!("artifacts folder {}", artifacts_root.display()))?;
+
+    // Preflight: everything found (or fetched) before anything starts.
+    let tools = crate::tools::find_or_fetch()?;
+    println!(
+        "haproxy: {} ({})",
+        tools.haproxy.display(),
+        tools.haproxy_version
+    );
+    println!(
+        "envoy:   {} ({})",
+        tools.envoy.display(),
+        tools.envoy_version
+    );
+    let apps = crate::apps::find_apps()?;
+    let docker = match engine {
+        None => None,
+        Some(docker) => Some(rt.block_on(docker_images(docker, &apps, &tools))?),
+    };
+
+    let interrupts = crate::runtime::install_cleanup_hooks();
+    let swept = crate::runtime::gc();
+    if !swept.is_empty() {
+        println!("gc: ended {} processes left by earlier runs", swept.len());
+    }
+    if docker.is_some() {
+        crate::runtime::docker::install_docker_hooks();
+        let d = crate::runtime::docker::gc();
+        if d.removed > 0 {
+            println!(
+                "gc: removed {} containers/networks/volumes left by earlier runs",
+                d.removed
+            );
+        }
+    }
+    Ok(RunEnv {
+        tools,
+        apps,
+        artifacts_root,
+        naming: args.naming,
+        prestop_override,
+        runtime_name: runtime_name.to_string(),
+        runtime_reason: reason,
+        docker,
+        interrupts,
+    })
+}
+
+/// The engine to run on (None: local) and why, as `--runtime` asks:
+/// `auto` takes docker when an engine answers within 3 s.
+async fn choose_runtime(
+    choice: RuntimeChoice,
+) -> anyhow::Result<(Option<bollard::Docker>, String)> {
+    use crate::runtime::docker::probe_engine;
+    let within = std::time::Duration::from_secs(3);
+    Ok(match choice {
+        RuntimeChoice::Local => (None, "asked for with --runtime local".into()),
+        RuntimeChoice::Docker => match probe_engine(within).await {
+            Ok(d) => {
+                let v = engine_version(&d).await;
+                (Some(d), format!("asked for with --runtime docker; Docker Engine {v}"))
+            }
+            Err(why) => anyhow::bail!(
+                "--runtime docker: {why}; start the Docker Engine (or set DOCKER_HOST), or use --runtime local"
+            ),
+        },
+        RuntimeChoice::Auto => match probe_engine(within).await {
+            Ok(d) => {
+                let v = engine_version(&d).await;
+                (Some(d), format!("auto: Docker Engine {v} answered"))
+            }
+            Err(why) => (None, format!("auto: {why}, so local")),
+        },
+    })
+}
+
+async fn engine_version(d: &bollard::Docker) -> String {
+    d.version()
+        .await
+        .ok()
+        .and_then(|v| v.version)
+        .unwrap_or_else(|| "(version unknown)".into())
+}
+
+/// Builds (or finds, by content tag) the lab's images and says so.
+async fn docker_images(
+    docker: bollard::Docker,
+    apps: &crate::apps::Apps,
+    tools: &crate::tools::Tools,
+) -> anyhow::Result<crate::run::DockerEnv> {
+    let t0 = std::time::Instant::now();
+    let (images, reports) = crate::runtime::images::ensure_lab_images(&docker, apps, tools)
+        .await
+        .context("building the lab's images")?;
+    let parts: Vec<String> = reports
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {:.1} MB{}",
+                r.name,
+                r.size_bytes as f64 / 1e6,
+                if r.built {
+                    format!(" (built in {:.1} s)", r.took.as_secs_f64())
+                } else {
+                    String::new()
+                }
+            )
+        })
+        .collect();
+    let built = reports.iter().filter(|r| r.built).count();
+    println!(
+        "images:  {} ({built} built, {} cached, {:.1} s)",
+        parts.join(", "),
+        reports.len() - built,
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(crate::run::DockerEnv { docker, images })
+}

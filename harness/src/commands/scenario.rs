@@ -1,0 +1,229 @@
+//! `harness scenario <id|path|all>`: runs a scenario's modes (or the whole
+//! catalogue), each in its own run folder, then prints the verdicts side by
+//! side and writes the invocation's JUnit file.
+//!
+//! Printing and sequencing only; the work is in `run`, `scenario` and
+//! `runtime`, and the preflight in [`super::preflight`].
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use chrono::Utc;
+
+use super::preflight::prepare;
+use super::scenarios_dir;
+use crate::artifacts::junit::{self, ModeResult};
+use crate::artifacts::Verdict;
+use crate::run::RunResult;
+use crate::scenario;
+
+/// Where the runs of an invocation happen (`--runtime`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RuntimeChoice {
+    Local,
+    Docker,
+    Auto,
+}
+
+/// The flags of `harness scenario`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ScenarioArgs {
+    pub scenario: String,
+    /// With `all`: only these ids (comma-separated, e.g. s2,s5).
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// With `all`: leave these ids out (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub skip: Vec<String>,
+    /// A mode of the scenario (current, graceful, ...) or `both`/`all` for every mode.
+    #[arg(long, default_value = "both")]
+    pub mode: String,
+    #[arg(long, value_enum, default_value = "auto", env = "LAB_RUNTIME")]
+    pub runtime: RuntimeChoice,
+    /// Which state names every hc of the run speaks (default: HC_NAMING, else gate).
+    #[arg(long, env = "HC_NAMING", default_value = "gate")]
+    pub naming: gate::Naming,
+    /// preStop of drain-based modes: the Rust `drain` or the seed's script.
+    #[arg(long, value_parser = ["drain", "script"])]
+    pub prestop: Option<String>,
+    /// Where run folders go.
+    #[arg(long, env = "LAB_ARTIFACTS")]
+    pub artifacts: Option<PathBuf>,
+}
+
+impl ScenarioArgs {
+    /// `harness scenario <id|path|all> ...`
+    pub fn run(self) -> anyhow::Result<ExitCode> {
+        if self.scenario == "all" {
+            scenario_all(self)
+        } else {
+            scenario(self)
+        }
+    }
+}
+
+/// Writes the invocation's `junit-<scenario>-<UTC>.xml` into the artifacts
+/// folder and says where; a failure is printed, never fatal (every run
+/// folder has its own junit.xml).
+fn write_junit(root: &std::path::Path, id: &str, results: &[(String, anyhow::Result<RunResult>)]) {
+    let modes: Vec<(String, ModeResult<'_>)> = results
+        .iter()
+        .map(|(m, r)| {
+            let r = match r {
+                Ok(r) => ModeResult::Ran(&r.summary, r.dir.as_path()),
+                Err(e) => ModeResult::Failed(format!("{e:#}")),
+            };
+            (m.clone(), r)
+        })
+        .collect();
+    match junit::write_scenario_at(root, id, &modes, Utc::now()) {
+        Ok(path) => println!("junit: {}", path.display()),
+        Err(e) => eprintln!("harness: junit: {e}"),
+    }
+}
+
+/// One scenario, its modes (or `--mode`).
+fn scenario(args: ScenarioArgs) -> anyhow::Result<ExitCode> {
+    let path = scenario::resolve(&args.scenario, &scenarios_dir())?;
+    let sc = scenario::load(&path)?;
+    let modes: Vec<String> = match args.mode.as_str() {
+        "both" | "all" => sc.ordered_modes(),
+        m if sc.modes.contains_key(m) => vec![m.to_string()],
+        m => anyhow::bail!(
+            "--mode {m:?}: scenario {} has modes {} (or both)",
+            sc.id,
+            sc.ordered_modes().join(", ")
+        ),
+    };
+    for w in scenario::warnings(&sc) {
+        println!("warning: {w}");
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let env = prepare(&args, &rt)?;
+    let mut results: Vec<(String, anyhow::Result<RunResult>)> = Vec::new();
+    for m in &modes {
+        println!("== {} / {m}: {}", sc.id, sc.modes[m].about);
+        let r = rt.block_on(crate::run::run_mode(&env, &sc, m));
+        if let Err(e) = &r {
+            eprintln!("harness: {} / {m}: {e:#}", sc.id);
+        }
+        let stop = env.interrupts.interrupted().is_some();
+        results.push((m.clone(), r));
+        if stop {
+            break;
+        }
+    }
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    if modes.len() > 1 {
+        write_junit(&env.artifacts_root, &sc.id, &results);
+    }
+    print_verdicts(&sc.id, &results);
+    let all_pass = results.len() == modes.len()
+        && results
+            .iter()
+            .all(|(_, r)| r.as_ref().is_ok_and(|r| r.summary.verdict == Verdict::Pass));
+    Ok(if all_pass {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn print_verdicts(id: &str, results: &[(String, anyhow::Result<RunResult>)]) {
+    println!();
+    println!(
+        "{:<10} {:<11} {:>8} {:>11}  {:<40} {:>9} {:>9}",
+        "mode", "verdict", "requests", "disruptions", "by outcome", "p99 ms", "preStop s"
+    );
+    for (mode, r) in results {
+        match r {
+            Ok(r) => {
+                let s = &r.summary;
+                let by = s.disruptions_text();
+                println!(
+                    "{:<10} {:<11} {:>8} {:>11}  {:<40} {:>9} {:>9}",
+                    mode,
+                    s.verdict.as_str().to_uppercase(),
+                    s.requests,
+                    s.disruptions,
+                    if by.is_empty() { "-".to_string() } else { by },
+                    s.latency_ms
+                        .corrected
+                        .as_ref()
+                        .map(|p| format!("{:.1}", p.p99))
+                        .unwrap_or_else(|| "-".into()),
+                    s.drain
+                        .prestop_ms
+                        .map(|p| format!("{:.1}", p / 1000.0))
+                        .unwrap_or_else(|| "-".into()),
+                );
+            }
+            Err(e) => {
+                let what = if format!("{e:#}").contains("interrupted") {
+                    "INTERRUPTED"
+                } else {
+                    "ERROR"
+                };
+                println!("{mode:<10} {what:<11} {e:#}");
+            }
+        }
+    }
+    for (mode, r) in results {
+        let Ok(r) = r else { continue };
+        let s = &r.summary;
+        println!(
+            "\n{id} / {mode}: {} -> {}",
+            s.verdict.as_str(),
+            r.dir.display()
+        );
+        for e in &s.expectations {
+            println!(
+                "  [{}] {}: {}",
+                if e.ok { "ok" } else { "FAIL" },
+                e.name,
+                e.detail
+            );
+        }
+        for a in s.attributions.iter().take(8) {
+            println!(
+                "  disruption {} ({}, pod {}) at {:.2} s: {}",
+                a.request_id,
+                a.outcome,
+                a.pod.as_deref().unwrap_or("?"),
+                a.t_ms / 1000.0,
+                a.cause.as_deref().unwrap_or("no cause found")
+            );
+        }
+        if s.attributions.len() > 8 {
+            println!("  ... and {} more (summary.json)", s.attributions.len() - 8);
+        }
+    }
+}
+
+/// `harness scenario all [--only a,b] [--skip c]`: every scenario of the
+/// catalogue (filtered), each mode (or `--mode`), then one table. Non-zero
+/// when any run fails its expectations, errs, or a scenario file is invalid.
+fn scenario_all(args: ScenarioArgs) -> anyhow::Result<ExitCode> {
+    let picked = crate::run::catalogue::pick(&scenarios_dir(), &args.only, &args.skip)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let env = prepare(&args, &rt)?;
+    let rows = crate::run::catalogue::run_all(&env, &rt, &picked, &args.mode, |id, results| {
+        write_junit(&env.artifacts_root, id, results);
+        print_verdicts(id, results)
+    });
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    println!();
+    print!("{}", crate::run::catalogue::table(&rows));
+    Ok(if rows.iter().all(|r| r.pass) && !rows.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
