@@ -11,6 +11,7 @@ use std::process::Command;
 use harness::scenario::{self, ScenarioError};
 use proptest::prelude::*;
 use rstest::rstest;
+use testkit::fixtures::MINIMAL_SCENARIO as BASE;
 
 const SHOWN: &str = "hostile/scenario.toml";
 
@@ -160,20 +161,6 @@ fn small_hostile_files_are_rejected_with_a_line(#[case] text: &str) {
     let e = scenario::parse(text, SHOWN).expect_err("must be rejected");
     assert_good_rejection(&e, SHOWN).unwrap();
 }
-
-const BASE: &str = r#"
-id = "t"
-purpose = "test"
-[[load]]
-kind = "steady"
-rate = 5.0
-duration = "10s"
-[[faults]]
-at = "2s"
-terminate = "pod-a"
-[modes.graceful]
-prestop = "drain"
-"#;
 
 /// Ids and mode names that could write outside `artifacts/` (or make a
 /// folder name the filesystem refuses) are refused by the parser, naming the key.

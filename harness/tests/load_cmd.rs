@@ -6,26 +6,20 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use harness::apps::{release_dir, workspace_root};
 use harness::loadgen::{run, LoadConfig, LoadSpec};
 use harness::model::{Outcome, RunClock};
 use serde_json::Value;
+use testkit::ChildGuard;
 use tokio_util::sync::CancellationToken;
 
 /// A backend on 127.0.0.1:0, killed on drop.
 struct Backend {
-    child: Child,
+    _child: ChildGuard,
     addr: String,
-}
-
-impl Drop for Backend {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn backend() -> Backend {
@@ -59,7 +53,10 @@ fn backend() -> Backend {
     let addr = rx
         .recv_timeout(Duration::from_secs(10))
         .expect("backend prints its listening address");
-    Backend { child, addr }
+    Backend {
+        _child: ChildGuard(child),
+        addr,
+    }
 }
 
 fn harness_load(args: &[&str]) -> (i32, String, String) {

@@ -2,43 +2,23 @@
 //! (`loadgen/test_server.rs`): every outcome, ids, connection reuse, the
 //! open-loop schedule, coordinated-omission correction, cancel, cleanup.
 
+#[path = "loadgen/drive.rs"]
+mod drive;
 #[path = "loadgen/test_server.rs"]
 mod test_server;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use harness::loadgen::{run, LoadConfig, LoadSpec, LoadStats};
+use drive::load;
+use harness::loadgen::{LoadSpec, LoadStats};
 use harness::model::{Origin, Outcome, RequestKind, RequestRecord, RunClock};
 use rstest::rstest;
 use test_server::{StreamEnd, TestServer, POD};
 use tokio_util::sync::CancellationToken;
 
 const MARGIN: Duration = Duration::from_millis(2_000);
-
-async fn load(
-    target: SocketAddr,
-    specs: Vec<LoadSpec>,
-    margin: Duration,
-    clock: RunClock,
-    cancel: CancellationToken,
-) -> (Vec<RequestRecord>, LoadStats) {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let cfg = LoadConfig {
-        target,
-        specs,
-        request_timeout_margin: margin,
-    };
-    let stats = run(cfg, clock, tx, cancel).await;
-    let mut records = Vec::new();
-    while let Ok(r) = rx.try_recv() {
-        records.push(r);
-    }
-    // `<kind>-<n>` in schedule order.
-    records.sort_by_key(|r| (r.kind.as_str(), id_number(&r.id)));
-    (records, stats)
-}
 
 async fn load_simple(target: SocketAddr, specs: Vec<LoadSpec>) -> (Vec<RequestRecord>, LoadStats) {
     load(
@@ -49,10 +29,6 @@ async fn load_simple(target: SocketAddr, specs: Vec<LoadSpec>) -> (Vec<RequestRe
         CancellationToken::new(),
     )
     .await
-}
-
-fn id_number(id: &str) -> u64 {
-    id.rsplit('-').next().unwrap().parse().unwrap()
 }
 
 fn one(path: &str) -> LoadSpec {
@@ -72,11 +48,7 @@ fn steady(path: &str, rate: f64, duration_ms: u64, keepalive: f64, max_conns: us
 }
 
 async fn wait_until(what: &str, limit: Duration, cond: impl Fn() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    testkit::wait_for(what, limit, || std::future::ready(cond())).await
 }
 
 #[rstest]

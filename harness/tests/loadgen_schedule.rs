@@ -3,6 +3,8 @@
 //! coordinated-omission correction through a server stall, unique ids across
 //! kinds, in-flight requests recorded on cancel.
 
+#[path = "loadgen/drive.rs"]
+mod drive;
 #[path = "loadgen/test_server.rs"]
 mod test_server;
 
@@ -10,35 +12,19 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use harness::loadgen::{hard_cap, run, LoadConfig, LoadSpec, LoadStats};
+use harness::loadgen::{hard_cap, LoadSpec, LoadStats};
 use harness::model::{Outcome, RequestRecord, RunClock};
 use test_server::TestServer;
 use tokio_util::sync::CancellationToken;
 
+/// The load with a 2 s deadline margin.
 async fn load(
     target: SocketAddr,
     specs: Vec<LoadSpec>,
     clock: RunClock,
     cancel: CancellationToken,
 ) -> (Vec<RequestRecord>, LoadStats) {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let cfg = LoadConfig {
-        target,
-        specs,
-        request_timeout_margin: Duration::from_secs(2),
-    };
-    let stats = run(cfg, clock, tx, cancel).await;
-    let mut records = Vec::new();
-    while let Ok(r) = rx.try_recv() {
-        records.push(r);
-    }
-    records.sort_by_key(|r| {
-        (
-            r.kind.as_str(),
-            r.id.rsplit('-').next().unwrap().parse::<u64>().unwrap(),
-        )
-    });
-    (records, stats)
+    drive::load(target, specs, Duration::from_secs(2), clock, cancel).await
 }
 
 fn steady(

@@ -5,11 +5,13 @@
 //! file of the run folder holds a secret from the harness's environment,
 //! the home folder, or a temporary path outside the run folder.
 
+mod run_support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 const NET: u8 = 94;
@@ -63,24 +65,11 @@ fn paths_under<'a>(text: &'a str, prefix: &str) -> Vec<&'a str> {
 fn public_port_cannot_drain_and_artifacts_leak_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let secret = format!("s3cr3t-{:016x}", rand::random::<u64>());
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_harness"));
-    let mut child = Command::new(&bin)
-        .args([
-            "scenario",
-            "tests/fixtures/interrupt.toml",
-            "--mode",
-            "graceful",
-            "--runtime",
-            "local",
-            "--artifacts",
-        ])
-        .arg(tmp.path())
+    let mut child = run_support::harness(&run_support::INTERRUPT_RUN, tmp.path())
         .env("LAB_POD_NET", NET.to_string())
-        .env("LAB_NO_BUILD", "1")
         .env("AWS_SECRET_ACCESS_KEY", &secret)
         .env("GITHUB_TOKEN", format!("{secret}-gh"))
         .env("LAB_TEST_PASSWORD", format!("{secret}-pw"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

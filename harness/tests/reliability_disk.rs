@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 mod run_support;
 
-use run_support::{spawn_lines, wait_exit};
+use run_support::{spawn_lines, wait_exit, INTERRUPT_RUN as RUN};
 
 const NET: u8 = 93;
 const POD_PORTS: [u16; 5] = [8080, 18180, 18181, 15000, 15006];
@@ -45,14 +45,6 @@ const NO_DAC: [&str; 3] = [
     "setpriv",
     "--bounding-set",
     "-dac_override,-dac_read_search,-fowner",
-];
-const RUN: [&str; 6] = [
-    "scenario",
-    "tests/fixtures/interrupt.toml",
-    "--mode",
-    "graceful",
-    "--runtime",
-    "local",
 ];
 
 fn lines(rx: &Receiver<String>) -> Vec<String> {

@@ -30,17 +30,7 @@ fn run_dir(root: &Path) -> PathBuf {
 #[test]
 fn a_vanished_runtime_api_is_a_recorded_gap_and_the_run_goes_on() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut cmd = run_support::harness(
-        &[
-            "scenario",
-            "tests/fixtures/interrupt.toml",
-            "--mode",
-            "graceful",
-            "--runtime",
-            "local",
-        ],
-        tmp.path(),
-    );
+    let mut cmd = run_support::harness(&run_support::INTERRUPT_RUN, tmp.path());
     cmd.env("LAB_POD_NET", "92");
     let (mut child, rx) = spawn_lines(cmd);
     wait_for_line(&rx, "load running", Duration::from_secs(120));

@@ -17,6 +17,7 @@ use harness::runtime::{
 use harness::tools::{locate, Tools};
 use harness::topology::{render, HaproxyPlacement, PodAddrs, TopologySettings};
 use rstest::rstest;
+use testkit::{free_port, poll_ok as poll, ChildGuard};
 use tokio::sync::mpsc;
 
 fn tools() -> Tools {
@@ -65,14 +66,6 @@ fn runtime(dir: &tempfile::TempDir, name: &str) -> Guard {
     Guard(LocalRuntime::new(id, dir.path().join("logs")).unwrap())
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn shm() -> BTreeSet<String> {
     std::fs::read_dir("/dev/shm")
         .map(|d| {
@@ -81,21 +74,6 @@ fn shm() -> BTreeSet<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-async fn poll<T, F, Fut>(what: &str, within: Duration, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, String>>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        match f().await {
-            Ok(v) => return v,
-            Err(e) if Instant::now() >= deadline => panic!("{what}: not within {within:?}: {e}"),
-            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    }
 }
 
 /// `(server, status, check_status)` of be_app's servers from `show stat`.
@@ -394,7 +372,7 @@ async fn helper_harness() {
 }
 
 /// Runs `helper_harness` in `mode`; returns it and the pid of its `sleep`.
-async fn spawn_helper(dir: &std::path::Path, mode: &str) -> (KillOnDrop, i32) {
+async fn spawn_helper(dir: &std::path::Path, mode: &str) -> (ChildGuard, i32) {
     let child = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "helper_harness", "--ignored", "--nocapture"])
         .env(HELPER_DIR, dir)
@@ -403,7 +381,7 @@ async fn spawn_helper(dir: &std::path::Path, mode: &str) -> (KillOnDrop, i32) {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let child = KillOnDrop(child);
+    let child = ChildGuard(child);
     let pid_file = dir.join("pid");
     let pid: i32 = poll("the helper's child", Duration::from_secs(10), || async {
         std::fs::read_to_string(&pid_file)
@@ -414,20 +392,12 @@ async fn spawn_helper(dir: &std::path::Path, mode: &str) -> (KillOnDrop, i32) {
     (child, pid)
 }
 
-struct KillOnDrop(std::process::Child);
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn alive(pid: i32) -> bool {
     lab_processes().iter().any(|p| p.pid == pid)
 }
 
 /// Waits for the helper's exit status (bounded).
-async fn helper_exit(child: &mut KillOnDrop, within: Duration) -> std::process::ExitStatus {
+async fn helper_exit(child: &mut ChildGuard, within: Duration) -> std::process::ExitStatus {
     poll("the helper exits", within, || {
         let r = child.0.try_wait();
         async move {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use rstest::rstest;
+use testkit::fixtures::MINIMAL_SCENARIO as GOOD;
 
 fn scenarios_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
@@ -58,20 +59,6 @@ fn every_catalogue_file_checks_and_has_a_header() {
     }
     assert!(n >= 10, "only {n} scenario files");
 }
-
-const GOOD: &str = r#"
-id = "t"
-purpose = "test"
-[[load]]
-kind = "steady"
-rate = 5.0
-duration = "10s"
-[[faults]]
-at = "2s"
-terminate = "pod-a"
-[modes.graceful]
-prestop = "drain"
-"#;
 
 #[rstest]
 #[case::unknown_key(

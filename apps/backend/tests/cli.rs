@@ -39,15 +39,8 @@ fn env_vars_configure_and_pod_name_defaults_to_hostname() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
     let stderr = child.stderr.take().unwrap();
-    let _guard = Kill(child);
+    let _guard = testkit::ChildGuard(child);
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {

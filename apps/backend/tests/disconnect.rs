@@ -68,11 +68,6 @@ fn client_disconnect_stops_the_handler(
     // Nothing is left in flight: shutdown waits for nobody and exits at once.
     b.signal(nix::sys::signal::Signal::SIGTERM);
     assert_eq!(b.wait_exit(Duration::from_secs(3)).code(), Some(0));
-    let done = b
-        .logs
-        .wait_for(Duration::from_secs(1), |l| {
-            l.contains("msg=shutdown_complete")
-        })
-        .unwrap();
+    let done = b.shutdown_complete();
     assert_eq!(field(&done, "waited_for"), Some("0"), "{done}");
 }

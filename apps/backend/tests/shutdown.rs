@@ -89,12 +89,7 @@ fn in_flight_request_completes_and_new_connections_are_refused(
 
     let status = b.wait_exit(Duration::from_secs(5));
     assert_eq!(status.code(), Some(0), "{status}");
-    let done = b
-        .logs
-        .wait_for(Duration::from_secs(1), |l| {
-            l.contains("msg=shutdown_complete")
-        })
-        .unwrap();
+    let done = b.shutdown_complete();
     assert_eq!(field(&done, "waited_for"), Some("1"), "{done}");
     assert_eq!(field(&done, "timed_out"), Some("false"), "{done}");
     let sig_line = b
@@ -119,12 +114,7 @@ fn idle_server_exits_at_once() {
         "took {:?}",
         t.elapsed()
     );
-    let done = b
-        .logs
-        .wait_for(Duration::from_secs(1), |l| {
-            l.contains("msg=shutdown_complete")
-        })
-        .unwrap();
+    let done = b.shutdown_complete();
     assert_eq!(field(&done, "waited_for"), Some("0"), "{done}");
 }
 
@@ -145,12 +135,7 @@ fn shutdown_timeout_cuts_what_is_left_and_exits_zero() {
     let mut raw = Vec::new();
     let _ = busy.read_to_end(&mut raw);
     assert!(raw.is_empty(), "cut request got bytes: {raw:?}");
-    let done = b
-        .logs
-        .wait_for(Duration::from_secs(1), |l| {
-            l.contains("msg=shutdown_complete")
-        })
-        .unwrap();
+    let done = b.shutdown_complete();
     assert_eq!(field(&done, "timed_out"), Some("true"), "{done}");
     assert_eq!(field(&done, "waited_for"), Some("1"), "{done}");
     // The cut request is logged as aborted by the server, not as a client leaving.

@@ -7,32 +7,28 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Write;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::Backend;
+use testkit::slowloris::{open_slow, spawn_oversized};
 
 const SLOW: usize = 500;
 
 /// `GET /` on a fresh connection; status and time.
 fn check(addr: SocketAddr) -> (Option<u16>, Duration) {
-    let t = Instant::now();
-    let status = (|| {
-        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(3)).ok()?;
-        s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
-        s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-            .ok()?;
-        let mut out = Vec::new();
-        s.read_to_end(&mut out).ok()?;
-        String::from_utf8_lossy(&out).get(9..12)?.parse().ok()
-    })();
-    (status, t.elapsed())
+    testkit::slowloris::check(
+        addr,
+        b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    )
 }
 
-fn oversized(addr: SocketAddr, stop: Arc<AtomicBool>, refused: Arc<AtomicU64>) {
+/// The oversized requests sent in a loop: a huge head, many headers, a
+/// body past the limit, a huge URI.
+fn oversized_msgs() -> Vec<String> {
     let big_head = format!(
         "GET / HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n",
         "a".repeat(512 * 1024)
@@ -49,27 +45,15 @@ fn oversized(addr: SocketAddr, stop: Arc<AtomicBool>, refused: Arc<AtomicU64>) {
         "GET /sleep?seconds=0&x={} HTTP/1.1\r\nHost: t\r\n\r\n",
         "q".repeat(1 << 20)
     );
-    let msgs = [big_head, many, big_body, huge_uri];
-    let mut i = 0usize;
-    while !stop.load(Ordering::Relaxed) {
-        i += 1;
-        let Ok(mut s) = TcpStream::connect(addr) else {
-            continue;
-        };
-        s.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
-        s.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
-        let _ = s.write_all(msgs[i % msgs.len()].as_bytes());
-        let mut out = Vec::new();
-        let _ = s.read_to_end(&mut out);
-        let status: Option<u16> = String::from_utf8_lossy(&out)
-            .get(9..12)
-            .and_then(|x| x.parse().ok());
-        assert!(
-            status.is_none_or(|c| (400..500).contains(&c)),
-            "an oversized request got {status:?}"
-        );
-        refused.fetch_add(1, Ordering::Relaxed);
-    }
+    vec![big_head, many, big_body, huge_uri]
+}
+
+/// Every oversized request is refused: a 4xx, or a close.
+fn refused_only(status: Option<u16>) {
+    assert!(
+        status.is_none_or(|c| (400..500).contains(&c)),
+        "an oversized request got {status:?}"
+    );
 }
 
 #[test]
@@ -77,18 +61,11 @@ fn root_answers_within_a_second_under_500_slowloris_connections() {
     let mut b = Backend::start(&[]);
     let addr = b.addr;
     let t0 = Instant::now();
-    let mut dribblers = Vec::new();
-    let mut silent = Vec::new();
-    for i in 0..SLOW {
-        let mut s = TcpStream::connect(addr).expect("connect");
-        if i % 2 == 0 {
-            s.write_all(b"GET /sleep?seconds=1 HTTP/1.1\r\nHost: t\r\nX-Slow: ")
-                .unwrap();
-            dribblers.push(s);
-        } else {
-            silent.push(s);
-        }
-    }
+    let (mut dribblers, silent) = open_slow(
+        addr,
+        SLOW,
+        b"GET /sleep?seconds=1 HTTP/1.1\r\nHost: t\r\nX-Slow: ",
+    );
     let opened = t0.elapsed();
     let stop = Arc::new(AtomicBool::new(false));
     let drib = {
@@ -107,12 +84,7 @@ fn root_answers_within_a_second_under_500_slowloris_connections() {
         })
     };
     let refused = Arc::new(AtomicU64::new(0));
-    let big: Vec<_> = (0..4)
-        .map(|_| {
-            let (stop, refused) = (stop.clone(), refused.clone());
-            std::thread::spawn(move || oversized(addr, stop, refused))
-        })
-        .collect();
+    let big = spawn_oversized(addr, 4, oversized_msgs(), &stop, &refused, refused_only);
     let mut worst = Duration::ZERO;
     let mut checks = 0;
     while t0.elapsed() < Duration::from_secs(6) {

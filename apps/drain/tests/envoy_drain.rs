@@ -13,10 +13,8 @@ const HUGE: Duration = Duration::from_secs(60);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drain_waits_for_the_request_in_flight_then_closes() {
-    let envoy = Envoy::start(start_backend().await).await;
-    let hc = start_hc(hc::LbSignal::Status503).await;
-    let req = long_request(&envoy, 3);
-    wait_in_flight(&envoy).await;
+    let (envoy, hc) = envoy_and_hc().await;
+    let req = request_in_flight(&envoy, 3).await;
 
     let mut d = drain(
         &[
@@ -129,10 +127,8 @@ async fn admin_unreachable(
     #[case] drains_early: bool,
     #[case] want_code: i32,
 ) {
-    let envoy = Envoy::start(start_backend().await).await;
-    let hc = start_hc(hc::LbSignal::Status503).await;
-    let req = long_request(&envoy, 6);
-    wait_in_flight(&envoy).await;
+    let (envoy, hc) = envoy_and_hc().await;
+    let req = request_in_flight(&envoy, 6).await;
     let dead_admin = format!("http://127.0.0.1:{}", free_port());
 
     let mut d = start(
@@ -188,8 +184,7 @@ async fn admin_unreachable(
 #[case::script(Runner::Script)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_own_gauge(#[case] runner: Runner) {
-    let envoy = Envoy::start(start_backend().await).await;
-    let hc = start_hc(hc::LbSignal::Status503).await;
+    let (envoy, hc) = envoy_and_hc().await;
     assert_eq!(envoy.active_rq().await, 0);
 
     let mut d = start(

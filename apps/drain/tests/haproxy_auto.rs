@@ -146,8 +146,7 @@ async fn close_follows_the_lb_letting_go(
 /// waits out LB_BUFFER_MAX and goes on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_checker_waits_until_the_bound() {
-    let envoy = Envoy::start(start_backend().await).await;
-    let hc = start_hc(hc::LbSignal::Status503).await;
+    let (envoy, hc) = envoy_and_hc().await;
     let mut d = drain(
         &[
             ("HC_URL", &hc),

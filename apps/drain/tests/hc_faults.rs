@@ -19,10 +19,8 @@ async fn reopened_hc_aborts_with_5(
     #[case] reopen_in: &str,
     #[case] noticed_by: &str,
 ) {
-    let envoy = Envoy::start(start_backend().await).await;
-    let hc = start_hc(hc::LbSignal::Status503).await;
-    let req = long_request(&envoy, 2);
-    wait_in_flight(&envoy).await;
+    let (envoy, hc) = envoy_and_hc().await;
+    let req = request_in_flight(&envoy, 2).await;
 
     let mut d = drain(
         &[

@@ -33,8 +33,7 @@ async fn idle_keepalive(envoy: &Envoy) -> TcpStream {
 #[case::cx_without_connection("cx", false, 0)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn active_stat(#[case] stat: &str, #[case] hold: bool, #[case] want: i32) {
-    let envoy = Envoy::start(start_backend().await).await;
-    let hc = start_hc(hc::LbSignal::Status503).await;
+    let (envoy, hc) = envoy_and_hc().await;
     let _conn = if hold {
         Some(idle_keepalive(&envoy).await)
     } else {
@@ -62,8 +61,7 @@ async fn active_stat(#[case] stat: &str, #[case] hold: bool, #[case] want: i32) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn min_drain_is_a_floor() {
-    let envoy = Envoy::start(start_backend().await).await;
-    let hc = start_hc(hc::LbSignal::Status503).await;
+    let (envoy, hc) = envoy_and_hc().await;
     let mut d = drain(
         &[
             ("HC_URL", &hc),

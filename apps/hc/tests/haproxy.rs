@@ -7,32 +7,11 @@ mod common;
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-
-fn haproxy_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("HAPROXY_BIN") {
-        return p.into();
-    }
-    let ws = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([ws.join("tools/bin")])
-        .map(|d| d.join("haproxy"))
-        .find(|p| p.is_file())
-        .expect("haproxy not found (HAPROXY_BIN, PATH, tools/bin): run scripts/get-tools.sh")
-}
-
-struct KillOnDrop(Child);
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// `show stat` status (field 18) of `backend/server`.
 fn status(sock: &Path, backend: &str) -> String {
@@ -88,8 +67,8 @@ async fn soft_stop_and_agent_drain_and_reopen_with_real_haproxy() {
     );
     let cfg_path = dir.path().join("haproxy.cfg");
     std::fs::write(&cfg_path, cfg).unwrap();
-    let _hap = KillOnDrop(
-        Command::new(haproxy_bin())
+    let _hap = testkit::ChildGuard(
+        Command::new(testkit::tool("haproxy", "HAPROXY_BIN"))
             .arg("-db")
             .arg("-f")
             .arg(&cfg_path)

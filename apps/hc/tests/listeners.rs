@@ -12,6 +12,7 @@ use common::*;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use rstest::rstest;
+use testkit::ChildGuard;
 use tokio::io::AsyncReadExt;
 
 #[tokio::test]
@@ -171,15 +172,16 @@ async fn lb_refusals_counted_per_client_ip(#[case] signal: &'static str, #[case]
 #[case(Signal::SIGINT)]
 #[tokio::test]
 async fn signal_exits_zero_at_once_and_logs_in_naming(#[case] sig: Signal) {
-    let addr = free_addr().await;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hc"))
-        .env_clear()
-        .env("HC_ADDR", addr.to_string())
-        .env("HC_NAMING", "legacy")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let guard = scopeguard(child.id());
+    let addr = testkit::free_addr();
+    let mut child = ChildGuard(
+        Command::new(env!("CARGO_BIN_EXE_hc"))
+            .env_clear()
+            .env("HC_ADDR", addr.to_string())
+            .env("HC_NAMING", "legacy")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let deadline = Instant::now() + Duration::from_secs(10);
     while tokio::net::TcpStream::connect(addr).await.is_err() {
         assert!(Instant::now() < deadline, "hc did not start");
@@ -201,7 +203,6 @@ async fn signal_exits_zero_at_once_and_logs_in_naming(#[case] sig: Signal) {
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
-    drop(guard);
     assert_eq!(status.code(), Some(0));
     let mut log = String::new();
     child
@@ -230,17 +231,6 @@ async fn signal_exits_zero_at_once_and_logs_in_naming(#[case] sig: Signal) {
             );
         }
     }
-}
-
-/// Kills the process on drop unless it already exited.
-struct KillOnDrop(u32);
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = kill(Pid::from_raw(self.0 as i32), Signal::SIGKILL);
-    }
-}
-fn scopeguard(pid: u32) -> KillOnDrop {
-    KillOnDrop(pid)
 }
 
 #[rstest]

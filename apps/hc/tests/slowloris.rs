@@ -13,27 +13,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{Hc, Opts};
+use testkit::slowloris::{open_slow, spawn_oversized};
 
 const SLOW: usize = 500;
 
 /// One request on a fresh connection (as HAProxy checks); status and time.
 fn check(addr: SocketAddr) -> (Option<u16>, Duration) {
-    let t = Instant::now();
-    let status = (|| {
-        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(3)).ok()?;
-        s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
-        s.write_all(b"GET /health_check.html HTTP/1.0\r\n\r\n")
-            .ok()?;
-        let mut out = Vec::new();
-        s.read_to_end(&mut out).ok()?;
-        String::from_utf8_lossy(&out).get(9..12)?.parse().ok()
-    })();
-    (status, t.elapsed())
+    testkit::slowloris::check(addr, b"GET /health_check.html HTTP/1.0\r\n\r\n")
 }
 
-/// Sends oversized requests in a loop until `stop`; counts the answers that
-/// were a 4xx (or a close).
-fn oversized(addr: SocketAddr, stop: Arc<AtomicBool>, refused: Arc<AtomicU64>) {
+/// The oversized requests sent in a loop: a huge head, a body past the limit.
+fn oversized_msgs() -> Vec<String> {
     let big_head = format!(
         "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
         "a".repeat(256 * 1024)
@@ -43,31 +33,13 @@ fn oversized(addr: SocketAddr, stop: Arc<AtomicBool>, refused: Arc<AtomicU64>) {
         8 << 20,
         "b".repeat(1 << 20)
     );
-    let mut i = 0u64;
-    while !stop.load(Ordering::Relaxed) {
-        i += 1;
-        let Ok(mut s) = TcpStream::connect(addr) else {
-            continue;
-        };
-        s.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
-        s.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
-        let msg = if i.is_multiple_of(2) {
-            &big_head
-        } else {
-            &big_body
-        };
-        let _ = s.write_all(msg.as_bytes());
-        let mut out = Vec::new();
-        let _ = s.read_to_end(&mut out);
-        let status: Option<u16> = String::from_utf8_lossy(&out)
-            .get(9..12)
-            .and_then(|x| x.parse().ok());
-        // hc has no POST body to read and no admin route here: a 404 or 431, or a close.
-        if status.is_none_or(|c| (400..500).contains(&c)) {
-            refused.fetch_add(1, Ordering::Relaxed);
-        } else {
-            panic!("an oversized request got {status:?}");
-        }
+    vec![big_head, big_body]
+}
+
+/// hc has no POST body to read and no admin route here: a 404 or 431, or a close.
+fn refused_only(status: Option<u16>) {
+    if !status.is_none_or(|c| (400..500).contains(&c)) {
+        panic!("an oversized request got {status:?}");
     }
 }
 
@@ -82,18 +54,11 @@ fn health_answers_within_a_second_under_500_slowloris_connections() {
     };
     let addr = hc.addr;
     let t0 = Instant::now();
-    let mut dribblers = Vec::new();
-    let mut silent = Vec::new();
-    for i in 0..SLOW {
-        let mut s = TcpStream::connect(addr).expect("connect");
-        if i % 2 == 0 {
-            s.write_all(b"GET /health_check.html HTTP/1.1\r\nHost: x\r\nX-Slow: ")
-                .unwrap();
-            dribblers.push(s);
-        } else {
-            silent.push(s);
-        }
-    }
+    let (dribblers, mut silent) = open_slow(
+        addr,
+        SLOW,
+        b"GET /health_check.html HTTP/1.1\r\nHost: x\r\nX-Slow: ",
+    );
     let opened = t0.elapsed();
     // One byte per connection every 200 ms, never ending the head.
     let stop = Arc::new(AtomicBool::new(false));
@@ -114,12 +79,7 @@ fn health_answers_within_a_second_under_500_slowloris_connections() {
         })
     };
     let refused = Arc::new(AtomicU64::new(0));
-    let big: Vec<_> = (0..4)
-        .map(|_| {
-            let (stop, refused) = (stop.clone(), refused.clone());
-            std::thread::spawn(move || oversized(addr, stop, refused))
-        })
-        .collect();
+    let big = spawn_oversized(addr, 4, oversized_msgs(), &stop, &refused, refused_only);
     // Health checks every 50 ms for 7 s: past the 5 s read timeout.
     let mut worst = Duration::ZERO;
     let mut checks = 0;

@@ -81,14 +81,7 @@ async fn hc_walks_its_fsm_in_a_container() {
     );
     let r = http.get(format!("{base}/health")).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 200, "readiness holds until CLOSED");
-    let st: serde_json::Value = http
-        .get(format!("{base}/drain/status"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let st = get_json(&http, &format!("{base}/drain/status")).await;
     assert_eq!(st["state"], "CLOSING", "{st}");
     let r = http.put(format!("{base}/health")).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 405);

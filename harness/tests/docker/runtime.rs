@@ -130,14 +130,7 @@ async fn a_pod_serves_behind_haproxy_drains_by_exec_and_leaves_nothing() {
         log.contains("envoy_drain_listeners") && log.contains("status=200"),
         "{log}"
     );
-    let status: serde_json::Value = c
-        .get(format!("{}/drain/status", pod.addrs.hc_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status = get_json(&c, &format!("{}/drain/status", pod.addrs.hc_url())).await;
     assert_eq!(status["state"], "CLOSED", "{status}");
 
     // The reference script on the other pod, with the image's sh, awk and curl.
@@ -159,14 +152,7 @@ async fn a_pod_serves_behind_haproxy_drains_by_exec_and_leaves_nothing() {
         !log.contains("curl_failed") && !log.contains("not found"),
         "{log}"
     );
-    let status: serde_json::Value = c
-        .get(format!("{}/drain/status", pod_b.addrs.hc_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status = get_json(&c, &format!("{}/drain/status", pod_b.addrs.hc_url())).await;
     assert_eq!(status["state"], "CLOSED", "{status}");
 
     // Exit codes from the engine: hc ends on SIGTERM, a SIGKILL is 137.

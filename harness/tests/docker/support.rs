@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use harness::apps::{build_in, release_dir, workspace_root, Apps};
 use harness::runtime::images::{ensure_lab_images, ImageReport, LabImages};
@@ -75,21 +75,12 @@ pub fn docker_ids(what: &str, label: &str) -> Vec<String> {
 }
 
 /// Polls `f` every 50 ms until it returns Some or `within` passes.
-pub async fn poll<T, F, Fut>(within: Duration, mut f: F) -> Option<T>
+pub async fn poll<T, F, Fut>(within: Duration, f: F) -> Option<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(v) = f().await {
-            return Some(v);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    testkit::poll(within, Duration::from_millis(50), f).await
 }
 
 pub fn client() -> reqwest::Client {
@@ -98,6 +89,17 @@ pub fn client() -> reqwest::Client {
         .timeout(Duration::from_secs(2))
         .build()
         .unwrap()
+}
+
+/// GET `url` as JSON (the test fails on any error).
+pub async fn get_json(c: &reqwest::Client, url: &str) -> serde_json::Value {
+    c.get(url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: not JSON: {e}"))
 }
 
 /// GET `url` until it answers (any status); returns (status, body).

@@ -18,6 +18,17 @@ pub fn harness_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_harness"))
 }
 
+/// The run most reliability tests start: tests/fixtures/interrupt.toml,
+/// mode graceful, on the local runtime (give it to [`harness`]).
+pub const INTERRUPT_RUN: [&str; 6] = [
+    "scenario",
+    "tests/fixtures/interrupt.toml",
+    "--mode",
+    "graceful",
+    "--runtime",
+    "local",
+];
+
 /// `tests/fixtures/<name>` as an absolute path.
 pub fn fixture(name: &str) -> String {
     format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))

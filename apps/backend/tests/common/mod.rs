@@ -6,9 +6,14 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
+
+// Re-exported for the tests that `use common::*`; not every test binary uses each.
+#[allow(unused_imports)]
+pub use testkit::http::{dechunk, parse, Resp};
+use testkit::ChildGuard;
 
 /// The log lines a process has written so far, with a way to wait for one.
 #[derive(Clone, Default)]
@@ -42,7 +47,7 @@ impl Logs {
 
 /// A running `backend` process; killed on drop.
 pub struct Backend {
-    pub child: Child,
+    pub child: ChildGuard,
     pub addr: SocketAddr,
     pub logs: Logs,
 }
@@ -73,7 +78,7 @@ impl Backend {
             }
         });
         let mut b = Backend {
-            child,
+            child: ChildGuard(child),
             addr: "127.0.0.1:1".parse().unwrap(),
             logs,
         };
@@ -92,17 +97,16 @@ impl Backend {
 
     /// Waits (bounded) for the process to exit.
     pub fn wait_exit(&mut self, within: Duration) -> ExitStatus {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                return st;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "backend did not exit within {within:?}"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        self.child.wait_exit("backend", within)
+    }
+
+    /// The `msg=shutdown_complete` line (it follows the exit at once).
+    pub fn shutdown_complete(&self) -> String {
+        self.logs
+            .wait_for(Duration::from_secs(1), |l| {
+                l.contains("msg=shutdown_complete")
+            })
+            .expect("no msg=shutdown_complete line")
     }
 
     pub fn connect(&self) -> TcpStream {
@@ -112,38 +116,11 @@ impl Backend {
     }
 }
 
-impl Drop for Backend {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The value of `key=` in a logfmt line (unquoted values only).
 pub fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     let pat = format!(" {key}=");
     let start = line.find(&pat)? + pat.len();
     line[start..].split(' ').next()
-}
-
-/// A parsed HTTP/1.1 response.
-#[derive(Debug)]
-pub struct Resp {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Resp {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
 }
 
 /// Sends `raw` as is and reads the answer until the server closes.
@@ -165,45 +142,4 @@ pub fn get(addr: SocketAddr, path: &str, extra_headers: &str) -> Resp {
     let req =
         format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{extra_headers}\r\n");
     parse(&raw_exchange(addr, req.as_bytes()).expect("exchange")).expect("parse response")
-}
-
-/// Parses one response (Content-Length or chunked body) from raw bytes.
-pub fn parse(raw: &[u8]) -> Option<Resp> {
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = std::str::from_utf8(&raw[..end]).ok()?;
-    let mut lines = head.split("\r\n");
-    let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    let rest = &raw[end + 4..];
-    let chunked = headers
-        .iter()
-        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-    let body = if chunked {
-        dechunk(rest)?
-    } else {
-        rest.to_vec()
-    };
-    Some(Resp {
-        status,
-        headers,
-        body,
-    })
-}
-
-/// Decodes a complete chunked body; None when the terminator is missing.
-pub fn dechunk(mut raw: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        let nl = raw.windows(2).position(|w| w == b"\r\n")?;
-        let size = usize::from_str_radix(std::str::from_utf8(&raw[..nl]).ok()?.trim(), 16).ok()?;
-        raw = &raw[nl + 2..];
-        if size == 0 {
-            return Some(out);
-        }
-        out.extend_from_slice(raw.get(..size)?);
-        raw = raw.get(size + 2..)?;
-    }
 }

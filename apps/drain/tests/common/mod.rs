@@ -4,7 +4,6 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -13,49 +12,9 @@ use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
-pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// A real tool: `$<ENV>`, then PATH, then `<workspace>/tools/bin/`; else the
-/// test fails saying how to get it.
-pub fn tool(name: &str, env: &str) -> PathBuf {
-    if let Some(p) = std::env::var_os(env).filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
-    dirs.push("/usr/sbin".into());
-    dirs.push(workspace().join("tools/bin"));
-    for d in dirs {
-        let p = d.join(name);
-        if p.is_file() {
-            return p;
-        }
-    }
-    panic!("{name} not found ({env}, PATH, tools/bin): run scripts/get-tools.sh");
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Polls `cond` every 20 ms until it holds or `within` passes.
-pub async fn wait_for<F, Fut>(what: &str, within: Duration, mut cond: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let end = Instant::now() + within;
-    while !cond().await {
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+// Re-exported for the tests that `use common::*`; not every test binary uses each.
+#[allow(unused_imports)]
+pub use testkit::{free_port, tool, wait_for, workspace};
 
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -379,6 +338,24 @@ pub fn long_request(
         let body = r.text().await.unwrap_or_default();
         (status, body, Instant::now())
     })
+}
+
+/// A real Envoy in front of an in-process backend, and an in-process hc
+/// that answers 503 once draining (its base URL).
+pub async fn envoy_and_hc() -> (Envoy, String) {
+    let envoy = Envoy::start(start_backend().await).await;
+    let hc = start_hc(hc::LbSignal::Status503).await;
+    (envoy, hc)
+}
+
+/// [`long_request`], returned once Envoy counts it in flight.
+pub async fn request_in_flight(
+    envoy: &Envoy,
+    seconds: u64,
+) -> tokio::task::JoinHandle<(u16, String, Instant)> {
+    let req = long_request(envoy, seconds);
+    wait_in_flight(envoy).await;
+    req
 }
 
 /// Waits until Envoy counts the request in flight.

@@ -3,11 +3,12 @@
 #![allow(dead_code)]
 
 use std::net::{IpAddr, SocketAddr};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use testkit::{free_addr, ChildGuard};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::net::{TcpSocket, TcpStream};
 
 pub const STATES: [&str; 5] = ["OPEN", "DRAINING", "CLOSING", "CLOSED", "FAULT"];
 pub const LEGACY: [&str; 5] = [
@@ -43,28 +44,12 @@ pub fn named(state: &str, naming: &str) -> &'static str {
     }
 }
 
-/// A free port on 127.0.0.1 (bound then released).
-pub async fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
 /// A running `hc` process, killed on drop.
 pub struct Hc {
-    pub child: Child,
+    pub child: ChildGuard,
     pub addr: SocketAddr,
     pub admin: Option<SocketAddr>,
     pub agent: Option<SocketAddr>,
-}
-
-impl Drop for Hc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[derive(Default, Clone)]
@@ -77,17 +62,9 @@ pub struct Opts {
 
 impl Hc {
     pub async fn start(o: Opts) -> Hc {
-        let addr = free_addr().await;
-        let admin = if o.admin {
-            Some(free_addr().await)
-        } else {
-            None
-        };
-        let agent = if o.agent {
-            Some(free_addr().await)
-        } else {
-            None
-        };
+        let addr = free_addr();
+        let admin = o.admin.then(free_addr);
+        let agent = o.agent.then(free_addr);
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_hc"));
         cmd.env_clear()
             .env("HC_ADDR", addr.to_string())
@@ -105,7 +82,7 @@ impl Hc {
         if let Some(a) = agent {
             cmd.env("HC_AGENT_ADDR", a.to_string());
         }
-        let child = cmd.spawn().expect("spawn hc");
+        let child = ChildGuard(cmd.spawn().expect("spawn hc"));
         let hc = Hc {
             child,
             addr,
@@ -146,49 +123,13 @@ impl Hc {
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct Resp {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-}
-
-impl Resp {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
-    }
-}
+#[allow(unused_imports)]
+pub use testkit::http::Resp;
 
 /// Parses one HTTP/1.x response from raw bytes (a `Connection: close` answer).
 pub fn parse(raw: &[u8]) -> Resp {
-    let text = String::from_utf8_lossy(raw);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .unwrap_or_else(|| panic!("no head in {text:?}"));
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap();
-    let status = status_line
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    Resp {
-        status,
-        headers,
-        body: body.to_string(),
-    }
+    testkit::http::parse(raw)
+        .unwrap_or_else(|| panic!("no HTTP response in {:?}", String::from_utf8_lossy(raw)))
 }
 
 /// Connects to `addr` from `src` (any port).
