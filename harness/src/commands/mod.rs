@@ -13,6 +13,7 @@
 
 pub mod check;
 pub mod compare;
+pub mod doctor;
 pub mod gc;
 pub mod list;
 pub mod load;
@@ -20,6 +21,7 @@ mod preflight;
 pub mod report;
 pub mod runs;
 pub mod scenario;
+pub mod tools;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -57,6 +59,10 @@ pub enum Command {
     Load(load::LoadArgs),
     /// List the runs of the artifacts folder, newest first.
     Runs(runs::RunsArgs),
+    /// Each prerequisite of a run and what the harness will do about it.
+    Doctor(doctor::DoctorArgs),
+    /// The HAProxy, Envoy, busybox and curl the lab uses (--fetch: fetch the missing ones).
+    Tools(tools::ToolsArgs),
 }
 
 impl Command {
@@ -71,6 +77,8 @@ impl Command {
             Command::Compare(a) => a.run().map_err(Into::into),
             Command::Load(a) => a.run().map_err(Into::into),
             Command::Runs(a) => a.run().map_err(Into::into),
+            Command::Doctor(a) => doctor::cli(a),
+            Command::Tools(a) => tools::cli(a),
         };
         res.unwrap_or_else(|e| {
             eprintln!("harness: error: {}", one_line(&e));

@@ -28,17 +28,14 @@ pub(crate) fn prepare(args: &ScenarioArgs, rt: &tokio::runtime::Runtime) -> anyh
         .with_context(|| format!("artifacts folder {}", artifacts_root.display()))?;
 
     // Preflight: everything found (or fetched) before anything starts.
-    let tools = crate::tools::find_or_fetch()?;
-    println!(
-        "haproxy: {} ({})",
-        tools.haproxy.display(),
-        tools.haproxy_version
-    );
-    println!(
-        "envoy:   {} ({})",
-        tools.envoy.display(),
-        tools.envoy_version
-    );
+    let purpose = match engine {
+        Some(_) => crate::tools::Purpose::Images,
+        None => crate::tools::Purpose::Local,
+    };
+    let tools = crate::tools::find_or_fetch(purpose)?;
+    for t in &tools.all {
+        println!("{:<8} {} ({})", format!("{}:", t.name), t.run.display(), t.version);
+    }
     let apps = crate::apps::find_apps()?;
     let docker = match engine {
         None => None,

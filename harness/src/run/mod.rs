@@ -37,6 +37,7 @@ use crate::timeline::Timeline;
 use crate::tools::Tools;
 
 pub use records::HaproxyRequests;
+pub use setup::pod_net;
 
 /// What every run of an invocation shares.
 pub struct RunEnv {
@@ -121,6 +122,7 @@ pub async fn run_mode(env: &RunEnv, sc: &Scenario, mode_name: &str) -> anyhow::R
     let haproxy_requests: HaproxyRequests = Arc::new(Mutex::new(HashMap::new()));
     let sink_dir = dir.path().to_path_buf();
     let sink_map = haproxy_requests.clone();
+    let r_rx = progress.state().tap(r_rx);
     let sink = tokio::spawn(async move { records::sink(&sink_dir, r_rx, sink_map).await });
 
     let rt = match &env.docker {
@@ -315,21 +317,15 @@ async fn drive(
             .collect::<Vec<_>>()
             .join(", ")
     ));
+    progress
+        .state()
+        .load_started(crate::progress::planned_load(sc));
     let ticker = {
-        let tl = timeline.clone();
-        let pr = progress.bar_handle();
+        let (tl, pr) = (timeline.clone(), progress.state());
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_millis(500)).await;
-                let last = tl
-                    .snapshot()
-                    .last()
-                    .map(|e| format!("{} {}", e.source, e.event));
-                pr.tick(format!(
-                    "t={:.0}s  last event: {}",
-                    tl.clock().now_ms() / 1000.0,
-                    last.unwrap_or_default()
-                ));
+                pr.pods_from(&tl.snapshot());
             }
         })
     };

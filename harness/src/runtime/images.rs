@@ -21,14 +21,10 @@ use bollard::Docker;
 use futures::StreamExt;
 
 use crate::apps::Apps;
-use crate::tools::Tools;
+use crate::tools::{Tool, ToolName, Tools};
 
 /// The label every image, container and network of the lab carries.
 pub const LAB_LABEL: &str = "graceful-lab";
-/// Where Debian's `busybox-static` puts its binary.
-pub const BUSYBOX: &str = "/bin/busybox";
-/// The curl the hc image carries for `graceful-drain.sh`.
-pub const CURL: &str = "/usr/bin/curl";
 /// Busybox applets linked in every image (the script needs sh, awk, date, sleep).
 const APPLETS: &[&str] = &[
     "sh", "sleep", "awk", "date", "cat", "sed", "grep", "tr", "env", "echo", "printf", "ls",
@@ -48,8 +44,8 @@ pub enum ImageError {
     NotElf { path: PathBuf },
     #[error("ldd {path}: {reason}")]
     Ldd { path: PathBuf, reason: String },
-    #[error("{0} is missing: install Debian's busybox-static (apt-get install -y busybox-static)")]
-    NoBusybox(String),
+    #[error("the images need {0}, which the tools found lack (harness tools --fetch)")]
+    NoTool(ToolName),
     #[error("image {tag}: path {path:?} too long for the tar header")]
     PathTooLong { tag: String, path: String },
     #[error("building image {tag}: {reason}")]
@@ -100,12 +96,14 @@ impl ImageSpec {
         );
     }
 
-    /// Busybox at /bin/busybox plus its applets as symlinks.
-    pub fn busybox(mut self) -> Result<Self, ImageError> {
-        if !Path::new(BUSYBOX).is_file() {
-            return Err(ImageError::NoBusybox(BUSYBOX.into()));
+    /// Busybox (static) at /bin/busybox plus its applets as symlinks.
+    pub fn busybox(mut self, busybox: &Tool) -> Result<Self, ImageError> {
+        if !read_head(&busybox.elf)?.starts_with(b"\x7fELF") {
+            return Err(ImageError::NotElf {
+                path: busybox.elf.clone(),
+            });
         }
-        self.file(Path::new(BUSYBOX), "/bin/busybox", 0o755);
+        self.file(&busybox.elf, "/bin/busybox", 0o755);
         for a in APPLETS {
             self.entries.insert(
                 format!("bin/{a}"),
@@ -119,7 +117,17 @@ impl ImageSpec {
 
     /// A dynamically linked binary at `at` plus every library `ldd` lists
     /// (each at the path `ldd` resolved, contents dereferenced) and the loader.
-    pub fn binary(mut self, host: &Path, at: &str) -> Result<Self, ImageError> {
+    pub fn binary(self, host: &Path, at: &str) -> Result<Self, ImageError> {
+        self.elf_from(host, None, at)
+    }
+
+    /// A tool's real ELF at `at`: for a fetched one, the binary inside its
+    /// extracted root, with the root's libraries at their path in the root.
+    pub fn tool(self, tool: &Tool, at: &str) -> Result<Self, ImageError> {
+        self.elf_from(&tool.elf, tool.root.as_deref(), at)
+    }
+
+    fn elf_from(mut self, host: &Path, root: Option<&Path>, at: &str) -> Result<Self, ImageError> {
         let head = read_head(host)?;
         if !head.starts_with(b"\x7fELF") {
             return Err(ImageError::NotElf {
@@ -127,9 +135,12 @@ impl ImageSpec {
             });
         }
         self.file(host, at, 0o755);
-        for lib in ldd(host)? {
-            let at = lib.display().to_string();
-            self.file(&lib, &at, 0o755);
+        for lib in ldd(host, root)? {
+            let inside = root
+                .and_then(|r| lib.strip_prefix(r).ok())
+                .map(|rel| Path::new("/").join(rel))
+                .unwrap_or_else(|| lib.clone());
+            self.file(&lib, &inside.display().to_string(), 0o755);
         }
         Ok(self)
     }
@@ -294,23 +305,25 @@ pub struct ImageReport {
 
 /// The five specs of the lab.
 pub fn lab_specs(apps: &Apps, tools: &Tools) -> Result<Vec<ImageSpec>, ImageError> {
+    let tool = |n: ToolName| tools.get(n).ok_or(ImageError::NoTool(n));
+    let bb = tool(ToolName::Busybox)?;
     Ok(vec![
-        ImageSpec::new("pause").busybox()?,
+        ImageSpec::new("pause").busybox(bb)?,
         ImageSpec::new("backend")
-            .busybox()?
+            .busybox(bb)?
             .binary(&apps.backend, paths::BACKEND)?,
         ImageSpec::new("hc")
-            .busybox()?
+            .busybox(bb)?
             .binary(&apps.hc, paths::HC)?
             .binary(&apps.drain, paths::DRAIN)?
-            .binary(Path::new(CURL), paths::CURL)?
+            .tool(tool(ToolName::Curl)?, paths::CURL)?
             .plain(&apps.drain_script, paths::DRAIN_SCRIPT, 0o755),
         ImageSpec::new("envoy")
-            .busybox()?
-            .binary(&tools.envoy, paths::ENVOY)?,
+            .busybox(bb)?
+            .tool(tool(ToolName::Envoy)?, paths::ENVOY)?,
         ImageSpec::new("haproxy")
-            .busybox()?
-            .binary(&tools.haproxy, paths::HAPROXY)?,
+            .busybox(bb)?
+            .tool(tool(ToolName::Haproxy)?, paths::HAPROXY)?,
     ])
 }
 
@@ -504,5 +517,49 @@ mod tests {
         assert_eq!(h1.len(), 12);
         std::fs::write(&f, "two").unwrap();
         assert_ne!(h1, a.content_hash().unwrap());
+    }
+
+    /// A fetched tool's image gets the binary inside its root and the
+    /// root's libraries at their path inside the root (never a host path
+    /// under tools/): here a copy of curl and of its libcurl.
+    #[test]
+    fn a_tool_from_an_extracted_root_maps_its_libraries_into_the_image() {
+        let curl = crate::tools::find_in_path("curl").expect("curl on PATH");
+        let libcurl = ldd(&curl, None)
+            .unwrap()
+            .into_iter()
+            .find(|l| l.to_string_lossy().contains("libcurl.so"))
+            .expect("curl links libcurl");
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("curl-root");
+        let libdir = root.join("usr/lib/x86_64-linux-gnu");
+        std::fs::create_dir_all(&libdir).unwrap();
+        std::fs::create_dir_all(root.join("usr/bin")).unwrap();
+        std::fs::copy(&curl, root.join("usr/bin/curl")).unwrap();
+        let name = libcurl.file_name().unwrap();
+        std::fs::copy(&libcurl, libdir.join(name)).unwrap();
+        let tool = Tool {
+            name: ToolName::Curl,
+            run: dir.path().join("bin/curl"),
+            elf: root.join("usr/bin/curl"),
+            root: Some(root.clone()),
+            version: "curl test".into(),
+            source: crate::tools::Source::ToolsDir,
+        };
+        let paths = ImageSpec::new("t")
+            .tool(&tool, "/usr/bin/curl")
+            .unwrap()
+            .paths();
+        let inside = format!("/usr/lib/x86_64-linux-gnu/{}", name.to_string_lossy());
+        assert!(paths.contains(&inside), "{inside} not in {paths:?}");
+        let host = dir.path().display().to_string();
+        assert!(!paths.iter().any(|p| p.contains(&host)), "{paths:?}");
+        // The wrapper itself is no binary: the old failure, named.
+        std::fs::create_dir_all(dir.path().join("bin")).unwrap();
+        std::fs::write(dir.path().join("bin/curl"), "#!/bin/sh\n").unwrap();
+        let err = ImageSpec::new("t")
+            .binary(&tool.run, "/usr/bin/curl")
+            .unwrap_err();
+        assert!(matches!(err, ImageError::NotElf { .. }), "{err}");
     }
 }

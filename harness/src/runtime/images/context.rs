@@ -6,16 +6,24 @@
 
 use super::*;
 
-/// The libraries `ldd` lists for `bin` (resolved paths, loader included).
-pub fn ldd(bin: &Path) -> Result<Vec<PathBuf>, ImageError> {
+/// The libraries `ldd` lists for `bin` (resolved paths, loader included),
+/// looking first in the library folders of `root` (an extracted package).
+pub fn ldd(bin: &Path, root: Option<&Path>) -> Result<Vec<PathBuf>, ImageError> {
     let err = |reason: String| ImageError::Ldd {
         path: bin.to_path_buf(),
         reason,
     };
-    let out = Command::new("ldd")
-        .arg(bin)
-        .output()
-        .map_err(|e| err(e.to_string()))?;
+    let mut cmd = Command::new("ldd");
+    if let Some(root) = root {
+        let dirs = crate::tools::lib_dirs(root);
+        let mut path = std::env::join_paths(dirs).map_err(|e| err(e.to_string()))?;
+        if let Some(old) = std::env::var_os("LD_LIBRARY_PATH").filter(|v| !v.is_empty()) {
+            path.push(":");
+            path.push(old);
+        }
+        cmd.env("LD_LIBRARY_PATH", path);
+    }
+    let out = cmd.arg(bin).output().map_err(|e| err(e.to_string()))?;
     let text = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         // A static binary: nothing to add.
