@@ -77,8 +77,8 @@ impl Command {
             Command::Compare(a) => a.run().map_err(Into::into),
             Command::Load(a) => a.run().map_err(Into::into),
             Command::Runs(a) => a.run().map_err(Into::into),
-            Command::Doctor(a) => doctor::cli(a),
-            Command::Tools(a) => tools::cli(a),
+            Command::Doctor(a) => doctor::cli(&a),
+            Command::Tools(a) => tools::cli(&a),
         };
         res.unwrap_or_else(|e| {
             eprintln!("harness: error: {}", one_line(&e));

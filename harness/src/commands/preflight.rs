@@ -34,7 +34,12 @@ pub(crate) fn prepare(args: &ScenarioArgs, rt: &tokio::runtime::Runtime) -> anyh
     };
     let tools = crate::tools::find_or_fetch(purpose)?;
     for t in &tools.all {
-        println!("{:<8} {} ({})", format!("{}:", t.name), t.run.display(), t.version);
+        println!(
+            "{:<8} {} ({})",
+            format!("{}:", t.name),
+            t.run.display(),
+            t.version
+        );
     }
     let apps = crate::apps::find_apps()?;
     let docker = match engine {

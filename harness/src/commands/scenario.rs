@@ -103,6 +103,13 @@ fn scenario(args: ScenarioArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    println!(
+        "{}: modes {}; {} pods; load {} s per mode; then the runtime, tools, apps and images",
+        sc.id,
+        modes.join(", "),
+        sc.topology.pods,
+        crate::progress::planned_load(&sc).as_secs()
+    );
     let env = prepare(&args, &rt)?;
     let mut results: Vec<(String, anyhow::Result<RunResult>)> = Vec::new();
     for m in &modes {
