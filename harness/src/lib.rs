@@ -7,10 +7,12 @@
 pub mod apps;
 pub mod artifacts;
 pub mod commands;
+pub mod export;
 pub mod kubelet;
 pub mod loadgen;
 pub mod model;
 pub mod observe;
+pub mod prestop;
 pub mod progress;
 pub mod run;
 pub mod runtime;

@@ -240,8 +240,18 @@ const ISTIO_LIKE_STATS: &str = "stats_config:
       - prefix: \"server.\"
 ";
 
-/// Envoy's config text for one pod.
+/// Envoy's config text for one pod of the lab: every address is the pod's.
 pub fn render_envoy(s: &TopologySettings, pod: &PodAddrs) -> Result<String, TopologyError> {
+    render_envoy_at(s, pod, pod.ip)
+}
+
+/// Envoy's config text with the inbound listener on `inbound_ip` and admin
+/// and the backend on `pod.ip` (a Kubernetes pod: `0.0.0.0` and `127.0.0.1`).
+pub fn render_envoy_at(
+    s: &TopologySettings,
+    pod: &PodAddrs,
+    inbound_ip: Ipv4Addr,
+) -> Result<String, TopologyError> {
     let stats = if s.envoy.limit_stats_like_istio {
         ISTIO_LIKE_STATS.to_string()
     } else {
@@ -250,6 +260,7 @@ pub fn render_envoy(s: &TopologySettings, pod: &PodAddrs) -> Result<String, Topo
     let vars = [
         ("pod", pod.name.clone()),
         ("pod_ip", pod.ip.to_string()),
+        ("inbound_ip", inbound_ip.to_string()),
         ("stats_config", stats.trim_end().to_string()),
         (
             "slow_delay",
@@ -261,6 +272,24 @@ pub fn render_envoy(s: &TopologySettings, pod: &PodAddrs) -> Result<String, Topo
         ),
     ];
     fill("envoy/envoy.yaml.tmpl", ENVOY_TMPL, &vars)
+}
+
+/// Envoy's flags after `-c <config>`: one Envoy per pod without shared
+/// memory, one worker, and the drain strategy and time of the settings.
+pub fn envoy_args(s: &TopologySettings) -> Vec<String> {
+    [
+        "--disable-hot-restart",
+        "--concurrency",
+        "1",
+        "--drain-strategy",
+        s.envoy.drain_strategy.as_str(),
+        "--drain-time-s",
+        &s.envoy.drain_time_s.to_string(),
+        "--log-level",
+        "warn",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 /// Renders HAProxy's config and one Envoy config per pod into `out_dir`

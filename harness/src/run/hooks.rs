@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::kubelet::{PreStopHook, Termination};
+use crate::prestop;
 use crate::runtime::docker_pod::LabRuntime;
 use crate::scenario::{PreStop, Scenario};
 use crate::timeline::Timeline;
@@ -90,71 +91,28 @@ fn prestop_hook(
     timeline: &Timeline,
     sc: &Scenario,
 ) -> PreStopHook {
-    let kind = match (mode.prestop, override_) {
-        (PreStop::Sleep, _) => PreStop::Sleep,
-        (k, None) => k,
-        (_, Some(o)) => o,
-    };
-    let d = &mode.drain;
-    let tee = lines::drain_tee(timeline.clone(), pod.name.clone());
-    // The seed's script does shell arithmetic on its durations: whole seconds.
-    let script = kind == PreStop::Script;
-    let dur = |x: crate::scenario::Dur| {
-        if script {
-            x.0.as_secs_f64().ceil().to_string()
-        } else {
-            x.to_string()
-        }
-    };
-    let lb_buffer = match (script, d.lb_buffer.as_str()) {
-        (true, "auto") => dur(d.lb_buffer_max),
-        (true, b) => gate::duration::parse_duration(b)
-            .map(|x| dur(crate::scenario::Dur(x)))
-            .unwrap_or_else(|_| b.to_string()),
-        (false, b) => b.to_string(),
-    };
-    let with_env = |spec: crate::runtime::ProcSpec| {
-        let mut spec = spec
-            .pod(&pod.name)
-            .env("DRAIN_TIMEOUT", dur(d.timeout))
-            .env("POLL_INTERVAL", dur(d.poll_interval))
-            .env("LB_BUFFER", lb_buffer.clone())
-            .env("LB_BUFFER_MAX", d.lb_buffer_max.to_string())
-            .env("DRAIN_ORDER", d.order.clone())
-            .tee(Some(tee.clone()));
-        // With the 404 soft stop one refusal lets the LB go: drain's own default.
-        if sc.topology.haproxy.lb_signal == 503 {
-            spec = spec.env("LB_FALL", sc.topology.haproxy.fall.to_string());
-        }
-        if d.envoy_admin_unreachable {
-            spec = spec.env("ENVOY_ADMIN", format!("http://{}:1", pod.ip));
-        }
-        if d.zero_on_stats_error && !script {
-            spec = spec.arg("--zero-on-stats-error");
-        }
-        spec
-    };
-    match kind {
-        PreStop::Sleep => PreStopHook::Exec(
-            crate::runtime::ProcSpec::new("prestop", "sleep")
-                .pod(&pod.name)
-                .arg(format!("{}", mode.sleep.0.as_secs_f64())),
-        ),
-        PreStop::Drain => {
-            let mut spec = with_env(crate::runtime::ProcSpec::new("prestop", &env.apps.drain));
-            spec = spec.args(["--active-stat", d.active_stat.as_str()]);
-            if let Some(m) = d.min_drain {
-                spec = spec.args(["--min-drain".to_string(), m.to_string()]);
-            }
-            PreStopHook::Exec(spec)
-        }
+    let cmd = prestop::command(prestop::kind(mode, override_), mode, &sc.topology.haproxy);
+    let program = match cmd.kind {
+        PreStop::Sleep => std::path::Path::new("sleep"),
+        PreStop::Drain => env.apps.drain.as_path(),
         // The script itself (0755, `#!/bin/sh`), as a pod spec's exec hook
         // names it: each runtime maps it to its copy (the docker runtime to
         // the hc image's /usr/local/bin/graceful-drain.sh; `sh <host path>`
         // found no such file inside the container).
-        PreStop::Script => PreStopHook::Exec(with_env(crate::runtime::ProcSpec::new(
-            "prestop",
-            &env.apps.drain_script,
-        ))),
+        PreStop::Script => env.apps.drain_script.as_path(),
+    };
+    let mut spec = crate::runtime::ProcSpec::new("prestop", program)
+        .pod(&pod.name)
+        .args(cmd.args);
+    for (k, v) in cmd.env {
+        spec = spec.env(k, v);
     }
+    if cmd.kind == PreStop::Sleep {
+        return PreStopHook::Exec(spec);
+    }
+    if mode.drain.envoy_admin_unreachable {
+        spec = spec.env("ENVOY_ADMIN", format!("http://{}:1", pod.ip));
+    }
+    let tee = lines::drain_tee(timeline.clone(), pod.name.clone());
+    PreStopHook::Exec(spec.tee(Some(tee)))
 }

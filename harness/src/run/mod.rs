@@ -37,7 +37,7 @@ use crate::timeline::Timeline;
 use crate::tools::Tools;
 
 pub use records::HaproxyRequests;
-pub use setup::pod_net;
+pub use setup::{pod_net, topology_settings};
 
 /// What every run of an invocation shares.
 pub struct RunEnv {

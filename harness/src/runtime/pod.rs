@@ -186,13 +186,7 @@ pub async fn start_pod<R: Runtime>(
         .pod(&pod.name)
         .arg("-c")
         .arg(launch.envoy_cfg)
-        .args(["--disable-hot-restart", "--concurrency", "1"])
-        .args(["--drain-strategy", s.envoy.drain_strategy.as_str()])
-        .args([
-            "--drain-time-s".to_string(),
-            s.envoy.drain_time_s.to_string(),
-        ])
-        .args(["--log-level", "warn"])
+        .args(crate::topology::envoy_args(s))
         .tee(launch.tees.envoy.clone());
 
     let backend = rt.start(backend).await?;
