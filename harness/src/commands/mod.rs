@@ -14,6 +14,7 @@
 pub mod check;
 pub mod compare;
 pub mod doctor;
+pub mod export;
 pub mod gc;
 pub mod list;
 pub mod load;
@@ -63,6 +64,9 @@ pub enum Command {
     Doctor(doctor::DoctorArgs),
     /// The HAProxy, Envoy, busybox and curl the lab uses (--fetch: fetch the missing ones).
     Tools(tools::ToolsArgs),
+    /// Write a scenario mode as Kubernetes manifests, the external HAProxy's
+    /// backend lines and a README on verifying a rollout with `harness watch`.
+    Export(export::ExportArgs),
 }
 
 impl Command {
@@ -79,6 +83,7 @@ impl Command {
             Command::Runs(a) => a.run().map_err(Into::into),
             Command::Doctor(a) => doctor::cli(&a),
             Command::Tools(a) => tools::cli(&a),
+            Command::Export(a) => a.run(),
         };
         res.unwrap_or_else(|e| {
             eprintln!("harness: error: {}", one_line(&e));
