@@ -42,45 +42,63 @@ impl Default for RunClock {
     }
 }
 
-/// What happened to one request. Everything but `Ok` is a disruption.
+/// What happened to one request, told apart by what the client's socket
+/// saw (DESIGN §3.4). Everything but `Ok` is a disruption.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Ok,
-    /// RST or EOF before or during the response.
+    /// A TCP RST (connection reset), at any phase.
     Reset,
-    /// A stream or body shorter than promised.
-    Truncated,
+    /// A clean FIN before the response was complete.
+    Closed,
     /// The connection was refused.
     Refused,
-    /// No answer within the request's deadline.
+    /// No complete answer within the request's deadline (or the run's end).
     Timeout,
     /// A 5xx answer (see `Origin`).
     #[serde(rename = "http_5xx")]
     Http5xx,
+    /// Any other non-2xx answer (a 404, a 400, a 3xx).
+    HttpStatus,
+    /// The HTTP framing completed, but with fewer bytes or stream lines than
+    /// promised.
+    Truncated,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 6] = [
+    pub const ALL: [Outcome; 8] = [
         Outcome::Ok,
         Outcome::Reset,
-        Outcome::Truncated,
+        Outcome::Closed,
         Outcome::Refused,
         Outcome::Timeout,
         Outcome::Http5xx,
+        Outcome::HttpStatus,
+        Outcome::Truncated,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Ok => "ok",
             Outcome::Reset => "reset",
-            Outcome::Truncated => "truncated",
+            Outcome::Closed => "closed",
             Outcome::Refused => "refused",
             Outcome::Timeout => "timeout",
             Outcome::Http5xx => "http_5xx",
+            Outcome::HttpStatus => "http_status",
+            Outcome::Truncated => "truncated",
         }
+    }
+    /// The outcome named `s` (as `as_str` spells it).
+    pub fn parse(s: &str) -> Option<Outcome> {
+        Outcome::ALL.into_iter().find(|o| o.as_str() == s)
     }
     pub fn is_disruption(self) -> bool {
         self != Outcome::Ok
+    }
+    /// An HTTP answer (it has a status and an origin), not a socket event.
+    pub fn is_http(self) -> bool {
+        matches!(self, Outcome::Http5xx | Outcome::HttpStatus)
     }
 }
 
@@ -90,7 +108,49 @@ impl fmt::Display for Outcome {
     }
 }
 
-/// Who produced a 5xx answer.
+/// Where in the exchange a socket-level disruption happened.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Opening the TCP connection (or waiting for a pooled one); an exchange
+    /// starts here.
+    #[default]
+    Connect,
+    /// Connected (or on a reused connection), before the response head.
+    Head,
+    /// After the response head: mid-body or mid-stream.
+    Body,
+}
+
+impl Phase {
+    pub const ALL: [Phase; 3] = [Phase::Connect, Phase::Head, Phase::Body];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Connect => "connect",
+            Phase::Head => "head",
+            Phase::Body => "body",
+        }
+    }
+    /// The phase in words: `while connecting`, `before the response head`,
+    /// `mid-body`.
+    pub fn words(self) -> &'static str {
+        match self {
+            Phase::Connect => "while connecting",
+            Phase::Head => "before the response head",
+            Phase::Body => "mid-body",
+        }
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who produced a non-2xx answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Origin {
@@ -151,12 +211,34 @@ pub struct RequestRecord {
     /// Stream lines received (streams only).
     pub chunks: Option<u32>,
     pub outcome: Outcome,
-    /// Who made a 5xx (5xx only).
+    /// Where a socket-level disruption happened (`reset`, `closed`,
+    /// `refused`, `timeout`, `truncated`); empty for `ok` and HTTP answers.
+    /// Runs recorded before the column existed read as empty.
+    #[serde(default)]
+    pub phase: Option<Phase>,
+    /// Who made a non-2xx answer (`http_5xx` and `http_status` only).
     pub origin: Option<Origin>,
     pub error: Option<String>,
 }
 
 impl RequestRecord {
+    /// What happened, in a few words: `http_5xx 502 from haproxy`,
+    /// `reset mid-body`, `closed before the response head`, `ok`.
+    pub fn outcome_words(&self) -> String {
+        let mut w = self.outcome.as_str().to_string();
+        if self.outcome.is_http() {
+            if let Some(st) = self.status {
+                w.push_str(&format!(" {st}"));
+            }
+            if let Some(o) = self.origin {
+                w.push_str(&format!(" from {}", o.as_str()));
+            }
+        } else if let Some(p) = self.phase {
+            w.push(' ');
+            w.push_str(p.words());
+        }
+        w
+    }
     /// Latency from the intended send time (coordinated-omission corrected).
     pub fn latency_ms(&self) -> f64 {
         (self.end_ms - self.intended_ms).max(0.0)

@@ -157,15 +157,7 @@ pub fn attribute(req: &RequestRecord, events: &[TimelineEvent]) -> Attribution {
             .or_else(|| latest(&direct(false)))
             .or_else(|| latest(&window))
     });
-    let what = match (req.outcome, req.origin) {
-        (crate::model::Outcome::Http5xx, Some(o)) => format!(
-            "{} {} from {}",
-            req.outcome,
-            req.status.map(|s| s.to_string()).unwrap_or_default(),
-            o.as_str()
-        ),
-        _ => req.outcome.to_string(),
-    };
+    let what = req.outcome_words();
     match chosen {
         Some(e) => {
             let delta = end - e.t_ms;
@@ -239,6 +231,7 @@ mod tests {
             bytes: 0,
             chunks: None,
             outcome: Outcome::Http5xx,
+            phase: None,
             origin: Some(Origin::Haproxy),
             error: None,
         }

@@ -10,7 +10,7 @@ use harness::artifacts::{
     Attribution, DrainStep, LatencyStats, RequestsWriter, RunDir, SamplesWriter, Summary, Tally,
     TimelineWriter,
 };
-use harness::model::{Origin, Outcome, RequestKind, RequestRecord, Sample, TimelineEvent};
+use harness::model::{Origin, Outcome, Phase, RequestKind, RequestRecord, Sample, TimelineEvent};
 
 fn request(
     i: u64,
@@ -44,6 +44,11 @@ fn request(
         bytes: 2,
         chunks: (kind == RequestKind::Stream).then_some(12),
         outcome,
+        phase: match outcome {
+            Outcome::Reset => Some(Phase::Head),
+            Outcome::Truncated => Some(Phase::Body),
+            _ => None,
+        },
         origin: (outcome == Outcome::Http5xx).then_some(Origin::Haproxy),
         error: (outcome == Outcome::Reset).then(|| "connection reset, \"EOF\"\nline 2".into()),
     }
@@ -206,7 +211,7 @@ fn csv_headers_are_exact() {
     synthetic_run(tmp.path());
     assert_eq!(
         first_line(&tmp.path().join("requests.csv")),
-        "id,kind,method,path,pod,conn_id,reused,intended_ms,sent_ms,ttfb_ms,end_ms,status,bytes,chunks,outcome,origin,error"
+        "id,kind,method,path,pod,conn_id,reused,intended_ms,sent_ms,ttfb_ms,end_ms,status,bytes,chunks,outcome,phase,origin,error"
     );
     assert_eq!(
         first_line(&tmp.path().join("timeline.csv")),
@@ -228,7 +233,29 @@ fn csv_headers_are_exact() {
         row.starts_with("r0,long,GET,/sleep?seconds=60,pod-a,0,false,1000.000,1000.250,"),
         "{row}"
     );
-    assert!(row.ends_with(",9900.000,502,2,,http_5xx,haproxy,"), "{row}");
+    assert!(
+        row.ends_with(",9900.000,502,2,,http_5xx,,haproxy,"),
+        "{row}"
+    );
+}
+
+/// A run recorded before `phase` existed still reads (the column reads as
+/// empty); a header that is neither is still refused.
+#[test]
+fn a_requests_csv_without_the_phase_column_still_reads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let old = "id,kind,method,path,pod,conn_id,reused,intended_ms,sent_ms,ttfb_ms,end_ms,status,bytes,chunks,outcome,origin,error\n\
+        steady-0,steady,GET,/,pod-a,1,false,1.000,1.250,2.000,2.500,200,2,,ok,,\n\
+        steady-1,steady,GET,/,pod-a,1,true,3.000,3.250,,4.500,,0,,reset,,connection reset\n";
+    fs::write(tmp.path().join("requests.csv"), old).unwrap();
+    let rows = read_requests(tmp.path()).unwrap();
+    let got: Vec<_> = rows.iter().map(|r| (r.outcome, r.phase)).collect();
+    assert_eq!(got, [(Outcome::Ok, None), (Outcome::Reset, None)]);
+
+    let swapped = old.replacen("outcome,origin", "origin,outcome", 1);
+    fs::write(tmp.path().join("requests.csv"), swapped).unwrap();
+    let err = read_requests(tmp.path()).unwrap_err().to_string();
+    assert!(err.contains("header"), "{err}");
 }
 
 #[test]

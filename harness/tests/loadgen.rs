@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use drive::load;
 use harness::loadgen::{LoadSpec, LoadStats};
-use harness::model::{Origin, Outcome, RequestKind, RequestRecord, RunClock};
+use harness::model::{Origin, Outcome, Phase, RequestKind, RequestRecord, RunClock};
 use rstest::rstest;
-use test_server::{StreamEnd, TestServer, POD};
+use test_server::{AtAccept, StreamEnd, TestServer, POD};
 use tokio_util::sync::CancellationToken;
 
 const MARGIN: Duration = Duration::from_millis(2_000);
@@ -52,25 +52,64 @@ async fn wait_until(what: &str, limit: Duration, cond: impl Fn() -> bool) {
 }
 
 #[rstest]
-#[case::ok("/", Outcome::Ok, Some(200), None, Some(POD))]
+#[case::ok("/", Outcome::Ok, None, Some(200), None, Some(POD))]
 #[case::short_sleep_body(
     "/sleep?seconds=0&short=1",
     Outcome::Truncated,
+    Some(Phase::Body),
     Some(200),
     None,
     Some(POD)
 )]
-#[case::rst_before_answer("/reset", Outcome::Reset, None, None, None)]
-#[case::rst_mid_body("/reset-mid", Outcome::Reset, Some(200), None, Some(POD))]
-#[case::close_after_headers("/close-after-headers", Outcome::Reset, Some(200), None, Some(POD))]
-#[case::haproxy_502("/502", Outcome::Http5xx, Some(502), Some(Origin::Haproxy), None)]
-#[case::envoy_503("/503", Outcome::Http5xx, Some(503), Some(Origin::Envoy), None)]
-#[case::app_500("/500", Outcome::Http5xx, Some(500), Some(Origin::App), Some(POD))]
-#[case::unexpected_404("/404", Outcome::Http5xx, Some(404), Some(Origin::App), Some(POD))]
+#[case::rst_before_head("/reset", Outcome::Reset, Some(Phase::Head), None, None, None)]
+#[case::fin_before_head("/fin", Outcome::Closed, Some(Phase::Head), None, None, None)]
+#[case::rst_mid_body(
+    "/reset-mid",
+    Outcome::Reset,
+    Some(Phase::Body),
+    Some(200),
+    None,
+    Some(POD)
+)]
+#[case::fin_mid_body(
+    "/fin-mid",
+    Outcome::Closed,
+    Some(Phase::Body),
+    Some(200),
+    None,
+    Some(POD)
+)]
+#[case::fin_after_head(
+    "/close-after-headers",
+    Outcome::Closed,
+    Some(Phase::Body),
+    Some(200),
+    None,
+    Some(POD)
+)]
+#[case::haproxy_502("/502", Outcome::Http5xx, None, Some(502), Some(Origin::Haproxy), None)]
+#[case::envoy_503("/503", Outcome::Http5xx, None, Some(503), Some(Origin::Envoy), None)]
+#[case::app_500(
+    "/500",
+    Outcome::Http5xx,
+    None,
+    Some(500),
+    Some(Origin::App),
+    Some(POD)
+)]
+#[case::app_404(
+    "/404",
+    Outcome::HttpStatus,
+    None,
+    Some(404),
+    Some(Origin::App),
+    Some(POD)
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn classifies_what_the_server_does(
     #[case] path: &str,
     #[case] outcome: Outcome,
+    #[case] phase: Option<Phase>,
     #[case] status: Option<u16>,
     #[case] origin: Option<Origin>,
     #[case] pod: Option<&str>,
@@ -80,8 +119,8 @@ async fn classifies_what_the_server_does(
     assert_eq!(records.len(), 1, "{records:?}");
     let r = &records[0];
     assert_eq!(
-        (r.outcome, r.status, r.origin),
-        (outcome, status, origin),
+        (r.outcome, r.phase, r.status, r.origin),
+        (outcome, phase, status, origin),
         "{r:?}"
     );
     assert_eq!(r.pod.as_deref(), pod);
@@ -118,7 +157,11 @@ async fn no_answer_by_the_deadline_is_a_timeout() {
     )
     .await;
     let r = &records[0];
-    assert_eq!((r.outcome, r.status), (Outcome::Timeout, None), "{r:?}");
+    assert_eq!(
+        (r.outcome, r.phase, r.status),
+        (Outcome::Timeout, Some(Phase::Head), None),
+        "{r:?}"
+    );
     let waited = r.end_ms - r.intended_ms;
     assert!(
         (290.0..1_000.0).contains(&waited),
@@ -148,8 +191,8 @@ async fn a_connect_to_nothing_is_refused() {
     let (records, stats) = load_simple(port, vec![spec]).await;
     let r = &records[0];
     assert_eq!(
-        (r.outcome, r.status, r.reused),
-        (Outcome::Refused, None, false),
+        (r.outcome, r.phase, r.status, r.reused),
+        (Outcome::Refused, Some(Phase::Connect), None, false),
         "{r:?}"
     );
     assert!(r.error.as_deref().unwrap().contains("refused"), "{r:?}");
@@ -193,14 +236,15 @@ async fn long_requests_each_get_their_own_connection_and_are_pinned() {
 }
 
 #[rstest]
-#[case::complete(StreamEnd::Complete, Outcome::Ok, 5)]
-#[case::fin_mid_stream(StreamEnd::FinAfter(2), Outcome::Truncated, 2)]
-#[case::rst_mid_stream(StreamEnd::RstAfter(3), Outcome::Truncated, 3)]
-#[case::no_terminator(StreamEnd::FinAfter(5), Outcome::Truncated, 5)]
+#[case::complete(StreamEnd::Complete, Outcome::Ok, None, 5)]
+#[case::fin_mid_stream(StreamEnd::FinAfter(2), Outcome::Closed, Some(Phase::Body), 2)]
+#[case::rst_mid_stream(StreamEnd::RstAfter(3), Outcome::Reset, Some(Phase::Body), 3)]
+#[case::no_terminator(StreamEnd::FinAfter(5), Outcome::Closed, Some(Phase::Body), 5)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_are_judged_by_lines_and_terminator(
     #[case] end: StreamEnd,
     #[case] outcome: Outcome,
+    #[case] phase: Option<Phase>,
     #[case] chunks: u32,
 ) {
     let server = TestServer::start_with(end).await;
@@ -217,8 +261,8 @@ async fn streams_are_judged_by_lines_and_terminator(
         assert_eq!(r.id, format!("stream-{i}"));
         assert_eq!(r.path, "/stream?seconds=1&interval_ms=200");
         assert_eq!(
-            (r.outcome, r.chunks, r.status),
-            (outcome, Some(chunks), Some(200)),
+            (r.outcome, r.phase, r.chunks, r.status),
+            (outcome, phase, Some(chunks), Some(200)),
             "{r:?}"
         );
     }
@@ -255,7 +299,7 @@ async fn keepalive_reuses_pooled_connections_and_closes_them_at_the_end() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn eof_on_a_reused_connection_is_a_reset() {
+async fn a_fin_on_a_reused_connection_is_closed_before_head() {
     let server = TestServer::start().await;
     let (records, _) = load_simple(
         server.addr,
@@ -264,14 +308,14 @@ async fn eof_on_a_reused_connection_is_a_reset() {
     .await;
     let got: Vec<_> = records
         .iter()
-        .map(|r| (r.id.as_str(), r.outcome, r.reused, r.status))
+        .map(|r| (r.id.as_str(), r.outcome, r.phase, r.reused, r.status))
         .collect();
     assert_eq!(
         got,
         [
-            ("steady-0", Outcome::Ok, false, Some(200)),
-            ("steady-1", Outcome::Reset, true, None),
-            ("steady-2", Outcome::Ok, false, Some(200)),
+            ("steady-0", Outcome::Ok, None, false, Some(200)),
+            ("steady-1", Outcome::Closed, Some(Phase::Head), true, None),
+            ("steady-2", Outcome::Ok, None, false, Some(200)),
         ]
     );
     assert_eq!(records[0].conn_id, records[1].conn_id);
@@ -294,4 +338,30 @@ async fn an_idle_connection_the_server_closed_is_not_reused() {
     }
     let conns: HashSet<_> = records.iter().map(|r| r.conn_id).collect();
     assert_eq!(conns.len(), 3);
+}
+
+/// A server that accepts the connection and then resets it (or closes it
+/// cleanly) before reading anything: the TCP connect succeeded, so the
+/// client sees it before the response head.
+#[rstest]
+#[case::rst_at_accept(AtAccept::Rst, Outcome::Reset)]
+#[case::fin_at_accept(AtAccept::Fin, Outcome::Closed)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_cut_at_accept_is_told_apart(#[case] at: AtAccept, #[case] outcome: Outcome) {
+    let server = TestServer::bind("127.0.0.1:0".parse().unwrap(), StreamEnd::Complete, at).await;
+    let spec = LoadSpec::Long {
+        count: 3,
+        seconds: 1,
+        start_ms: 0,
+        pin_pod: None,
+    };
+    let (records, _) = load_simple(server.addr, vec![spec]).await;
+    assert_eq!(records.len(), 3);
+    for r in &records {
+        assert_eq!(
+            (r.outcome, r.phase, r.status),
+            (outcome, Some(Phase::Head), None),
+            "{r:?}"
+        );
+    }
 }

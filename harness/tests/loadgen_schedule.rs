@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use harness::loadgen::{hard_cap, LoadSpec, LoadStats};
-use harness::model::{Outcome, RequestRecord, RunClock};
+use harness::model::{Outcome, Phase, RequestRecord, RunClock};
 use test_server::TestServer;
 use tokio_util::sync::CancellationToken;
 
@@ -240,15 +240,20 @@ async fn cancel_records_what_is_in_flight_and_stops() {
     for id in ["long-0", "long-1"] {
         let r = by_id(id);
         assert_eq!(
-            (r.outcome, r.status, r.error.as_deref()),
-            (Outcome::Timeout, None, Some("cancelled")),
+            (r.outcome, r.phase, r.status, r.error.as_deref()),
+            (Outcome::Timeout, Some(Phase::Head), None, Some("cancelled")),
             "{r:?}"
         );
     }
     let s = by_id("stream-0");
     assert_eq!(
-        (s.outcome, s.status, s.error.as_deref()),
-        (Outcome::Truncated, Some(200), Some("cancelled")),
+        (s.outcome, s.phase, s.status, s.error.as_deref()),
+        (
+            Outcome::Timeout,
+            Some(Phase::Body),
+            Some(200),
+            Some("cancelled")
+        ),
         "{s:?}"
     );
     assert!(s.chunks.unwrap() >= 3, "{s:?}");

@@ -13,10 +13,10 @@ use serde::de::DeserializeOwned;
 
 use super::rundir::persist_rename;
 use super::{names, ArtifactsError};
-use crate::model::{Origin, Outcome, RequestKind, RequestRecord, Sample, TimelineEvent};
+use crate::model::{Origin, Outcome, Phase, RequestKind, RequestRecord, Sample, TimelineEvent};
 
 /// The columns of `requests.csv`, in order.
-pub const REQUESTS_HEADER: [&str; 17] = [
+pub const REQUESTS_HEADER: [&str; 18] = [
     "id",
     "kind",
     "method",
@@ -32,9 +32,13 @@ pub const REQUESTS_HEADER: [&str; 17] = [
     "bytes",
     "chunks",
     "outcome",
+    "phase",
     "origin",
     "error",
 ];
+/// Columns of `requests.csv` that runs recorded before they existed lack;
+/// such a file still reads (the column reads as empty).
+pub const REQUESTS_ADDED: [&str; 1] = ["phase"];
 /// The columns of `timeline.csv`, in order.
 pub const TIMELINE_HEADER: [&str; 5] = ["t_ms", "source", "pod", "event", "detail"];
 /// The columns of `samples.csv`, in order.
@@ -138,6 +142,7 @@ impl RequestsWriter {
             r.bytes.to_string(),
             opt(&r.chunks),
             r.outcome.as_str().to_string(),
+            r.phase.map(|p| p.as_str().to_string()).unwrap_or_default(),
             r.origin.map(|o| o.as_str().to_string()).unwrap_or_default(),
             opt(&r.error),
         ])
@@ -217,6 +222,8 @@ struct RequestRow {
     bytes: u64,
     chunks: Option<u32>,
     outcome: String,
+    #[serde(default)]
+    phase: Option<Phase>,
     origin: Option<Origin>,
     error: Option<String>,
 }
@@ -227,12 +234,13 @@ pub fn parse_outcome(s: &str) -> Option<Outcome> {
     if s == "http5xx" {
         return Some(Outcome::Http5xx);
     }
-    Outcome::ALL.into_iter().find(|o| o.as_str() == s)
+    Outcome::parse(s)
 }
 
 /// Reads `requests.csv` (or `requests.csv.part` from a killed run).
 pub fn read_requests(run_dir: &Path) -> Result<Vec<RequestRecord>, ArtifactsError> {
-    let rows: Vec<RequestRow> = read_rows(run_dir, names::REQUESTS, &REQUESTS_HEADER)?;
+    let rows: Vec<RequestRow> =
+        read_rows_allowing(run_dir, names::REQUESTS, &REQUESTS_HEADER, &REQUESTS_ADDED)?;
     rows.into_iter()
         .enumerate()
         .map(|(i, r)| {
@@ -257,6 +265,7 @@ pub fn read_requests(run_dir: &Path) -> Result<Vec<RequestRecord>, ArtifactsErro
                 bytes: r.bytes,
                 chunks: r.chunks,
                 outcome,
+                phase: r.phase,
                 origin: r.origin,
                 error: r.error,
             })
@@ -289,6 +298,26 @@ fn read_rows<T: DeserializeOwned>(
     name: &str,
     header: &[&str],
 ) -> Result<Vec<T>, ArtifactsError> {
+    read_rows_allowing(run_dir, name, header, &[])
+}
+
+/// Whether `got` is `header`, or `header` without some of the `added`
+/// columns (an older file).
+fn header_fits(got: &::csv::StringRecord, header: &[&str], added: &[&str]) -> bool {
+    got.iter().eq(header
+        .iter()
+        .copied()
+        .filter(|c| !added.contains(c) || got.iter().any(|g| g == *c)))
+}
+
+/// Reads rows whose header is `header`, or `header` without some of the
+/// `added` columns (their fields must have `#[serde(default)]`).
+fn read_rows_allowing<T: DeserializeOwned>(
+    run_dir: &Path,
+    name: &str,
+    header: &[&str],
+    added: &[&str],
+) -> Result<Vec<T>, ArtifactsError> {
     let (path, is_part) = existing_csv(run_dir, name).ok_or_else(|| ArtifactsError::Missing {
         path: run_dir.join(name),
     })?;
@@ -309,7 +338,7 @@ fn read_rows<T: DeserializeOwned>(
         path: path.clone(),
         source,
     })?;
-    if got.iter().ne(header.iter().copied()) {
+    if !header_fits(got, header, added) {
         return Err(ArtifactsError::BadRow {
             path,
             line: 1,

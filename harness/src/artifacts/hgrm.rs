@@ -227,6 +227,7 @@ mod tests {
             bytes: 2,
             chunks: None,
             outcome,
+            phase: None,
             origin: (outcome == Outcome::Http5xx).then_some(Origin::Haproxy),
             error: None,
         }

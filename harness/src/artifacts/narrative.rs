@@ -6,7 +6,6 @@
 //! It reads nothing but what it is given and never judges the run.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use super::report::esc;
 use super::summary::Summary;
@@ -162,17 +161,6 @@ fn cause_of(s: Option<&Summary>, id: &str) -> String {
         .unwrap_or_else(|| "not attributed (the run did not get that far)".into())
 }
 
-fn failure_words(r: &RequestRecord) -> String {
-    let mut w = r.outcome.as_str().to_string();
-    if let Some(st) = r.status {
-        let _ = write!(w, " {st}");
-    }
-    if let Some(o) = r.origin {
-        let _ = write!(w, " from {}", o.as_str());
-    }
-    w
-}
-
 /// What happened to the requests, as list items (escaped HTML).
 pub fn what_happened(s: Option<&Summary>, requests: &[RequestRecord]) -> Vec<String> {
     let bad: Vec<&RequestRecord> = requests
@@ -205,7 +193,7 @@ pub fn what_happened(s: Option<&Summary>, requests: &[RequestRecord]) -> Vec<Str
     for r in &bad {
         if r.kind == RequestKind::Steady {
             groups
-                .entry((failure_words(r), r.pod.clone()))
+                .entry((r.outcome_words(), r.pod.clone()))
                 .or_default()
                 .push(r);
         } else {
@@ -217,7 +205,7 @@ pub fn what_happened(s: Option<&Summary>, requests: &[RequestRecord]) -> Vec<Str
                 esc(r.pod.as_deref().unwrap_or("an unknown pod")),
                 r.sent_ms / 1000.0,
                 r.end_ms / 1000.0,
-                esc(&failure_words(r)),
+                esc(&r.outcome_words()),
                 r.error.as_deref().map(|e| format!(" ({})", esc(e))).unwrap_or_default(),
                 esc(&cause_of(s, &r.id)),
             ));

@@ -18,9 +18,9 @@ use super::{names, ArtifactsError};
 use crate::model::{Outcome, RequestRecord};
 
 /// `disruptions_by_origin` key of a disruption no server answered (reset,
-/// truncated, refused, timeout): seen by the client only.
+/// closed, truncated, refused, timeout): seen by the client only.
 pub const ORIGIN_CLIENT: &str = "client";
-/// `disruptions_by_origin` key of a 5xx whose origin is not known.
+/// `disruptions_by_origin` key of an HTTP answer whose origin is not known.
 pub const ORIGIN_UNKNOWN: &str = "unknown";
 
 /// The run's verdict.
@@ -127,7 +127,8 @@ pub struct Summary {
     /// Every outcome, 0 included.
     pub outcomes: BTreeMap<String, u64>,
     pub disruptions: u64,
-    /// `haproxy`/`envoy`/`app`/`unknown` for 5xx, `client` for the rest.
+    /// `haproxy`/`envoy`/`app`/`unknown` for HTTP answers (`http_5xx`,
+    /// `http_status`), `client` for the rest.
     pub disruptions_by_origin: BTreeMap<String, u64>,
     pub latency_ms: LatencyMs,
     pub drain: DrainSummary,
@@ -260,10 +261,10 @@ impl Tally {
             .or_default() += 1;
         if r.outcome.is_disruption() {
             self.disruptions += 1;
-            let key = match (r.outcome, r.origin) {
-                (Outcome::Http5xx, Some(o)) => o.as_str(),
-                (Outcome::Http5xx, None) => ORIGIN_UNKNOWN,
-                _ => ORIGIN_CLIENT,
+            let key = match (r.outcome.is_http(), r.origin) {
+                (true, Some(o)) => o.as_str(),
+                (true, None) => ORIGIN_UNKNOWN,
+                (false, _) => ORIGIN_CLIENT,
             };
             *self
                 .disruptions_by_origin
@@ -306,6 +307,7 @@ mod tests {
             bytes: 0,
             chunks: None,
             outcome,
+            phase: None,
             origin,
             error: None,
         }

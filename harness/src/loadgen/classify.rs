@@ -1,16 +1,30 @@
-//! Turns what one request saw into its outcome (DESIGN §3.4, §7).
+//! Turns what one request saw into its outcome and phase (DESIGN §3.4, §7).
 //!
-//! Pure: no I/O, no clock. Never reports `ok` for an answer that is not a
-//! complete 2xx with the promised body.
+//! Pure: no I/O, no clock. The client only gathers the facts ([`Seen`]:
+//! where the exchange stopped, the io error kind in its error chain, the
+//! status, bytes and lines); every rule lives here. Never reports `ok` for
+//! an answer that is not a complete 2xx with the promised body.
 //!
-//! Non-2xx answers below 500 (3xx/4xx: our paths never produce them, so one
-//! means a misrouted or rejected request) are recorded as `http_5xx` with
-//! their real `status`, their origin and the error `unexpected status N`:
-//! a disruption, never `ok`, so a wrong path cannot pass a scenario.
+//! The rules, first match wins:
+//! - a response head with a non-2xx status: `http_5xx` (5xx) or
+//!   `http_status` (any other), with its origin, whatever came after;
+//! - the exchange broke: by the io error in the chain, `ConnectionReset`,
+//!   `ConnectionAborted` or `BrokenPipe` is `reset` (a TCP RST);
+//!   `UnexpectedEof`, or hyper's "closed before message completed" with no
+//!   io error, is `closed` (a clean FIN); `ConnectionRefused` is `refused`;
+//!   `TimedOut` is `timeout`. Anything else (a malformed answer, an unusual
+//!   socket error) is `refused` while connecting and `reset` after: the
+//!   connection broke without a clean close; its text is in `error`;
+//! - the deadline or the run's end came first: `timeout`;
+//! - the body ended cleanly with fewer bytes or lines than promised:
+//!   `truncated`; else `ok`.
+//!
+//! Every socket-level outcome carries the phase it happened in; `ok` and
+//! HTTP answers carry none.
 
 use std::io;
 
-use crate::model::{Origin, Outcome};
+use crate::model::{Origin, Outcome, Phase};
 
 /// What a complete answer must look like.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,16 +36,26 @@ pub enum Expect {
     Stream { lines: u32 },
 }
 
+/// What the client found in the error chain when the exchange broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Break {
+    /// An `std::io::Error` of this kind.
+    Io(io::ErrorKind),
+    /// The peer closed before the message completed and no io error was
+    /// raised (hyper's `IncompleteMessage`): a clean FIN.
+    Eof,
+    /// Any other error, with no io error in the chain (a malformed answer,
+    /// an invalid request).
+    Other,
+}
+
 /// How the exchange stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stop {
     /// The whole body was read (the body ended cleanly).
     Done,
-    /// The TCP connect failed with this error kind.
-    ConnectFailed(io::ErrorKind),
-    /// An I/O or protocol error before or during the response (RST, EOF,
-    /// "connection closed before message completed", incomplete body).
-    Failed,
+    /// The connect, the request or the response broke.
+    Broke(Break),
     /// The request's deadline passed first.
     Deadline,
     /// The run was cancelled first.
@@ -42,6 +66,8 @@ pub enum Stop {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Seen {
     pub stop: Stop,
+    /// Where the exchange was when it stopped.
+    pub phase: Phase,
     /// The status of the response head, when one arrived.
     pub status: Option<u16>,
     /// The response carried `x-served-by` (the app made it).
@@ -59,6 +85,7 @@ pub struct Seen {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
     pub outcome: Outcome,
+    pub phase: Option<Phase>,
     pub origin: Option<Origin>,
     pub error: Option<String>,
 }
@@ -78,219 +105,81 @@ pub fn origin_of(seen: &Seen) -> Origin {
     }
 }
 
+/// The outcome of a broken exchange, by what the socket said.
+pub fn outcome_of_break(b: Break, phase: Phase) -> Outcome {
+    match b {
+        Break::Io(
+            io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe,
+        ) => Outcome::Reset,
+        Break::Io(io::ErrorKind::UnexpectedEof) | Break::Eof => Outcome::Closed,
+        Break::Io(io::ErrorKind::ConnectionRefused) => Outcome::Refused,
+        Break::Io(io::ErrorKind::TimedOut) => Outcome::Timeout,
+        Break::Io(_) | Break::Other if phase == Phase::Connect => Outcome::Refused,
+        Break::Io(_) | Break::Other => Outcome::Reset,
+    }
+}
+
 pub fn classify(expect: Expect, seen: &Seen) -> Verdict {
-    // Every disruption carries an error text; `ok` never does.
-    let verdict = |outcome: Outcome, origin, error: Option<String>| Verdict {
+    let error = if seen.stop == Stop::Cancelled {
+        Some(CANCELLED.to_string())
+    } else {
+        seen.error.clone()
+    };
+    if let Some(status) = seen.status.filter(|s| !(200..300).contains(s)) {
+        let outcome = if status >= 500 {
+            Outcome::Http5xx
+        } else {
+            Outcome::HttpStatus
+        };
+        let text = match error {
+            Some(e) => format!("status {status}; {e}"),
+            None => format!("status {status}"),
+        };
+        return Verdict {
+            outcome,
+            phase: None,
+            origin: Some(origin_of(seen)),
+            error: Some(text),
+        };
+    }
+    let socket = |outcome: Outcome, fallback: String| Verdict {
         outcome,
-        origin,
-        error: if seen.stop == Stop::Cancelled {
-            Some(CANCELLED.to_string())
-        } else if outcome == Outcome::Ok {
-            None
-        } else {
-            error.or_else(|| Some(outcome.as_str().to_string()))
-        },
+        phase: Some(seen.phase),
+        origin: None,
+        error: Some(error.clone().unwrap_or(fallback)),
     };
-    let error = seen.error.clone();
-    if let Stop::ConnectFailed(kind) = seen.stop {
-        let outcome = match kind {
-            io::ErrorKind::ConnectionRefused => Outcome::Refused,
-            io::ErrorKind::TimedOut => Outcome::Timeout,
-            _ => Outcome::Reset,
-        };
-        return verdict(outcome, None, error);
-    }
-    let Some(status) = seen.status else {
-        // Nothing answered: the deadline (or the run's end) came first, or the
-        // connection was reset / closed before the response head.
-        return match seen.stop {
-            Stop::Deadline | Stop::Cancelled => verdict(
-                Outcome::Timeout,
-                None,
-                error.or_else(|| Some("no response before the deadline".into())),
-            ),
-            _ => verdict(
-                Outcome::Reset,
-                None,
-                error.or_else(|| Some("no response".into())),
-            ),
-        };
-    };
-    if !(200..300).contains(&status) {
-        let error = if status >= 500 {
-            error.or_else(|| Some(format!("status {status}")))
-        } else {
-            Some(match error {
-                Some(e) => format!("unexpected status {status}; {e}"),
-                None => format!("unexpected status {status}"),
-            })
-        };
-        return verdict(Outcome::Http5xx, Some(origin_of(seen)), error);
-    }
+    let phase = seen.phase;
     match (seen.stop, expect) {
-        (Stop::Done, Expect::Stream { lines }) if seen.lines < lines => verdict(
-            Outcome::Truncated,
-            None,
-            Some(format!(
-                "stream ended after {} of {lines} lines",
-                seen.lines
-            )),
+        (Stop::Broke(b), _) => socket(
+            outcome_of_break(b, phase),
+            format!("connection broke in phase {phase}"),
         ),
-        (Stop::Done, Expect::Body { min_bytes }) if seen.bytes < min_bytes => verdict(
+        (Stop::Deadline | Stop::Cancelled, _) => socket(
+            Outcome::Timeout,
+            format!("not complete by the deadline (phase {phase})"),
+        ),
+        (Stop::Done, Expect::Stream { lines }) if seen.lines < lines => socket(
             Outcome::Truncated,
-            None,
-            Some(format!(
+            format!("stream ended after {} of {lines} lines", seen.lines),
+        ),
+        (Stop::Done, Expect::Body { min_bytes }) if seen.bytes < min_bytes => socket(
+            Outcome::Truncated,
+            format!(
                 "body of {} bytes, expected at least {min_bytes}",
                 seen.bytes
-            )),
+            ),
         ),
-        (Stop::Done, _) => verdict(Outcome::Ok, None, None),
-        (Stop::Failed, Expect::Stream { .. }) => verdict(Outcome::Truncated, None, error),
-        (Stop::Failed, Expect::Body { .. }) | (Stop::ConnectFailed(_), _) => {
-            verdict(Outcome::Reset, None, error)
-        }
-        (Stop::Deadline, _) => verdict(
-            Outcome::Timeout,
-            None,
-            error.or_else(|| Some("response not complete by the deadline".into())),
-        ),
-        (Stop::Cancelled, _) => verdict(Outcome::Truncated, None, None),
+        (Stop::Done, _) => Verdict {
+            outcome: Outcome::Ok,
+            phase: None,
+            origin: None,
+            error: None,
+        },
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use rstest::rstest;
-
-    const BODY: Expect = Expect::Body { min_bytes: 8 };
-    const STREAM: Expect = Expect::Stream { lines: 3 };
-
-    fn seen(stop: Stop, status: Option<u16>) -> Seen {
-        Seen {
-            stop,
-            status,
-            served_by: false,
-            server_envoy: false,
-            bytes: 8,
-            lines: 3,
-            error: None,
-        }
-    }
-    fn app(mut s: Seen) -> Seen {
-        s.served_by = true;
-        s
-    }
-    fn envoy(mut s: Seen) -> Seen {
-        s.server_envoy = true;
-        s
-    }
-    fn lines(mut s: Seen, n: u32) -> Seen {
-        s.lines = n;
-        s
-    }
-    fn bytes(mut s: Seen, n: u64) -> Seen {
-        s.bytes = n;
-        s
-    }
-
-    #[rstest]
-    #[case::ok_body(BODY, app(seen(Stop::Done, Some(200))), Outcome::Ok, None)]
-    #[case::ok_stream(STREAM, app(seen(Stop::Done, Some(200))), Outcome::Ok, None)]
-    #[case::refused(
-        BODY,
-        seen(Stop::ConnectFailed(io::ErrorKind::ConnectionRefused), None),
-        Outcome::Refused,
-        None
-    )]
-    #[case::connect_timeout(
-        BODY,
-        seen(Stop::ConnectFailed(io::ErrorKind::TimedOut), None),
-        Outcome::Timeout,
-        None
-    )]
-    #[case::connect_reset(
-        BODY,
-        seen(Stop::ConnectFailed(io::ErrorKind::ConnectionReset), None),
-        Outcome::Reset,
-        None
-    )]
-    #[case::rst_before_head(BODY, seen(Stop::Failed, None), Outcome::Reset, None)]
-    #[case::eof_before_head_stream(STREAM, seen(Stop::Failed, None), Outcome::Reset, None)]
-    #[case::body_cut(BODY, app(seen(Stop::Failed, Some(200))), Outcome::Reset, None)]
-    #[case::stream_cut(STREAM, app(seen(Stop::Failed, Some(200))), Outcome::Truncated, None)]
-    #[case::stream_few_lines(
-        STREAM,
-        lines(app(seen(Stop::Done, Some(200))), 2),
-        Outcome::Truncated,
-        None
-    )]
-    #[case::short_body(
-        BODY,
-        bytes(app(seen(Stop::Done, Some(200))), 5),
-        Outcome::Truncated,
-        None
-    )]
-    #[case::no_head_by_deadline(BODY, seen(Stop::Deadline, None), Outcome::Timeout, None)]
-    #[case::stream_stalled(STREAM, app(seen(Stop::Deadline, Some(200))), Outcome::Timeout, None)]
-    #[case::haproxy_502(
-        BODY,
-        seen(Stop::Done, Some(502)),
-        Outcome::Http5xx,
-        Some(Origin::Haproxy)
-    )]
-    #[case::envoy_503(
-        BODY,
-        envoy(seen(Stop::Done, Some(503))),
-        Outcome::Http5xx,
-        Some(Origin::Envoy)
-    )]
-    #[case::app_500(
-        BODY,
-        envoy(app(seen(Stop::Done, Some(500)))),
-        Outcome::Http5xx,
-        Some(Origin::App)
-    )]
-    #[case::haproxy_504_cut(
-        STREAM,
-        seen(Stop::Failed, Some(504)),
-        Outcome::Http5xx,
-        Some(Origin::Haproxy)
-    )]
-    #[case::unexpected_404(
-        BODY,
-        app(seen(Stop::Done, Some(404))),
-        Outcome::Http5xx,
-        Some(Origin::App)
-    )]
-    #[case::cancelled_waiting(BODY, seen(Stop::Cancelled, None), Outcome::Timeout, None)]
-    #[case::cancelled_mid_stream(
-        STREAM,
-        app(seen(Stop::Cancelled, Some(200))),
-        Outcome::Truncated,
-        None
-    )]
-    fn classifies(
-        #[case] expect: Expect,
-        #[case] seen: Seen,
-        #[case] outcome: Outcome,
-        #[case] origin: Option<Origin>,
-    ) {
-        let v = classify(expect, &seen);
-        assert_eq!((v.outcome, v.origin), (outcome, origin), "{seen:?}");
-        assert_eq!(v.outcome == Outcome::Ok, v.error.is_none(), "{v:?}");
-        if seen.stop == Stop::Cancelled {
-            assert_eq!(v.error.as_deref(), Some(CANCELLED));
-        }
-    }
-
-    #[test]
-    fn keeps_the_error_text_seen() {
-        let mut s = seen(Stop::Failed, None);
-        s.error = Some("connection closed before message completed".into());
-        let v = classify(BODY, &s);
-        assert_eq!(v.error, s.error);
-        let v = classify(BODY, &app(seen(Stop::Done, Some(404))));
-        assert_eq!(v.error.as_deref(), Some("unexpected status 404"));
-    }
-}
+#[path = "classify_tests.rs"]
+mod tests;

@@ -2,7 +2,9 @@
 //! so every request knows its connection id and whether it was reused) and
 //! the one exchange of a request on one of them.
 //!
-//! Never retries a request that reached the wire, never buffers a body
+//! It only gathers facts ([`Progress`]: the phase reached, the io error
+//! kind found in an error's chain, bytes and lines); [`super::classify`]
+//! judges them. Never retries a request that reached the wire, never buffers a body
 //! (only its size and its `chunk <i> @` line count are kept), and never
 //! leaves a connection behind: every connection task ends when
 //! [`Connector::close_all`] runs.
@@ -22,7 +24,8 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::classify::Stop;
+use super::classify::{Break, Stop};
+use crate::model::Phase;
 
 /// Opens connections to one target, numbering them (unique per run).
 #[derive(Debug)]
@@ -47,7 +50,7 @@ pub struct Conn {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectError {
     pub conn_id: u64,
-    pub kind: io::ErrorKind,
+    pub broke: Break,
     pub text: String,
 }
 
@@ -70,18 +73,20 @@ impl Connector {
         permit: Option<OwnedSemaphorePermit>,
     ) -> Result<Conn, ConnectError> {
         let conn_id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let fail = |kind, text| ConnectError {
+        let fail = |broke, text| ConnectError {
             conn_id,
-            kind,
+            broke,
             text,
         };
         let stream = TcpStream::connect(self.target)
             .await
-            .map_err(|e| fail(e.kind(), format!("connect: {e}")))?;
-        let _ = stream.set_nodelay(true);
+            .map_err(|e| fail(Break::Io(e.kind()), format!("connect: {e}")))?;
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(conn_id, "set_nodelay: {e}");
+        }
         let (sender, connection) = http1::handshake(TokioIo::new(stream))
             .await
-            .map_err(|e| fail(io::ErrorKind::Other, error_chain(&e)))?;
+            .map_err(|e| fail(break_of(&e), error_chain(&e)))?;
         let closer = self.closer.clone();
         self.tasks.spawn(async move {
             // Dropping the connection closes its socket.
@@ -122,6 +127,9 @@ impl Conn {
 /// it short).
 #[derive(Debug, Default)]
 pub struct Progress {
+    /// Where the exchange is: `connect` until it holds a connection, `head`
+    /// until the response head arrived, then `body`.
+    pub phase: Phase,
     pub conn_id: u64,
     pub reused: bool,
     pub sent_ms: Option<f64>,
@@ -187,7 +195,7 @@ impl Connector {
             Ok(req) => req,
             Err(e) => {
                 p.error = Some(format!("invalid request: {e}"));
-                return Ok(Stop::Failed);
+                return Ok(Stop::Broke(Break::Other));
             }
         };
         // A reused connection may have died idle; a fresh one has not been
@@ -204,10 +212,12 @@ impl Connector {
                 if p.reused && e.take_message().is_some() {
                     return Err(NeverWritten);
                 }
-                p.error = Some(error_chain(&e.into_error()));
-                return Ok(Stop::Failed);
+                let e = e.into_error();
+                p.error = Some(error_chain(&e));
+                return Ok(Stop::Broke(break_of(&e)));
             }
         };
+        p.phase = Phase::Body;
         p.ttfb_ms = Some(now_ms());
         p.status = Some(response.status().as_u16());
         let headers = response.headers();
@@ -229,10 +239,29 @@ impl Connector {
                 }
                 Some(Err(e)) => {
                     p.error = Some(error_chain(&e));
-                    return Ok(Stop::Failed);
+                    return Ok(Stop::Broke(break_of(&e)));
                 }
             }
         }
+    }
+}
+
+/// What the socket said, from an error's chain: the first `io::Error` in
+/// it (its kind tells an RST from a FIN mid-body, a refusal, a timeout),
+/// else hyper's "connection closed before message completed" (a clean FIN
+/// with no io error), else something else.
+pub fn break_of(e: &hyper::Error) -> Break {
+    let mut source: Option<&(dyn StdError + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<io::Error>() {
+            return Break::Io(io.kind());
+        }
+        source = s.source();
+    }
+    if e.is_incomplete_message() {
+        Break::Eof
+    } else {
+        Break::Other
     }
 }
 

@@ -11,11 +11,12 @@
 //! `conn_id` numbers connection attempts from 1 (a refused connect has one
 //! too); `sent_ms` of a request never written is when its attempt started;
 //! `chunks` is set for streams only; `pod` comes from `x-served-by`.
-//! Outcomes follow [`classify`]; a 3xx/4xx is recorded as `http_5xx` with its
-//! real status and the error `unexpected status N` (a disruption, never
-//! `ok`). A request found unsendable on an idle pooled connection (closed
-//! before it was written) is sent once more on a new connection; one that
-//! reached the wire is never retried.
+//! Outcomes and phases follow [`classify`] (a 5xx is `http_5xx`, any other
+//! non-2xx `http_status`, both with their origin; an RST is `reset`, a clean
+//! FIN before the end `closed`, each with the phase it came in). A request
+//! found unsendable on an idle pooled connection (closed before it was
+//! written) is sent once more on a new connection; one that reached the
+//! wire is never retried.
 
 mod classify;
 mod client;
@@ -34,7 +35,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use classify::{classify, Expect, Seen, Stop, Verdict};
+pub use classify::{classify, outcome_of_break, Break, Expect, Seen, Stop, Verdict};
 pub use pool::hard_cap;
 pub use schedule::{is_late, KeepAliveDice, SteadySchedule, LATE_MS};
 

@@ -13,13 +13,13 @@ use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
-use super::classify::{classify, Seen, Stop};
+use super::classify::{classify, Break, Seen, Stop};
 use super::client::{Connector, NeverWritten, Progress};
 use super::paths;
 use super::pool::Pool;
 use super::schedule::is_late;
 use super::LoadStats;
-use crate::model::{RequestKind, RequestRecord, RunClock};
+use crate::model::{Phase, RequestKind, RequestRecord, RunClock};
 
 /// What every request of a run shares.
 #[derive(Debug)]
@@ -130,6 +130,7 @@ pub async fn perform(job: Job, ctx: Arc<Ctx>) {
     }
     let seen = Seen {
         stop,
+        phase: p.phase,
         status: p.status,
         served_by: p.served_by.is_some(),
         server_envoy: p.server_envoy,
@@ -154,6 +155,7 @@ pub async fn perform(job: Job, ctx: Arc<Ctx>) {
         status: p.status,
         bytes: p.bytes,
         outcome: verdict.outcome,
+        phase: verdict.phase,
         origin: verdict.origin,
         error: verdict.error,
     };
@@ -165,6 +167,7 @@ pub async fn perform(job: Job, ctx: Arc<Ctx>) {
 async fn attempt(job: &Job, ctx: &Ctx, p: &mut Progress) -> Stop {
     let mut retried = false;
     loop {
+        p.phase = Phase::Connect;
         let conn = match &job.via {
             Via::Fresh => ctx.connector.connect(None).await,
             Via::Pool { pool, reuse } => pool.checkout(*reuse && !retried).await,
@@ -174,10 +177,11 @@ async fn attempt(job: &Job, ctx: &Ctx, p: &mut Progress) -> Stop {
             Err(e) => {
                 p.conn_id = e.conn_id;
                 p.error = Some(e.text);
-                return Stop::ConnectFailed(e.kind);
+                return Stop::Broke(e.broke);
             }
         };
         p.conn = Some(conn);
+        p.phase = Phase::Head;
         let now = || ctx.clock.now_ms();
         match ctx.connector.exchange(p, &job.path, &job.id, now).await {
             Ok(stop) => return stop,
@@ -187,7 +191,7 @@ async fn attempt(job: &Job, ctx: &Ctx, p: &mut Progress) -> Stop {
             }
             Err(NeverWritten) => {
                 p.error = Some("connection closed before the request was written".into());
-                return Stop::Failed;
+                return Stop::Broke(Break::Eof);
             }
         }
     }

@@ -16,7 +16,7 @@ use super::schema::Dur;
 pub struct Expect {
     pub disruptions_min: Option<u64>,
     pub disruptions_max: Option<u64>,
-    /// Per outcome (`reset`, `truncated`, `refused`, `timeout`, `http_5xx`, `ok`): at least.
+    /// Per outcome (any `Outcome` name: `reset`, `closed`, `http_5xx`, ...): at least.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub outcomes_min: BTreeMap<String, u64>,
     /// Per outcome: at most.
@@ -71,9 +71,6 @@ pub struct Gap {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max: Option<Dur>,
 }
-
-/// Outcome names an expectation may count.
-pub const OUTCOMES: &[&str] = &["ok", "reset", "truncated", "refused", "timeout", "http_5xx"];
 
 /// A parsed `"<source> <event>[ <detail substring>]"`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,7 +12,7 @@ mod validate;
 
 use std::path::{Path, PathBuf};
 
-pub use expect::{EventPattern, OUTCOMES};
+pub use expect::EventPattern;
 pub use faults::{normalise_signal, PROCESSES, SIGNALS};
 pub use schema::*;
 pub use validate::{pod_names, validate, warnings};

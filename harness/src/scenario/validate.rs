@@ -6,9 +6,10 @@
 
 use std::time::Duration;
 
-use super::expect::{EventPattern, OUTCOMES};
+use super::expect::EventPattern;
 use super::faults::PROCESSES;
 use super::schema::{Expect, Load, PreStop, Scenario, OBSERVE_PERIOD_MAX, OBSERVE_PERIOD_MIN};
+use crate::model::Outcome;
 
 /// Pod names in order: pod-a, pod-b, ...
 pub fn pod_names(n: u32) -> Vec<String> {
@@ -305,10 +306,11 @@ fn check_expect(mode: &str, e: &Expect, pods: &[String]) -> Result<(), String> {
         ("outcomes_max", &e.outcomes_max),
     ] {
         for k in map.keys() {
-            if !OUTCOMES.contains(&k.as_str()) {
+            if Outcome::parse(k).is_none() {
+                let names: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
                 return Err(format!(
                     "key `{at}.{key}.{k}`: not an outcome ({})",
-                    OUTCOMES.join(", ")
+                    names.join(", ")
                 ));
             }
         }

@@ -18,7 +18,21 @@ use tokio::task::JoinHandle;
 
 pub const POD: &str = "test-pod";
 
-/// How a `/stream` ends.
+/// What the server does with a connection it accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AtAccept {
+    /// Reads requests and answers them by path.
+    Serve,
+    /// Resets it at once (SO_LINGER 0, then close), reading nothing.
+    Rst,
+    /// Sends a FIN at once (shutdown of its write side), then reads and
+    /// drops whatever comes until the client closes (so the close sends no
+    /// RST for unread data).
+    Fin,
+}
+
+/// How a `/stream` ends (a `fin_after=N` or `rst_after=N` query parameter
+/// overrides it per request).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StreamEnd {
     Complete,
@@ -31,6 +45,7 @@ pub enum StreamEnd {
 #[derive(Debug)]
 struct State {
     stream_end: StreamEnd,
+    at_accept: AtAccept,
     open: AtomicUsize,
     /// Requests being answered now, and the most at once.
     in_flight: AtomicUsize,
@@ -60,10 +75,18 @@ impl TestServer {
     }
 
     pub async fn start_with(stream_end: StreamEnd) -> TestServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        Self::bind("127.0.0.1:0".parse().unwrap(), stream_end, AtAccept::Serve).await
+    }
+
+    /// A server on `addr` (port 0: any free port).
+    pub async fn bind(addr: SocketAddr, stream_end: StreamEnd, at_accept: AtAccept) -> TestServer {
+        let listener = TcpListener::bind(addr)
+            .await
+            .unwrap_or_else(|e| panic!("bind {addr}: {e}"));
         let addr = listener.local_addr().expect("addr");
         let state = Arc::new(State {
             stream_end,
+            at_accept,
             open: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
             peak_in_flight: AtomicUsize::new(0),
@@ -120,6 +143,19 @@ enum Next {
 }
 
 async fn handle(mut s: TcpStream, st: &State) {
+    match st.at_accept {
+        AtAccept::Serve => {}
+        AtAccept::Rst => {
+            s.set_zero_linger().expect("SO_LINGER 0");
+            return;
+        }
+        AtAccept::Fin => {
+            s.shutdown().await.expect("shutdown");
+            let mut sink = [0u8; 512];
+            while matches!(s.read(&mut sink).await, Ok(n) if n > 0) {}
+            return;
+        }
+    }
     let mut buf = Vec::new();
     let mut served = 0u32;
     while let Some(req) = read_request(&mut s, &mut buf, st).await {
@@ -211,6 +247,8 @@ async fn respond(s: &mut TcpStream, req: &Req, served: u32, st: &State) -> std::
         }
         "/stream" => return stream(s, req, st.stream_end).await,
         "/reset" => return Ok(Next::Reset),
+        // The request read, then a FIN before any answer.
+        "/fin" => return Ok(Next::Close),
         "/reset-mid" => {
             let head =
                 format!("HTTP/1.1 200 OK\r\n{SERVED_BY}\r\ncontent-length: 100\r\n\r\nslept");
@@ -218,6 +256,14 @@ async fn respond(s: &mut TcpStream, req: &Req, served: u32, st: &State) -> std::
             s.flush().await?;
             tokio::time::sleep(Duration::from_millis(20)).await;
             return Ok(Next::Reset);
+        }
+        "/fin-mid" => {
+            let head =
+                format!("HTTP/1.1 200 OK\r\n{SERVED_BY}\r\ncontent-length: 100\r\n\r\nslept");
+            s.write_all(head.as_bytes()).await?;
+            s.flush().await?;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            return Ok(Next::Close);
         }
         "/close-after-headers" => {
             let head = format!("HTTP/1.1 200 OK\r\n{SERVED_BY}\r\ncontent-length: 100\r\n\r\n");
@@ -258,6 +304,11 @@ async fn respond(s: &mut TcpStream, req: &Req, served: u32, st: &State) -> std::
 }
 
 async fn stream(s: &mut TcpStream, req: &Req, end: StreamEnd) -> std::io::Result<Next> {
+    let end = match (param(&req.path, "fin_after"), param(&req.path, "rst_after")) {
+        (Some(n), _) => StreamEnd::FinAfter(n as u32),
+        (_, Some(n)) => StreamEnd::RstAfter(n as u32),
+        _ => end,
+    };
     let secs = param(&req.path, "seconds").unwrap_or(30);
     let interval = param(&req.path, "interval_ms").unwrap_or(1000).max(1);
     let head = format!("HTTP/1.1 200 OK\r\n{SERVED_BY}\r\ntransfer-encoding: chunked\r\n\r\n");

@@ -157,10 +157,12 @@ pub fn outcome_color(o: Outcome) -> RGBColor {
     match o {
         Outcome::Ok => RGBColor(90, 130, 190),
         Outcome::Reset => RGBColor(220, 20, 20),
-        Outcome::Truncated => RGBColor(255, 140, 0),
+        Outcome::Closed => RGBColor(240, 200, 0),
         Outcome::Refused => RGBColor(150, 40, 200),
         Outcome::Timeout => RGBColor(120, 70, 20),
         Outcome::Http5xx => RGBColor(230, 0, 150),
+        Outcome::HttpStatus => RGBColor(0, 160, 160),
+        Outcome::Truncated => RGBColor(255, 140, 0),
     }
 }
 

@@ -172,6 +172,7 @@ pub(super) fn write_disruptions(
         rows.push(vec![
             r.id.clone(),
             r.outcome.to_string(),
+            r.phase.map(|x| x.as_str().to_string()).unwrap_or_default(),
             r.origin.map(|x| x.as_str().to_string()).unwrap_or_default(),
             r.pod.clone().unwrap_or_default(),
             r.path.clone(),
@@ -187,6 +188,7 @@ pub(super) fn write_disruptions(
             rows.push(vec![
                 a.request_id.clone(),
                 a.outcome.to_string(),
+                String::new(),
                 String::new(),
                 a.pod.clone().unwrap_or_default(),
                 String::new(),
@@ -207,6 +209,7 @@ pub(super) fn write_disruptions(
         &[
             "request",
             "outcome",
+            "phase",
             "origin",
             "pod",
             "path",
@@ -216,6 +219,6 @@ pub(super) fn write_disruptions(
             "after cause (ms)",
         ],
         &rows,
-        &[5, 8],
+        &[6, 9],
     );
 }
