@@ -22,8 +22,7 @@ use std::time::Duration;
 
 use harness::loadgen::LoadSpec;
 use harness::model::{Origin, Outcome, Phase, RequestRecord, RunClock};
-use harness::tools::locate;
-use harness::topology::{render, HaproxyPlacement, PodAddrs, TopologySettings};
+use harness::topology::{envoy_args, render, HaproxyPlacement, PodAddrs, TopologySettings};
 use test_server::{AtAccept, StreamEnd, TestServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -85,7 +84,6 @@ async fn health_responder(addr: SocketAddr) -> tokio::task::JoinHandle<()> {
 }
 
 async fn start_proxies() -> Proxies {
-    let tools = locate().unwrap_or_else(|e| panic!("{e}"));
     let s = TopologySettings {
         pods: 1,
         ..TopologySettings::default()
@@ -106,21 +104,16 @@ async fn start_proxies() -> Proxies {
     .unwrap();
     let health = health_responder(pod.hc()).await;
     let envoy_cfg = r.envoy_cfgs[0].to_str().unwrap().to_string();
+    let mut args = vec!["-c".to_string(), envoy_cfg];
+    args.extend(envoy_args(&s));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let envoy = spawn(
-        &tools.envoy,
-        &[
-            "-c",
-            &envoy_cfg,
-            "--disable-hot-restart",
-            "--concurrency",
-            "1",
-            "--log-level",
-            "warn",
-        ],
+        &testkit::tool("envoy", "ENVOY_BIN"),
+        &args,
         &dir.path().join("envoy.log"),
     );
     let haproxy = spawn(
-        &tools.haproxy,
+        &testkit::tool("haproxy", "HAPROXY_BIN"),
         &["-db", "-f", r.haproxy_cfg.to_str().unwrap()],
         &dir.path().join("haproxy.log"),
     );
