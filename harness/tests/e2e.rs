@@ -57,21 +57,7 @@ fn quick_s1_current_loses_the_long_request_and_graceful_loses_nothing() {
         "exit {:?}\n{stdout}\n{stderr}",
         out.status
     );
-    // The scenario's one-line plan, then the runtime chosen (and why),
-    // before anything starts.
-    let mut lines = stdout.lines();
-    assert!(
-        lines
-            .next()
-            .is_some_and(|l| l.starts_with("quick: modes current, graceful;")),
-        "the plan comes first: {stdout}"
-    );
-    assert!(
-        lines
-            .next()
-            .is_some_and(|l| l.starts_with("runtime: local")),
-        "the runtime comes second: {stdout}"
-    );
+    run_support::assert_plan_then_runtime(&stdout, "quick", "runtime: local");
     let (cur, gra) = current_and_graceful(tmp.path());
     let sc = summary(&cur);
     let sg = summary(&gra);

@@ -55,18 +55,10 @@ fn run_kept(fixture: &str, prefix: &str) -> (PathBuf, String) {
 #[test]
 fn quick_s1_on_docker_gives_the_local_verdicts_and_leaves_nothing() {
     let (kept, stdout) = run_kept(&fixture(), "e2e-docker-");
-    let mut lines = stdout.lines();
-    assert!(
-        lines
-            .next()
-            .is_some_and(|l| l.starts_with("quick: modes current, graceful;")),
-        "the plan comes first: {stdout}"
-    );
-    assert!(
-        lines
-            .next()
-            .is_some_and(|l| l.starts_with("runtime: docker (asked for with --runtime docker")),
-        "the runtime and why come second: {stdout}"
+    crate::run_support::assert_plan_then_runtime(
+        &stdout,
+        "quick",
+        "runtime: docker (asked for with --runtime docker",
     );
     assert!(stdout.contains("images:  pause "), "{stdout}");
     let (cur, gra) = current_and_graceful(&kept);

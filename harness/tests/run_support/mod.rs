@@ -163,3 +163,19 @@ pub fn processes_with_env(entry: &str) -> Vec<i32> {
         })
         .collect()
 }
+
+/// A scenario run prints its one-line plan first, then the runtime it chose
+/// and why (`runtime_prefix`), before anything starts.
+pub fn assert_plan_then_runtime(stdout: &str, scenario_id: &str, runtime_prefix: &str) {
+    let mut lines = stdout.lines();
+    assert!(
+        lines
+            .next()
+            .is_some_and(|l| l.starts_with(&format!("{scenario_id}: modes "))),
+        "the plan comes first: {stdout}"
+    );
+    assert!(
+        lines.next().is_some_and(|l| l.starts_with(runtime_prefix)),
+        "the runtime and why come second: {stdout}"
+    );
+}
