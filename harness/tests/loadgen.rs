@@ -358,10 +358,15 @@ async fn a_connection_cut_at_accept_is_told_apart(#[case] at: AtAccept, #[case] 
     let (records, _) = load_simple(server.addr, vec![spec]).await;
     assert_eq!(records.len(), 3);
     for r in &records {
-        assert_eq!(
-            (r.outcome, r.phase, r.status),
-            (outcome, Some(Phase::Head), None),
-            "{r:?}"
-        );
+        // An RST can land while the client is still in its connect step
+        // (seen: "connect: Connection reset by peer") or after it sent the
+        // request: both are the truth of that race. A FIN only shows once
+        // the client waits for the head.
+        let phases: &[Phase] = match at {
+            AtAccept::Rst => &[Phase::Connect, Phase::Head],
+            _ => &[Phase::Head],
+        };
+        assert_eq!((r.outcome, r.status), (outcome, None), "{r:?}");
+        assert!(r.phase.is_some_and(|p| phases.contains(&p)), "{r:?}");
     }
 }

@@ -252,13 +252,20 @@ impl Connector {
 /// with no io error), else something else.
 pub fn break_of(e: &hyper::Error) -> Break {
     let mut source: Option<&(dyn StdError + 'static)> = Some(e);
+    // hyper may wrap the EOF: "operation was canceled: connection closed
+    // before message completed" is a canceled error whose source is the
+    // incomplete message.
+    let mut incomplete = false;
     while let Some(s) = source {
         if let Some(io) = s.downcast_ref::<io::Error>() {
             return Break::Io(io.kind());
         }
+        incomplete |= s
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(|h| h.is_incomplete_message());
         source = s.source();
     }
-    if e.is_incomplete_message() {
+    if incomplete {
         Break::Eof
     } else {
         Break::Other
