@@ -249,26 +249,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         script(&d.join("bin/haproxy"), "echo 'HAProxy version 9.9'");
-        let t = described(
-            ToolName::Haproxy,
-            d.join("bin/haproxy"),
-            Source::ToolsDir,
-            Some(d),
-        )
-        .unwrap();
+        let describe = || {
+            described(
+                ToolName::Haproxy,
+                d.join("bin/haproxy"),
+                Source::ToolsDir,
+                Some(d),
+            )
+            .unwrap()
+        };
+        let t = describe();
         assert_eq!(
             (t.elf.clone(), t.root.clone()),
             (t.run.clone(), None),
             "no root yet"
         );
         script(&d.join("haproxy-root/usr/sbin/haproxy"), "exit 0");
-        let t = described(
-            ToolName::Haproxy,
-            d.join("bin/haproxy"),
-            Source::ToolsDir,
-            Some(d),
-        )
-        .unwrap();
+        let t = describe();
         assert_eq!(t.version, "HAProxy version 9.9");
         assert_eq!(t.elf, d.join("haproxy-root/usr/sbin/haproxy"));
         assert_eq!(t.root, Some(d.join("haproxy-root")));
