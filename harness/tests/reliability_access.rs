@@ -145,6 +145,17 @@ fn public_port_cannot_drain_and_artifacts_leak_nothing() {
         .unwrap();
     let run = dir.canonicalize().unwrap();
     let temp = std::env::temp_dir();
+    let tools: Vec<PathBuf> = [
+        "LAB_TOOLS_DIR",
+        "HAPROXY_BIN",
+        "ENVOY_BIN",
+        "BUSYBOX_BIN",
+        "CURL_BIN",
+    ]
+    .iter()
+    .filter_map(|k| std::env::var_os(k))
+    .map(PathBuf::from)
+    .collect();
     let mut all = Vec::new();
     files(&dir, &mut all);
     let mut leaks = Vec::new();
@@ -168,9 +179,12 @@ fn public_port_cannot_drain_and_artifacts_leak_nothing() {
         for p in paths_under(&text, &temp.display().to_string()) {
             // The project tree may itself live under the temp folder (a
             // fresh clone in /tmp): its paths are allowed, as under $HOME.
+            // The tools the run used are named on purpose (provenance), and
+            // the test command may have fetched them into a temp folder.
             let inside = Path::new(p).starts_with(&run)
                 || Path::new(p).starts_with(&dir)
-                || Path::new(p).starts_with(&workspace);
+                || Path::new(p).starts_with(&workspace)
+                || tools.iter().any(|t| Path::new(p).starts_with(t));
             if !inside {
                 leaks.push(format!("{name}: temporary path outside the run {p}"));
             }

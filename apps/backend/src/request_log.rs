@@ -112,6 +112,9 @@ impl Drop for RequestLog {
                 "{msg}"
             );
         }
+        // Out of the count before the line is written: whoever reads the
+        // `request` line (a test, an operator) may rely on it being gone.
+        self.shared.in_flight.fetch_sub(1, Ordering::SeqCst);
         let status = self.status.unwrap_or(CLIENT_CLOSED_REQUEST);
         tracing::info!(
             target: "request",
@@ -125,6 +128,5 @@ impl Drop for RequestLog {
             complete = self.completed,
             "request"
         );
-        self.shared.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
