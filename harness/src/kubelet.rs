@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::model::RunClock;
+use crate::model::{EventKind, RunClock, Source};
 use crate::runtime::{Exit, Proc, ProcSpec, Runtime, Signal};
 use crate::scenario::Sidecar;
 use crate::timeline::Timeline;
@@ -76,9 +76,9 @@ pub async fn terminate<R: Runtime + Sync>(
         ..Default::default()
     };
     timeline.emit(
-        "kubelet",
+        Source::Kubelet,
         Some(name),
-        "terminating",
+        EventKind::Terminating,
         format!("grace period {} s", plan.grace.as_secs_f64()),
     );
     if let Some(ep) = &plan.endpoint {
@@ -97,9 +97,9 @@ pub async fn terminate<R: Runtime + Sync>(
             .collect::<Vec<_>>()
             .join(" ");
         timeline.emit(
-            "kubelet",
+            Source::Kubelet,
             Some(name),
-            "prestop_start",
+            EventKind::PrestopStart,
             format!("{} {what}", spec.program.display()),
         );
         match rt.exec_in_pod(pod_addrs, spec.clone()).await {
@@ -111,9 +111,9 @@ pub async fn terminate<R: Runtime + Sync>(
                         rep.prestop_exit = Some(exit.code);
                         timeline.emit_at(
                             clock.ms_of(exit.at),
-                            "kubelet",
+                            Source::Kubelet,
                             Some(name),
-                            "prestop_end",
+                            EventKind::PrestopEnd,
                             format!("exit code {}", exit.code),
                         );
                     }
@@ -121,9 +121,9 @@ pub async fn terminate<R: Runtime + Sync>(
                         rep.prestop_cut_by_grace = true;
                         kill_at = grace_end + PRESTOP_EXTENSION;
                         timeline.emit(
-                            "kubelet",
+                            Source::Kubelet,
                             Some(name),
-                            "prestop_timeout",
+                            EventKind::PrestopTimeout,
                             "grace period ran out during preStop; 2 s extension granted",
                         );
                         hook_proc = Some(p);
@@ -131,7 +131,12 @@ pub async fn terminate<R: Runtime + Sync>(
                 }
             }
             Err(e) => {
-                timeline.emit("kubelet", Some(name), "prestop_failed", e.to_string());
+                timeline.emit(
+                    Source::Kubelet,
+                    Some(name),
+                    EventKind::PrestopFailed,
+                    e.to_string(),
+                );
             }
         }
     }
@@ -174,16 +179,16 @@ pub async fn terminate<R: Runtime + Sync>(
         rep.prestop_exit = Some(e.code);
         timeline.emit_at(
             clock.ms_of(e.at),
-            "kubelet",
+            Source::Kubelet,
             Some(name),
-            "prestop_end",
+            EventKind::PrestopEnd,
             format!("killed with the pod, exit code {}", e.code),
         );
     }
     timeline.emit(
-        "kubelet",
+        Source::Kubelet,
         Some(name),
-        "terminated",
+        EventKind::Terminated,
         "every container exited",
     );
     rep
@@ -194,22 +199,27 @@ fn send<R: Runtime>(rt: &R, c: &Proc, sig: Signal, timeline: &Timeline) {
         return;
     }
     let ev = if sig == Signal::Kill {
-        "sigkill"
+        EventKind::Sigkill
     } else {
-        "sigterm"
+        EventKind::Sigterm
     };
-    timeline.emit(&c.name, c.pod.as_deref(), ev, sig.name());
+    timeline.emit(Source::parse(&c.name), c.pod.as_deref(), ev, sig.name());
     if let Err(e) = rt.signal(c, sig) {
-        timeline.emit("kubelet", c.pod.as_deref(), "signal_failed", e.to_string());
+        timeline.emit(
+            Source::Kubelet,
+            c.pod.as_deref(),
+            EventKind::SignalFailed,
+            e.to_string(),
+        );
     }
 }
 
 fn record_exit(timeline: &Timeline, c: &Proc, exit: &Exit, clock: RunClock) {
     timeline.emit_at(
         clock.ms_of(exit.at),
-        &c.name,
+        Source::parse(&c.name),
         c.pod.as_deref(),
-        "exit",
+        EventKind::Exit,
         match exit.signal {
             Some(s) => format!("code {} (signal {s})", exit.code),
             None => format!("code {}", exit.code),
@@ -233,9 +243,9 @@ async fn sidecar_shutdown<R: Runtime>(
             let http = reqwest::Client::new();
             let r = http.post(&url).timeout(Duration::from_secs(2)).send().await;
             timeline.emit(
-                "envoy",
+                Source::Envoy,
                 Some(&pod.name),
-                "drain_listeners",
+                EventKind::DrainListeners,
                 match r {
                     Ok(r) => format!(
                         "pilot-agent: POST drain_listeners -> {}",
@@ -247,9 +257,9 @@ async fn sidecar_shutdown<R: Runtime>(
             tokio::time::sleep(plan.termination_drain).await;
             if pod.envoy.is_running() {
                 timeline.emit(
-                    "envoy",
+                    Source::Envoy,
                     Some(&pod.name),
-                    "envoy_stop",
+                    EventKind::EnvoyStop,
                     format!(
                         "pilot-agent stops Envoy after terminationDrainDuration {} s",
                         plan.termination_drain.as_secs_f64()
@@ -295,9 +305,9 @@ impl Endpoint {
         };
         if before != after {
             timeline.emit(
-                "endpoint",
+                Source::Endpoint,
                 Some(pod),
-                "endpoint",
+                EventKind::Endpoint,
                 format!(
                     "ready={} serving={} terminating={}",
                     after.ready(),
@@ -345,9 +355,9 @@ pub async fn run_prober(p: Prober, timeline: Timeline, cancel: CancellationToken
         .timeout(Duration::from_secs(1))
         .build()
         .expect("reqwest client without TLS always builds");
-    let (good, bad) = match p.kind {
-        "readiness" => ("ready", "unready"),
-        _ => ("live", "unlive"),
+    let kind = |ok: bool| match p.kind {
+        "readiness" => EventKind::Ready(ok),
+        _ => EventKind::Live(ok),
     };
     let mut fails = 0u32;
     let mut verdict: Option<bool> = None;
@@ -378,9 +388,9 @@ pub async fn run_prober(p: Prober, timeline: Timeline, cancel: CancellationToken
         if verdict != Some(now) {
             verdict = Some(now);
             timeline.emit(
-                "prober",
+                Source::Prober,
                 Some(&p.pod),
-                if now { good } else { bad },
+                kind(now),
                 format!("{} {detail}", p.kind),
             );
         }

@@ -7,35 +7,21 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::model::{RequestRecord, RunClock, TimelineEvent};
-
-/// Events that can end a request, in order of how directly they do.
-pub const CAUSES: &[&str] = &[
-    "server_down",
-    "server_nolb",
-    "exit",
-    "sigkill",
-    "sigterm",
-    "envoy_stop",
-    "drain_listeners",
-    "listener_closed",
-    "kill",
-    "hc_fault",
-];
+use crate::model::{Attribution, Event, EventKind, Origin, Outcome, RequestRecord, RunClock, Source};
 
 /// A cloneable handle every part of a run emits events through.
 #[derive(Clone)]
 pub struct Timeline {
     clock: RunClock,
-    events: Arc<Mutex<Vec<TimelineEvent>>>,
-    tx: Option<tokio::sync::mpsc::UnboundedSender<TimelineEvent>>,
+    events: Arc<Mutex<Vec<Event>>>,
+    tx: Option<tokio::sync::mpsc::UnboundedSender<Event>>,
 }
 
 impl Timeline {
     /// `tx` receives each event as it happens (to stream it to timeline.csv).
     pub fn new(
         clock: RunClock,
-        tx: Option<tokio::sync::mpsc::UnboundedSender<TimelineEvent>>,
+        tx: Option<tokio::sync::mpsc::UnboundedSender<Event>>,
     ) -> Self {
         Timeline {
             clock,
@@ -49,27 +35,21 @@ impl Timeline {
     }
 
     /// Records an event now.
-    pub fn emit(&self, source: &str, pod: Option<&str>, event: &str, detail: impl Into<String>) {
-        self.emit_at(self.clock.now_ms(), source, pod, event, detail);
+    pub fn emit(&self, source: Source, pod: Option<&str>, kind: EventKind, detail: impl Into<String>) {
+        self.emit_at(self.clock.now_ms(), source, pod, kind, detail);
     }
 
     /// Records an event at a known time (ms from the run's start).
     pub fn emit_at(
         &self,
         t_ms: f64,
-        source: &str,
+        source: Source,
         pod: Option<&str>,
-        event: &str,
+        kind: EventKind,
         detail: impl Into<String>,
     ) {
-        let ev = TimelineEvent {
-            t_ms,
-            source: source.to_string(),
-            pod: pod.map(str::to_string),
-            event: event.to_string(),
-            detail: detail.into(),
-        };
-        tracing::debug!(t_ms, source, pod = pod.unwrap_or("-"), event, detail = %ev.detail, "timeline");
+        let ev = Event::new(t_ms, source, pod, kind, detail);
+        tracing::debug!(t_ms, source = %ev.source, pod = pod.unwrap_or("-"), event = %ev.kind, detail = %ev.detail, "timeline");
         if let Some(tx) = &self.tx {
             let _ = tx.send(ev.clone());
         }
@@ -79,23 +59,21 @@ impl Timeline {
     }
 
     /// Every event so far, ordered by time.
-    pub fn snapshot(&self) -> Vec<TimelineEvent> {
+    pub fn snapshot(&self) -> Vec<Event> {
         let mut v = self.events.lock().map(|g| g.clone()).unwrap_or_default();
         v.sort_by(|a, b| a.t_ms.total_cmp(&b.t_ms));
         v
     }
 
-    /// The first event matching `source`/`event` (and pod when given).
-    pub fn first(&self, source: &str, event: &str, pod: Option<&str>) -> Option<TimelineEvent> {
+    /// The first event matching `source`/`kind` (and pod when given).
+    pub fn first(&self, source: &Source, kind: &EventKind, pod: Option<&str>) -> Option<Event> {
         self.snapshot().into_iter().find(|e| {
-            e.source == source && e.event == event && (pod.is_none() || e.pod.as_deref() == pod)
+            e.source == *source && e.kind == *kind && (pod.is_none() || e.pod.as_deref() == pod)
         })
     }
 }
 
-pub use crate::artifacts::Attribution;
-
-fn latest<'a>(v: &[&'a TimelineEvent]) -> Option<&'a TimelineEvent> {
+fn latest<'a>(v: &[&'a Event]) -> Option<&'a Event> {
     v.iter().copied().max_by(|a, b| a.t_ms.total_cmp(&b.t_ms))
 }
 
@@ -117,40 +95,38 @@ fn when_text(delta_ms: f64) -> String {
 /// Attributes a disruption to the nearest preceding cause on the timeline:
 /// the latest cause event at or before the request's end (plus a small
 /// observation lag), preferring events of the request's pod.
-pub fn attribute(req: &RequestRecord, events: &[TimelineEvent]) -> Attribution {
+pub fn attribute(req: &RequestRecord, events: &[Event]) -> Attribution {
     let end = req.end_ms;
-    let same_pod = |e: &&TimelineEvent| req.pod.is_none() || e.pod == req.pod;
-    let causes: Vec<&TimelineEvent> = events
+    let same_pod = |e: &&Event| req.pod.is_none() || e.pod == req.pod;
+    let causes: Vec<&Event> = events
         .iter()
-        .filter(|e| CAUSES.contains(&e.event.as_str()))
+        .filter(|e| e.is_cause())
         .filter(same_pod)
         .collect();
     // Causes up to the end, plus one observed a little late (a log line is
     // read a few ms after HAProxy wrote it, the client may see the cut first).
-    let window: Vec<&TimelineEvent> = causes
+    let window: Vec<&Event> = causes
         .iter()
         .copied()
         .filter(|e| e.t_ms <= end + LATE_CAUSE_MS)
         .collect();
     // What can have made this outcome, most direct first.
-    let recent_lb = |e: &&TimelineEvent| {
-        (e.event == "server_down" || e.event == "server_nolb") && end - e.t_ms <= 500.0
-    };
-    let preferred: Vec<&TimelineEvent> = match req.origin {
+    let recent_lb = |e: &&Event| e.kind.is_lb_release() && end - e.t_ms <= 500.0;
+    let preferred: Vec<&Event> = match req.origin {
         // Envoy answered itself: its upstream (the backend) went away.
-        Some(crate::model::Origin::Envoy) => window
+        Some(Origin::Envoy) => window
             .iter()
             .copied()
-            .filter(|e| e.source == "backend" && e.t_ms <= end)
+            .filter(|e| e.source == Source::Backend && e.t_ms <= end)
             .collect(),
         _ => window.iter().copied().filter(recent_lb).collect(),
     };
     let chosen = latest(&preferred).or_else(|| {
-        let direct = |strict: bool| -> Vec<&TimelineEvent> {
+        let direct = |strict: bool| -> Vec<&Event> {
             window
                 .iter()
                 .copied()
-                .filter(|e| e.event != "drain_listeners" && (!strict || e.t_ms <= end))
+                .filter(|e| e.kind != EventKind::DrainListeners && (!strict || e.t_ms <= end))
                 .collect()
         };
         latest(&direct(true))
@@ -176,7 +152,7 @@ pub fn attribute(req: &RequestRecord, events: &[TimelineEvent]) -> Attribution {
                     when_text(delta),
                     e.source,
                     who,
-                    e.event,
+                    e.kind,
                     if e.detail.is_empty() {
                         String::new()
                     } else {
@@ -202,16 +178,12 @@ pub fn attribute(req: &RequestRecord, events: &[TimelineEvent]) -> Attribution {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Origin, Outcome, RequestKind};
+    use crate::model::RequestKind;
 
-    fn ev(t: f64, source: &str, pod: &str, event: &str) -> TimelineEvent {
-        TimelineEvent {
-            t_ms: t,
-            source: source.into(),
-            pod: Some(pod.into()),
-            event: event.into(),
-            detail: String::new(),
-        }
+    fn ev(t: f64, source: &str, pod: &str, event: &str) -> Event {
+        let source = Source::parse(source);
+        let kind = EventKind::parse(&source, event, "");
+        Event::new(t, source, Some(pod), kind, "")
     }
 
     fn req(end: f64, pod: Option<&str>) -> RequestRecord {

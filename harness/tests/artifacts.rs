@@ -7,10 +7,12 @@ use std::path::Path;
 use harness::artifacts::csv::{REQUESTS_HEADER, SAMPLES_HEADER, TIMELINE_HEADER};
 use harness::artifacts::{
     names, plot_png, plot_svg, read_requests, read_samples, read_timeline, write_report,
-    Attribution, DrainStep, LatencyStats, RequestsWriter, RunDir, SamplesWriter, Summary, Tally,
+    DrainStep, LatencyStats, RequestsWriter, RunDir, SamplesWriter, Summary, Tally,
     TimelineWriter,
 };
-use harness::model::{Origin, Outcome, Phase, RequestKind, RequestRecord, Sample, TimelineEvent};
+use harness::model::{
+    Attribution, Event, EventKind, Origin, Outcome, Phase, RequestKind, RequestRecord, Sample, Source,
+};
 
 fn request(
     i: u64,
@@ -54,19 +56,16 @@ fn request(
     }
 }
 
-fn ev(t_ms: f64, source: &str, pod: Option<&str>, event: &str, detail: &str) -> TimelineEvent {
-    TimelineEvent {
-        t_ms,
-        source: source.into(),
-        pod: pod.map(Into::into),
-        event: event.into(),
-        detail: detail.into(),
-    }
+/// An event as a `timeline.csv` row names it.
+fn ev(t_ms: f64, source: &str, pod: Option<&str>, event: &str, detail: &str) -> Event {
+    let source = Source::parse(source);
+    let kind = EventKind::parse(&source, event, detail);
+    Event::new(t_ms, source, pod, kind, detail)
 }
 
 /// An s1-like run: steady load on two pods, a 60 s request on pod-a, pod-a
 /// terminated at 5 s, HAProxy marks it DOWN at 9.9 s and kills 3 requests.
-fn synthetic_run(dir: &Path) -> (Vec<RequestRecord>, Vec<TimelineEvent>, Vec<Sample>) {
+fn synthetic_run(dir: &Path) -> (Vec<RequestRecord>, Vec<Event>, Vec<Sample>) {
     let mut reqs = vec![request(
         0,
         RequestKind::Long,
@@ -348,9 +347,9 @@ fn a_synthetic_run_renders_plots_and_report() {
     s.versions.insert("haproxy".into(), "2.6.12".into());
     s.drain.steps = timeline
         .iter()
-        .filter(|e| e.source == "drain")
+        .filter(|e| e.source == Source::Drain)
         .map(|e| DrainStep {
-            step: e.event.clone(),
+            step: e.kind.to_string(),
             t_ms: e.t_ms,
         })
         .collect();

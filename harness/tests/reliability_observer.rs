@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 mod run_support;
 
 use run_support::{spawn_lines, wait_exit, wait_for_line};
+use harness::model::{EventKind, Source};
 
 fn run_dir(root: &Path) -> PathBuf {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -69,9 +70,9 @@ fn a_vanished_runtime_api_is_a_recorded_gap_and_the_run_goes_on() {
     assert_eq!(summary["interrupted"], false, "{summary}");
     assert_eq!(summary["verdict"], "pass", "{summary}");
     let tl = harness::artifacts::read_timeline(&dir).unwrap();
-    let at = |ev: &str| tl.iter().find(|e| e.event == ev).map(|e| e.t_ms);
-    let gap = at("observer_gap").expect("observer_gap on the timeline");
-    let resumed = at("observer_resumed").expect("observer_resumed on the timeline");
+    let at = |ev: EventKind| tl.iter().find(|e| e.kind == ev).map(|e| e.t_ms);
+    let gap = at(EventKind::ObserverGap).expect("observer_gap on the timeline");
+    let resumed = at(EventKind::ObserverResumed).expect("observer_resumed on the timeline");
     assert!(resumed - gap >= 3000.0, "gap {gap} .. {resumed}");
     let samples = harness::artifacts::read_samples(&dir).unwrap();
     let before = samples
@@ -102,7 +103,7 @@ fn a_vanished_runtime_api_is_a_recorded_gap_and_the_run_goes_on() {
         made_up.is_empty(),
         "a status made up during the gap {gap}..{resumed}: {made_up:?}\n{:?}",
         tl.iter()
-            .filter(|e| e.source == "harness")
+            .filter(|e| e.source == Source::Harness)
             .collect::<Vec<_>>()
     );
     // hc and Envoy kept being sampled through the gap.

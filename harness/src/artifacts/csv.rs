@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 
 use super::rundir::persist_rename;
 use super::{names, ArtifactsError};
-use crate::model::{Origin, Outcome, Phase, RequestKind, RequestRecord, Sample, TimelineEvent};
+use crate::model::{Event, Origin, Outcome, Phase, RequestKind, RequestRecord, Sample};
 
 /// The columns of `requests.csv`, in order.
 pub const REQUESTS_HEADER: [&str; 18] = [
@@ -163,12 +163,12 @@ impl TimelineWriter {
         PartWriter::create(run_dir, names::TIMELINE, &TIMELINE_HEADER).map(Self)
     }
 
-    pub fn write(&mut self, e: &TimelineEvent) -> Result<(), ArtifactsError> {
+    pub fn write(&mut self, e: &Event) -> Result<(), ArtifactsError> {
         self.0.row([
             ms(e.t_ms),
-            e.source.clone(),
+            e.source.to_string(),
             opt(&e.pod),
-            e.event.clone(),
+            e.kind.to_string(),
             e.detail.clone(),
         ])
     }
@@ -231,9 +231,6 @@ struct RequestRow {
 /// An outcome by the name `requests.csv` and summary.json use
 /// (`Outcome::as_str`), also accepting `http5xx`.
 pub fn parse_outcome(s: &str) -> Option<Outcome> {
-    if s == "http5xx" {
-        return Some(Outcome::Http5xx);
-    }
     Outcome::parse(s)
 }
 
@@ -274,7 +271,7 @@ pub fn read_requests(run_dir: &Path) -> Result<Vec<RequestRecord>, ArtifactsErro
 }
 
 /// Reads `timeline.csv` (or its `.part`).
-pub fn read_timeline(run_dir: &Path) -> Result<Vec<TimelineEvent>, ArtifactsError> {
+pub fn read_timeline(run_dir: &Path) -> Result<Vec<Event>, ArtifactsError> {
     read_rows(run_dir, names::TIMELINE, &TIMELINE_HEADER)
 }
 

@@ -25,7 +25,7 @@ pub use plot::{plot_png, plot_svg};
 pub use report::write_report;
 pub use rundir::{write_atomic, RunDir};
 pub use summary::{
-    Attribution, DrainStep, DrainSummary, ExpectationResult, Summary, Tally, Verdict,
+    DrainStep, DrainSummary, ExpectationResult, Summary, Tally, Verdict,
 };
 
 /// File names inside a run folder (DESIGN §3.7).

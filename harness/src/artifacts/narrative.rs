@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use super::report::esc;
 use super::summary::Summary;
-use crate::model::{RequestKind, RequestRecord, TimelineEvent};
+use crate::model::{RequestKind, RequestRecord, Event};
 
 fn s_of<'a>(v: &'a toml::Value, key: &str) -> Option<&'a toml::Value> {
     v.get(key)
@@ -228,33 +228,20 @@ pub fn what_happened(s: Option<&Summary>, requests: &[RequestRecord]) -> Vec<Str
     out
 }
 
-/// Events worth a line in the key-moments list.
-const KEY_EVENTS: [&str; 9] = [
-    "terminating",
-    "prestop_start",
-    "prestop_end",
-    "close-lb",
-    "server_down",
-    "server_nolb",
-    "sigterm",
-    "sigkill",
-    "terminated",
-];
-
 /// The key moments of the timeline (first of each event per pod), escaped.
-pub fn key_moments(timeline: &[TimelineEvent]) -> Vec<String> {
+pub fn key_moments(timeline: &[Event]) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
     timeline
         .iter()
-        .filter(|e| KEY_EVENTS.contains(&e.event.as_str()))
-        .filter(|e| seen.insert((e.pod.clone(), e.event.clone())))
+        .filter(|e| e.is_key_moment())
+        .filter(|e| seen.insert((e.pod.clone(), e.kind.clone())))
         .map(|e| {
             format!(
                 "{:.2} s: {} {} {}{}",
                 e.t_ms / 1000.0,
-                esc(&e.source),
+                esc(&e.source.as_str()),
                 esc(e.pod.as_deref().unwrap_or("")),
-                esc(&e.event),
+                esc(e.kind.as_str()),
                 if e.detail.is_empty() {
                     String::new()
                 } else {

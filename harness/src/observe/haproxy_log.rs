@@ -114,20 +114,6 @@ fn parse_keyed(line: &str) -> RequestLog {
     r
 }
 
-/// Maps HAProxy's state words to the timeline's event names.
-pub fn state_event(state: &str) -> &'static str {
-    let s = state.to_ascii_lowercase();
-    if s.starts_with("down") || s.contains("going down") {
-        "server_down"
-    } else if s.starts_with("up") {
-        "server_up"
-    } else if s.contains("stopping") || s.contains("nolb") || s.contains("drain") {
-        "server_nolb"
-    } else {
-        "server_state"
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,7 +125,10 @@ mod tests {
             LogLine::ServerState { server, state, .. } => {
                 assert_eq!(server, "pod-a");
                 assert_eq!(state, "DOWN");
-                assert_eq!(state_event(&state), "server_down");
+                assert_eq!(
+                    crate::model::ServerState::of_log(&state),
+                    crate::model::ServerState::Down
+                );
             }
             other => panic!("{other:?}"),
         }

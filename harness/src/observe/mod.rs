@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
-use crate::model::Sample;
+use crate::model::{EventKind, Sample, ServerState, Source};
 use crate::timeline::Timeline;
 
 /// Where the observers find one pod.
@@ -67,9 +67,9 @@ pub async fn run(
                 // At the tick's time, so the gap lines up with its samples.
                 timeline.emit_at(
                     t_ms,
-                    "harness",
+                    Source::Harness,
                     None,
-                    "observer_gap",
+                    EventKind::ObserverGap,
                     format!("haproxy runtime API: {e}"),
                 );
             }
@@ -77,9 +77,9 @@ pub async fn run(
                 haproxy_gap = false;
                 timeline.emit_at(
                     t_ms,
-                    "harness",
+                    Source::Harness,
                     None,
-                    "observer_resumed",
+                    EventKind::ObserverResumed,
                     "haproxy runtime API",
                 );
             }
@@ -94,9 +94,9 @@ pub async fn run(
                     let from = last_hc.insert(pod.name.clone(), s.clone());
                     timeline.emit_at(
                         t_ms,
-                        "hc",
+                        Source::Hc,
                         Some(&pod.name),
-                        "state",
+                        EventKind::State,
                         format!("{} -> {s}", from.as_deref().unwrap_or("?")),
                     );
                 }
@@ -106,9 +106,9 @@ pub async fn run(
                     let from = last_lb.insert(pod.name.clone(), s.clone());
                     timeline.emit_at(
                         t_ms,
-                        "haproxy",
+                        Source::HAPROXY,
                         Some(&pod.name),
-                        "status",
+                        EventKind::Status(ServerState::parse(s)),
                         format!(
                             "{} -> {s} (runtime API poll)",
                             from.as_deref().unwrap_or("?")

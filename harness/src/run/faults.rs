@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use crate::apps::Apps;
+use crate::model::{EventKind, Source};
 use crate::kubelet::{self, PodContainers, Termination, TerminationReport};
 use crate::runtime::docker_pod::{self, LabRuntime};
 use crate::runtime::{Pod, PodLaunch, PodTees, Runtime, Signal};
@@ -78,9 +79,9 @@ impl FaultRunner {
                 let sig = signal_of(&signal);
                 let r = self.rt.signal(proc, sig);
                 self.timeline.emit(
-                    "fault",
+                    Source::Fault,
                     Some(&pod),
-                    "kill",
+                    EventKind::Kill,
                     match r {
                         Ok(()) => format!("{signal} to {process}"),
                         Err(e) => format!("{signal} to {process} failed: {e}"),
@@ -89,11 +90,11 @@ impl FaultRunner {
                 Ok(Vec::new())
             }
             FaultAction::HcFault(p) => {
-                self.hc_post(&p, "/fault", "hc_fault").await?;
+                self.hc_post(&p, "/fault", EventKind::HcFault).await?;
                 Ok(Vec::new())
             }
             FaultAction::HcReopen(p) => {
-                self.hc_post(&p, "/reopen", "hc_reopen").await?;
+                self.hc_post(&p, "/reopen", EventKind::HcReopen).await?;
                 Ok(Vec::new())
             }
             FaultAction::Rolling { pods, pause } => {
@@ -126,7 +127,7 @@ impl FaultRunner {
         Ok(kubelet::terminate(&self.rt, &containers, &pod.addrs, plan, &self.timeline).await)
     }
 
-    async fn hc_post(&self, name: &str, path: &str, event: &str) -> anyhow::Result<()> {
+    async fn hc_post(&self, name: &str, path: &str, event: EventKind) -> anyhow::Result<()> {
         let pod = self.pod(name)?;
         let url = format!("{}{path}", pod.addrs.hc_admin_url());
         let http = reqwest::Client::builder()
@@ -153,7 +154,7 @@ impl FaultRunner {
             }
             Err(e) => format!("POST {path} failed: {e}"),
         };
-        self.timeline.emit("fault", Some(name), event, detail);
+        self.timeline.emit(Source::Fault, Some(name), event, detail);
         Ok(())
     }
 
@@ -180,9 +181,9 @@ impl FaultRunner {
             .await
             .with_context(|| format!("restarting {name}"))?;
         self.timeline.emit(
-            "harness",
+            Source::Harness,
             Some(name),
-            "pod_restarted",
+            EventKind::PodRestarted,
             "ready again at the same address",
         );
         if let Some(ep) = self.plans.get(name).and_then(|p| p.endpoint.as_ref()) {
@@ -196,9 +197,9 @@ impl FaultRunner {
             if let Ok(m) = crate::observe::show_stat(&rl.haproxy_socket, "be_app").await {
                 if m.get(name).map(String::as_str) == Some("UP") {
                     self.timeline.emit(
-                        "harness",
+                        Source::Harness,
                         Some(name),
-                        "lb_readmitted",
+                        EventKind::LbReadmitted,
                         "HAProxy has the restarted pod UP",
                     );
                     return Ok(());

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use crate::artifacts::RunDir;
+use crate::model::{EventKind, Source};
 use crate::runtime;
 use crate::runtime::docker_pod::{self, LabRuntime};
 use crate::scenario::Scenario;
@@ -35,17 +36,13 @@ pub(super) async fn start_extra_haproxies(
     settings: &TopologySettings,
     pods: &[topology::PodAddrs],
 ) -> anyhow::Result<()> {
-    const NAMES: [&str; 4] = ["haproxy", "haproxy2", "haproxy3", "haproxy4"];
-    for (i, name) in NAMES
-        .iter()
-        .enumerate()
-        .take(sc.topology.haproxies as usize)
-        .skip(1)
-    {
+    for i in 1..sc.topology.haproxies as usize {
+        let source = Source::Haproxy(i as u8 + 1);
+        let name = source.as_str();
         let mut s = settings.clone();
         // Each checker's own source address, so hc counts its refusals
         // apart: on docker its container address is already its own.
-        let (source, frontend_addr, docker_ip) = match rt {
+        let (check_from, frontend_addr, docker_ip) = match rt {
             LabRuntime::Local(_) => (
                 Some(std::net::Ipv4Addr::new(127, 0, pod_net(), 200 + i as u8)),
                 free_loopback_port()?,
@@ -60,13 +57,13 @@ pub(super) async fn start_extra_haproxies(
                 )
             }
         };
-        s.haproxy.source = source;
+        s.haproxy.source = check_from;
         if let Some(inter) = sc.topology.extra_haproxy_inter {
             s.haproxy.inter_ms = inter.ms();
         }
         let place = HaproxyPlacement {
             frontend_addr,
-            stats_socket: super::setup::stats_socket(dir, rt, name)?,
+            stats_socket: super::setup::stats_socket(dir, rt, &name)?,
         };
         let cfg = dir.config_dir().join(format!("haproxy-{}.cfg", i + 1));
         let text = topology::render_haproxy(&s, pods, &place)?;
@@ -76,7 +73,7 @@ pub(super) async fn start_extra_haproxies(
             envoy_cfgs: vec![],
             stats_socket: place.stats_socket.clone(),
         };
-        let tee = super::lines::haproxy_tee(timeline.clone(), haproxy_requests.clone(), name);
+        let tee = super::lines::haproxy_tee(timeline.clone(), haproxy_requests.clone(), source);
         let lb = docker_pod::start_any_haproxy(
             rt,
             &env.tools,
@@ -86,13 +83,13 @@ pub(super) async fn start_extra_haproxies(
             Duration::from_secs(10),
         )
         .await
-        .with_context(|| format!("starting {}", *name))?;
+        .with_context(|| format!("starting {name}"))?;
         wait_checks_passed(&lb.stats_socket, pods, sc).await?;
         timeline.emit(
-            "harness",
+            Source::Harness,
             None,
-            "lb_ready",
-            format!("{}: first checks passed on every pod", *name),
+            EventKind::LbReady,
+            format!("{name}: first checks passed on every pod"),
         );
     }
     Ok(())

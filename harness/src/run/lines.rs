@@ -7,6 +7,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use crate::model::{EventKind, ServerState, Source};
 use crate::observe::haproxy_log::{self, LogLine};
 use crate::runtime::LineSink;
 use crate::timeline::Timeline;
@@ -25,9 +26,9 @@ pub fn drain_tee(timeline: Timeline, pod: String) -> LineSink {
             if let Some((event, detail)) = drain_event(&line) {
                 timeline.emit_at(
                     timeline.clock().ms_of(at),
-                    "drain",
+                    Source::Drain,
                     Some(&pod),
-                    &event,
+                    EventKind::Step(event),
                     detail,
                 );
             }
@@ -59,11 +60,7 @@ pub fn drain_event(line: &str) -> Option<(String, String)> {
 /// which keeps only the last [`KEEP_REQUEST_LINES`] of them (a record looks
 /// its line up within a second of it: the map must not grow with the run).
 /// `source` names the HAProxy on the timeline (`haproxy`, `haproxy2`, ...).
-pub fn haproxy_tee(
-    timeline: Timeline,
-    requests: HaproxyRequests,
-    source: &'static str,
-) -> LineSink {
+pub fn haproxy_tee(timeline: Timeline, requests: HaproxyRequests, source: Source) -> LineSink {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Instant, String)>();
     tokio::spawn(async move {
         let mut order: VecDeque<(Instant, String)> = VecDeque::new();
@@ -79,10 +76,10 @@ pub fn haproxy_tee(
                     state,
                     detail,
                 } => {
-                    let ev = haproxy_log::state_event(&state);
+                    let ev = EventKind::Server(ServerState::of_log(&state));
                     timeline.emit_at(
                         timeline.clock().ms_of(at),
-                        source,
+                        source.clone(),
                         Some(&server),
                         ev,
                         format!("{state}: {detail}"),

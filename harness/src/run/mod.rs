@@ -26,7 +26,7 @@ use crate::apps::Apps;
 use crate::artifacts::{self, RunDir, SamplesWriter, Summary, TimelineWriter};
 use crate::kubelet;
 use crate::loadgen;
-use crate::model::{RunClock, Sample, TimelineEvent};
+use crate::model::{Event, EventKind, RunClock, Sample, Source};
 use crate::progress::Progress;
 use crate::runtime::docker::DockerRuntime;
 use crate::runtime::docker_pod::LabRuntime;
@@ -96,7 +96,7 @@ pub async fn run_mode(env: &RunEnv, sc: &Scenario, mode_name: &str) -> anyhow::R
     summary.write(dir.path())?;
 
     // Streams: timeline and samples go to their CSVs as they happen.
-    let (tl_tx, tl_rx) = tokio::sync::mpsc::unbounded_channel::<TimelineEvent>();
+    let (tl_tx, tl_rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
     let (s_tx, s_rx) = tokio::sync::mpsc::unbounded_channel::<Sample>();
     let (r_tx, r_rx) = tokio::sync::mpsc::unbounded_channel();
     let writers_stop = CancellationToken::new();
@@ -114,9 +114,9 @@ pub async fn run_mode(env: &RunEnv, sc: &Scenario, mode_name: &str) -> anyhow::R
     ));
     let timeline = Timeline::new(clock, Some(tl_tx));
     timeline.emit(
-        "harness",
+        Source::Harness,
         None,
-        "run_start",
+        EventKind::RunStart,
         format!("{} {mode_name}: {}", sc.id, mode.about),
     );
     let haproxy_requests: HaproxyRequests = Arc::new(Mutex::new(HashMap::new()));
@@ -164,9 +164,9 @@ pub async fn run_mode(env: &RunEnv, sc: &Scenario, mode_name: &str) -> anyhow::R
     progress.phase("teardown");
     rt.teardown().await;
     timeline.emit(
-        "harness",
+        Source::Harness,
         None,
-        "teardown",
+        EventKind::Teardown,
         "every process of the run ended",
     );
 
@@ -284,9 +284,9 @@ async fn drive(
     let specs = setup::load_specs(sc, t_load);
     timeline.emit_at(
         t_load,
-        "loadgen",
+        Source::Loadgen,
         None,
-        "load_start",
+        EventKind::LoadStart,
         format!("{} generators", specs.len()),
     );
     let load_cancel = cancel.child_token();
@@ -371,17 +371,17 @@ fn start_load(
         match crate::runtime::netns::spawn_in_netns(pid, move || loadgen::run(c, clock, r, k)) {
             Ok(rx) => {
                 timeline.emit(
-                    "loadgen",
+                    Source::Loadgen,
                     None,
-                    "load_netns",
+                    EventKind::LoadNetns,
                     format!("sending from inside HAProxy's network namespace (pid {pid})"),
                 );
                 return tokio::spawn(async move { rx.await.unwrap_or_default() });
             }
             Err(e) => timeline.emit(
-                "loadgen",
+                Source::Loadgen,
                 None,
-                "load_netns",
+                EventKind::LoadNetns,
                 format!("sending from the host through the run's bridge: {e}"),
             ),
         }

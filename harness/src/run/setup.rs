@@ -14,7 +14,7 @@ use anyhow::Context;
 use crate::artifacts::{self, DrainStep, RunDir, Summary};
 use crate::kubelet::Prober;
 use crate::loadgen::LoadSpec;
-use crate::model::TimelineEvent;
+use crate::model::{Event, EventKind, Source};
 use crate::observe::{ObserveConfig, PodTarget};
 use crate::runtime::docker_pod::{self, LabRuntime};
 use crate::runtime::{Pod, PodLaunch, PodTees};
@@ -147,14 +147,14 @@ pub async fn start_topology(
             .await
             .with_context(|| format!("starting {}", addrs.name))?;
         timeline.emit(
-            "harness",
+            Source::Harness,
             Some(&addrs.name),
-            "pod_ready",
+            EventKind::PodReady,
             format!("{}", addrs.ip),
         );
         started.push(pod);
     }
-    let tee = super::lines::haproxy_tee(timeline.clone(), haproxy_requests.clone(), "haproxy");
+    let tee = super::lines::haproxy_tee(timeline.clone(), haproxy_requests.clone(), Source::HAPROXY);
     let haproxy = docker_pod::start_any_haproxy(
         rt,
         &env.tools,
@@ -165,12 +165,12 @@ pub async fn start_topology(
     )
     .await
     .context("starting HAProxy")?;
-    timeline.emit("harness", None, "haproxy_ready", frontend.to_string());
+    timeline.emit(Source::Harness, None, EventKind::HaproxyReady, frontend.to_string());
     super::lbs::wait_checks_passed(&haproxy.stats_socket, &pods, sc).await?;
     timeline.emit(
-        "harness",
+        Source::Harness,
         None,
-        "lb_ready",
+        EventKind::LbReady,
         "HAProxy's first checks passed on every pod",
     );
     super::lbs::start_extra_haproxies(
@@ -366,7 +366,7 @@ pub fn load_specs(sc: &Scenario, t_load: f64) -> Vec<LoadSpec> {
 }
 
 /// timeline.csv in time order (events observed late were streamed out of order).
-pub fn rewrite_timeline_sorted(dir: &Path, events: &[TimelineEvent]) {
+pub fn rewrite_timeline_sorted(dir: &Path, events: &[Event]) {
     if let Ok(mut w) = artifacts::TimelineWriter::create(dir) {
         for e in events {
             let _ = w.write(e);
@@ -381,7 +381,7 @@ pub fn finish_summary(
     sc: &Scenario,
     mode: &Mode,
     records: Option<RecordsResult>,
-    events: &[TimelineEvent],
+    events: &[Event],
     facts: Option<&DriveFacts>,
     interrupted: bool,
 ) {
@@ -415,10 +415,18 @@ pub fn finish_summary(
     summary.drain.steps = events
         .iter()
         .filter(|e| {
-            e.source == "drain" || (e.source == "kubelet" && e.event.starts_with("prestop"))
+            e.source == Source::Drain
+                || (e.source == Source::Kubelet
+                    && matches!(
+                        e.kind,
+                        EventKind::PrestopStart
+                            | EventKind::PrestopEnd
+                            | EventKind::PrestopTimeout
+                            | EventKind::PrestopFailed
+                    ))
         })
         .map(|e| DrainStep {
-            step: format!("{} {}", e.source, e.event),
+            step: format!("{} {}", e.source, e.kind),
             t_ms: e.t_ms,
         })
         .collect();

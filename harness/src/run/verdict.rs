@@ -5,16 +5,17 @@
 
 use std::collections::BTreeMap;
 
-use crate::artifacts::{Attribution, ExpectationResult};
+use crate::artifacts::ExpectationResult;
+use crate::model::Attribution;
 use crate::kubelet::TerminationReport;
-use crate::model::{RequestRecord, TimelineEvent};
+use crate::model::{Event, EventKind, RequestRecord, Source};
 use crate::scenario::{EventPattern, Expect, Load, Scenario};
 
 /// The facts a verdict is made of.
 pub struct RunFacts<'a> {
     pub disruptions: u64,
     pub long: &'a [RequestRecord],
-    pub timeline: &'a [TimelineEvent],
+    pub timeline: &'a [Event],
     pub steady_p99_ms: Option<f64>,
     pub prestop_ms: Option<f64>,
     /// Counts by outcome name.
@@ -273,47 +274,40 @@ fn judge_more(expect: &Expect, f: &RunFacts<'_>, push: &mut impl FnMut(&str, boo
 /// The first event at or after `after` matching `pattern` (and `pod`, when
 /// the event has one).
 pub fn find_event<'a>(
-    timeline: &'a [TimelineEvent],
+    timeline: &'a [Event],
     pattern: &str,
     pod: Option<&str>,
     after: f64,
-) -> Option<&'a TimelineEvent> {
+) -> Option<&'a Event> {
     let p = EventPattern::parse(pattern)?;
     timeline.iter().find(|e| {
         e.t_ms >= after
-            && p.matches(&e.source, &e.event, &e.detail)
+            && p.matches(&e.source.as_str(), e.kind.as_str(), &e.detail)
             && (pod.is_none() || e.pod.is_none() || e.pod.as_deref() == pod)
     })
 }
 
 /// How long after close-lb HAProxy let `pod` go: its log's DOWN/NOLB line,
 /// or the runtime API showing DOWN, NOLB, DRAIN or MAINT, whichever first.
-pub fn lb_release_after_close_lb(events: &[TimelineEvent], pod: &str) -> Option<f64> {
+pub fn lb_release_after_close_lb(events: &[Event], pod: &str) -> Option<f64> {
     let c = close_lb_ms(events)?;
     events
         .iter()
-        .filter(|e| e.source == "haproxy" && e.pod.as_deref() == Some(pod) && e.t_ms >= c)
-        .find(|e| {
-            e.event == "server_down"
-                || e.event == "server_nolb"
-                || (e.event == "status"
-                    && ["-> DOWN", "-> NOLB", "-> DRAIN", "-> MAINT"]
-                        .iter()
-                        .any(|s| e.detail.contains(s)))
-        })
+        .filter(|e| e.source == Source::HAPROXY && e.pod.as_deref() == Some(pod) && e.t_ms >= c)
+        .find(|e| e.kind.is_lb_release())
         .map(|e| e.t_ms - c)
 }
 
 /// When hc was told to close the LB: drain's `hc_close_lb` step, else hc's
 /// observed move to CLOSING (either naming).
-pub fn close_lb_ms(timeline: &[TimelineEvent]) -> Option<f64> {
+pub fn close_lb_ms(timeline: &[Event]) -> Option<f64> {
     timeline
         .iter()
-        .find(|e| e.source == "drain" && e.event == "hc_close_lb")
+        .find(|e| e.source == Source::Drain && e.kind == EventKind::Step("hc_close_lb".into()))
         .or_else(|| {
             timeline.iter().find(|e| {
-                e.source == "hc"
-                    && e.event == "state"
+                e.source == Source::Hc
+                    && e.kind == EventKind::State
                     && (e.detail.ends_with("CLOSING") || e.detail.ends_with("DRAINED_WAIT_LB"))
             })
         })

@@ -17,7 +17,7 @@ use plotters::prelude::*;
 use super::csv::{read_requests, read_samples, read_timeline};
 use super::rundir::{persist_rename, write_atomic};
 use super::{names, ArtifactsError};
-use crate::model::{Outcome, RequestRecord, Sample, TimelineEvent};
+use crate::model::{Event, Outcome, RequestRecord, Sample, Source};
 
 mod panels;
 use panels::{draw_active, draw_bands, draw_event_labels, draw_latency};
@@ -27,18 +27,6 @@ const WIDTH: u32 = 1600;
 /// Left label area, the same for every panel so their x axes line up.
 pub(super) const Y_LABEL_AREA: u32 = 90;
 pub(super) const MARGIN: u32 = 12;
-/// Timeline events drawn as vertical marks (plus every `drain` event).
-pub const MARKED_EVENTS: [&str; 9] = [
-    "terminating",
-    "prestop_start",
-    "prestop_end",
-    "sigterm",
-    "sigkill",
-    "exit",
-    "server_down",
-    "server_up",
-    "server_nolb",
-];
 
 /// Registers the bundled font as `sans-serif` (once per process).
 pub fn register_fonts() {
@@ -55,7 +43,7 @@ pub fn register_fonts() {
 pub struct PlotData {
     pub title: String,
     pub requests: Vec<RequestRecord>,
-    pub timeline: Vec<TimelineEvent>,
+    pub timeline: Vec<Event>,
     pub samples: Vec<Sample>,
 }
 
@@ -189,29 +177,29 @@ pub(super) const POD_COLORS: [RGBColor; 6] = [
     RGBColor(23, 190, 207),
 ];
 
-pub(super) fn source_color(source: &str) -> RGBColor {
+pub(super) fn source_color(source: &Source) -> RGBColor {
     match source {
-        "kubelet" => RGBColor(170, 0, 0),
-        "drain" => RGBColor(0, 90, 200),
-        "haproxy" => RGBColor(120, 0, 160),
+        Source::Kubelet => RGBColor(170, 0, 0),
+        Source::Drain => RGBColor(0, 90, 200),
+        Source::Haproxy(1) => RGBColor(120, 0, 160),
         _ => RGBColor(60, 60, 60),
     }
 }
 
 /// The events drawn as vertical marks, in time order.
-pub fn marked_events(timeline: &[TimelineEvent]) -> Vec<&TimelineEvent> {
-    let mut v: Vec<&TimelineEvent> = timeline
+pub fn marked_events(timeline: &[Event]) -> Vec<&Event> {
+    let mut v: Vec<&Event> = timeline
         .iter()
-        .filter(|e| e.source == "drain" || MARKED_EVENTS.contains(&e.event.as_str()))
+        .filter(|e| e.is_marked())
         .collect();
     v.sort_by(|a, b| a.t_ms.total_cmp(&b.t_ms));
     v
 }
 
-pub(super) fn event_label(e: &TimelineEvent) -> String {
+pub(super) fn event_label(e: &Event) -> String {
     match &e.pod {
-        Some(p) => format!("{} {}", p, e.event),
-        None => format!("{} {}", e.source, e.event),
+        Some(p) => format!("{} {}", p, e.kind),
+        None => format!("{} {}", e.source, e.kind),
     }
 }
 

@@ -14,11 +14,11 @@ use super::{
     e2s, event_label, outcome_color, pods, source_color, state_color, DrawResult, PlotData, MARGIN,
     POD_COLORS, Y_LABEL_AREA,
 };
-use crate::model::{Outcome, RequestRecord, Sample, TimelineEvent};
+use crate::model::{Outcome, RequestRecord, Sample, Event};
 
 fn mark_lines<DB: DrawingBackend, Y: Ranged<ValueType = f64>>(
     chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, Y>>,
-    marks: &[&TimelineEvent],
+    marks: &[&Event],
     y: Range<f64>,
 ) -> DrawResult
 where
@@ -42,7 +42,7 @@ pub(super) fn draw_latency<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     data: &PlotData,
     xr: Range<f64>,
-    marks: &[&TimelineEvent],
+    marks: &[&Event],
 ) -> Result<Vec<i32>, String>
 where
     DB::ErrorType: 'static,
@@ -116,7 +116,7 @@ where
 /// right and joined to their mark by a short leader.
 pub(super) fn draw_event_labels<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
-    marks: &[&TimelineEvent],
+    marks: &[&Event],
     xs: &[i32],
 ) -> DrawResult {
     let base_x = area.get_base_pixel().0;
@@ -151,7 +151,7 @@ pub(super) fn draw_bands<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     data: &PlotData,
     xr: Range<f64>,
-    marks: &[&TimelineEvent],
+    marks: &[&Event],
 ) -> DrawResult
 where
     DB::ErrorType: 'static,
@@ -262,7 +262,7 @@ pub(super) fn draw_active<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     data: &PlotData,
     xr: Range<f64>,
-    marks: &[&TimelineEvent],
+    marks: &[&Event],
 ) -> DrawResult
 where
     DB::ErrorType: 'static,

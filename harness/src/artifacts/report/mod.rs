@@ -19,6 +19,7 @@ use super::plot::{render_svg, PlotData};
 use super::rundir::write_atomic;
 use super::summary::{Summary, Verdict};
 use super::{names, narrative, ArtifactsError};
+use crate::model::EventKind;
 
 mod sections;
 use sections::{list, state_detail, write_disruptions, write_summary_sections};
@@ -220,7 +221,7 @@ pub fn render_report(dir: &Path) -> Result<String, ArtifactsError> {
     );
     let t_term = timeline
         .iter()
-        .find(|e| e.event == "terminating")
+        .find(|e| e.kind == EventKind::Terminating)
         .map(|e| e.t_ms);
     if let Some(s) = &summary {
         write_summary_sections(&mut o, s, t_term);
@@ -233,9 +234,9 @@ pub fn render_report(dir: &Path) -> Result<String, ArtifactsError> {
         .map(|e| {
             vec![
                 format!("{:.3}", e.t_ms / 1000.0),
-                e.source.clone(),
+                e.source.to_string(),
                 e.pod.clone().unwrap_or_default(),
-                e.event.clone(),
+                e.kind.to_string(),
                 state_detail(e),
             ]
         })

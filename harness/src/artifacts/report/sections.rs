@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use super::table;
 use crate::artifacts::hgrm::Percentiles;
 use crate::artifacts::summary::Summary;
-use crate::model::{Outcome, RequestRecord};
+use crate::model::{Event, EventKind, Outcome, RequestRecord, Source};
 
 fn ms(v: Option<f64>) -> String {
     v.map_or_else(|| "–".to_string(), |v| format!("{v:.3}"))
@@ -38,8 +38,8 @@ pub(super) fn list(o: &mut String, items: &[String]) {
 
 /// An hc `state` event's detail with legacy names followed by their gate
 /// names (`READY -> DRAINING [OPEN -> DRAINING]`); other details unchanged.
-pub(super) fn state_detail(e: &crate::model::TimelineEvent) -> String {
-    if e.source != "hc" || e.event != "state" {
+pub(super) fn state_detail(e: &Event) -> String {
+    if e.source != Source::Hc || e.kind != EventKind::State {
         return e.detail.clone();
     }
     let mapped: Vec<String> = e

@@ -21,7 +21,7 @@ use std::process::ExitCode;
 
 use super::{load_run, CommandError};
 use crate::artifacts::{read_samples, read_timeline, write_atomic};
-use crate::model::Outcome;
+use crate::model::{EventKind, Outcome, Source};
 
 mod page;
 pub use page::html;
@@ -93,7 +93,7 @@ pub fn facts(dir: &Path) -> Result<RunFacts, CommandError> {
     let s = &run.summary;
     let timeline = read_timeline(dir).unwrap_or_default();
     let samples = read_samples(dir).unwrap_or_default();
-    let term = timeline.iter().find(|e| e.event == "terminating");
+    let term = timeline.iter().find(|e| e.kind == EventKind::Terminating);
     let pod = term
         .and_then(|e| e.pod.clone())
         .or_else(|| s.attributions.iter().find_map(|a| a.pod.clone()));
@@ -103,7 +103,7 @@ pub fn facts(dir: &Path) -> Result<RunFacts, CommandError> {
     if let Some(p) = &pod {
         for e in timeline
             .iter()
-            .filter(|e| e.source == "hc" && e.event == "state" && e.pod.as_ref() == Some(p))
+            .filter(|e| e.source == Source::Hc && e.kind == EventKind::State && e.pod.as_ref() == Some(p))
         {
             if let Some((_, to)) = e.detail.split_once("->") {
                 let to = to.split_whitespace().next().unwrap_or("");

@@ -2,7 +2,14 @@
 //! requests, timeline events, observer samples, and the run clock that dates
 //! them all (milliseconds since the run's start).
 //!
-//! Plain data; nothing here does I/O.
+//! Plain data; nothing here does I/O, and nothing here imports another
+//! harness module: every layer may import this one.
+
+mod attribution;
+mod event;
+
+pub use attribution::Attribution;
+pub use event::{Event, EventKind, ServerState, Source};
 
 use std::fmt;
 use std::time::{Duration, Instant, SystemTime};
@@ -89,8 +96,12 @@ impl Outcome {
             Outcome::Truncated => "truncated",
         }
     }
-    /// The outcome named `s` (as `as_str` spells it).
+    /// The outcome a name stands for (`http_5xx`, or `http5xx` as early
+    /// run folders spelled it).
     pub fn parse(s: &str) -> Option<Outcome> {
+        if s == "http5xx" {
+            return Some(Outcome::Http5xx);
+        }
         Outcome::ALL.into_iter().find(|o| o.as_str() == s)
     }
     pub fn is_disruption(self) -> bool {
@@ -247,19 +258,6 @@ impl RequestRecord {
     pub fn service_ms(&self) -> f64 {
         (self.end_ms - self.sent_ms).max(0.0)
     }
-}
-
-/// One row of `timeline.csv`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TimelineEvent {
-    pub t_ms: f64,
-    /// `kubelet`, `drain`, `haproxy`, `hc`, `envoy`, `prober`, `harness`, `loadgen`.
-    pub source: String,
-    pub pod: Option<String>,
-    /// A short machine-readable name, e.g. `terminating`, `prestop_start`,
-    /// `sigterm`, `exit`, `server_down`, `state`, `close-lb`.
-    pub event: String,
-    pub detail: String,
 }
 
 /// One row of `samples.csv`: what the observers saw of one pod at one moment.
