@@ -9,6 +9,7 @@ pub mod artifacts;
 pub mod commands;
 pub mod export;
 pub mod kubelet;
+pub mod lab;
 pub mod loadgen;
 pub mod model;
 pub mod observe;

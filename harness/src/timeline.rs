@@ -7,7 +7,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::model::{Attribution, Event, EventKind, Origin, Outcome, RequestRecord, RunClock, Source};
+use crate::model::{
+    Attribution, Event, EventKind, Origin, Outcome, RequestRecord, RunClock, Source,
+};
 
 /// A cloneable handle every part of a run emits events through.
 #[derive(Clone)]
@@ -19,10 +21,7 @@ pub struct Timeline {
 
 impl Timeline {
     /// `tx` receives each event as it happens (to stream it to timeline.csv).
-    pub fn new(
-        clock: RunClock,
-        tx: Option<tokio::sync::mpsc::UnboundedSender<Event>>,
-    ) -> Self {
+    pub fn new(clock: RunClock, tx: Option<tokio::sync::mpsc::UnboundedSender<Event>>) -> Self {
         Timeline {
             clock,
             events: Arc::new(Mutex::new(Vec::new())),
@@ -35,7 +34,13 @@ impl Timeline {
     }
 
     /// Records an event now.
-    pub fn emit(&self, source: Source, pod: Option<&str>, kind: EventKind, detail: impl Into<String>) {
+    pub fn emit(
+        &self,
+        source: Source,
+        pod: Option<&str>,
+        kind: EventKind,
+        detail: impl Into<String>,
+    ) {
         self.emit_at(self.clock.now_ms(), source, pod, kind, detail);
     }
 

@@ -6,9 +6,8 @@ use std::path::Path;
 
 use harness::artifacts::csv::{REQUESTS_HEADER, SAMPLES_HEADER, TIMELINE_HEADER};
 use harness::artifacts::{
-    names, plot_png, plot_svg, read_requests, read_samples, read_timeline, write_report,
-    DrainStep, LatencyStats, RequestsWriter, RunDir, SamplesWriter, Summary, Tally,
-    TimelineWriter,
+    names, plot_png, plot_svg, read_requests, read_samples, read_timeline, write_report, DrainStep,
+    LatencyStats, RequestsWriter, RunDir, SamplesWriter, Summary, Tally, TimelineWriter,
 };
 use harness::model::{
     Attribution, Event, EventKind, Origin, Outcome, Phase, RequestKind, RequestRecord, Sample, Source,

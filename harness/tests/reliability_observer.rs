@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 mod run_support;
 
-use run_support::{spawn_lines, wait_exit, wait_for_line};
 use harness::model::{EventKind, Source};
+use run_support::{spawn_lines, wait_exit, wait_for_line};
 
 fn run_dir(root: &Path) -> PathBuf {
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -9,11 +9,9 @@ use std::time::{Duration, Instant};
 
 use gate::Naming;
 use harness::apps::{release_dir, workspace_root, Apps};
+use harness::lab::{haproxy_api, start_haproxy, start_pod, PodLaunch, PodTees};
 use harness::runtime::procscan::{lab_processes, processes_of_run};
-use harness::runtime::{
-    gc, haproxy_api, start_haproxy, start_pod, LocalRuntime, PodLaunch, PodTees, ProcSpec, Runtime,
-    Signal,
-};
+use harness::runtime::{gc, LbPlace, LocalRuntime, ProcSpec, Runtime, Signal};
 use harness::tools::{locate, Tools};
 use harness::topology::{render, HaproxyPlacement, PodAddrs, TopologySettings};
 use rstest::rstest;
@@ -118,9 +116,21 @@ async fn two_pods_behind_haproxy_serve_pinned_requests_and_tear_down_clean() {
         started.push(start_pod(&rt.0, pod, &launch).await.unwrap());
     }
     let (tx, mut haproxy_lines) = mpsc::unbounded_channel();
-    let hap = start_haproxy(&rt.0, &tools, &rendered, Some(tx), Duration::from_secs(10))
-        .await
-        .unwrap();
+    let lb = LbPlace {
+        frontend,
+        check_source: None,
+        ip: std::net::Ipv4Addr::LOCALHOST,
+    };
+    let hap = start_haproxy(
+        &rt.0,
+        &tools,
+        &rendered,
+        &lb,
+        Some(tx),
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
 
     // Both servers UP after a real passing check (not just the initial state).
     poll(

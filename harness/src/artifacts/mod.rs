@@ -9,7 +9,6 @@
 pub mod csv;
 pub mod hgrm;
 pub mod junit;
-pub mod narrative;
 pub mod plot;
 pub mod report;
 pub mod rundir;
@@ -24,9 +23,7 @@ pub use hgrm::{LatencyMs, LatencyStats, Percentiles};
 pub use plot::{plot_png, plot_svg};
 pub use report::write_report;
 pub use rundir::{write_atomic, RunDir};
-pub use summary::{
-    DrainStep, DrainSummary, ExpectationResult, Summary, Tally, Verdict,
-};
+pub use summary::{DrainStep, DrainSummary, ExpectationResult, Summary, Tally, Verdict};
 
 /// File names inside a run folder (DESIGN §3.7).
 pub mod names {

@@ -387,7 +387,10 @@ impl Event {
                     | EventKind::Sigkill
                     | EventKind::Exit
                     | EventKind::Server(
-                        ServerState::Up | ServerState::Down | ServerState::Nolb | ServerState::Drain
+                        ServerState::Up
+                            | ServerState::Down
+                            | ServerState::Nolb
+                            | ServerState::Drain
                     )
             )
     }
@@ -458,7 +461,9 @@ mod tests {
 
     #[test]
     fn sources_read_back_including_numbered_haproxies() {
-        for s in ["kubelet", "haproxy", "haproxy2", "drain", "fault", "loadgen"] {
+        for s in [
+            "kubelet", "haproxy", "haproxy2", "drain", "fault", "loadgen",
+        ] {
             assert_eq!(Source::parse(s).as_str(), s);
         }
         assert_eq!(Source::parse("haproxy3"), Source::Haproxy(3));
@@ -488,7 +493,13 @@ mod tests {
         assert!(!EventKind::Exit.is_key_moment());
         let step = Event::new(1.0, Source::Drain, None, EventKind::Step("x".into()), "");
         assert!(step.is_marked());
-        let up = Event::new(1.0, Source::HAPROXY, None, EventKind::Server(ServerState::Up), "");
+        let up = Event::new(
+            1.0,
+            Source::HAPROXY,
+            None,
+            EventKind::Server(ServerState::Up),
+            "",
+        );
         assert!(up.is_marked());
         let st = Event::new(1.0, Source::Hc, None, EventKind::State, "");
         assert!(!st.is_marked());

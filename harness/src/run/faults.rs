@@ -13,22 +13,18 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::apps::Apps;
-use crate::model::{EventKind, Source};
 use crate::kubelet::{self, PodContainers, Termination, TerminationReport};
-use crate::runtime::docker_pod::{self, LabRuntime};
-use crate::runtime::{Pod, PodLaunch, PodTees, Runtime, Signal};
+use crate::lab::{self, LabEnv, Pod};
+use crate::model::{EventKind, Source};
+use crate::runtime::{LabRuntime, Runtime, Signal};
 use crate::scenario::FaultAction;
 use crate::timeline::Timeline;
-use crate::tools::Tools;
 use crate::topology::TopologySettings;
 
 /// What bringing a pod back needs.
 pub struct Relaunch {
-    pub apps: Apps,
-    pub tools: Tools,
+    pub lab: LabEnv,
     pub settings: TopologySettings,
-    pub naming: gate::Naming,
     pub envoy_cfgs: HashMap<String, PathBuf>,
     pub haproxy_socket: PathBuf,
     /// HAProxy's check interval × (rise + 2) + margin: how long a restarted
@@ -166,18 +162,8 @@ impl FaultRunner {
             .envoy_cfgs
             .get(name)
             .with_context(|| format!("no Envoy config for {name}"))?;
-        let launch = PodLaunch {
-            apps: &rl.apps,
-            tools: &rl.tools,
-            settings: &rl.settings,
-            naming: rl.naming,
-            envoy_cfg: cfg,
-            ready_timeout: Duration::from_secs(20),
-            backend_env: vec![],
-            hc_env: vec![],
-            tees: PodTees::default(),
-        };
-        let pod = docker_pod::start_any_pod(&self.rt, &old.addrs, &launch)
+        let launch = rl.lab.pod_launch(&rl.settings, cfg);
+        let pod = lab::start_pod(&self.rt, &old.addrs, &launch)
             .await
             .with_context(|| format!("restarting {name}"))?;
         self.timeline.emit(

@@ -9,12 +9,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::kubelet::{PreStopHook, Termination};
+use crate::lab::{LabEnv, Topo};
 use crate::prestop;
-use crate::runtime::docker_pod::LabRuntime;
+use crate::runtime::LabRuntime;
 use crate::scenario::{PreStop, Scenario};
 use crate::timeline::Timeline;
 
-use super::{faults, lines, setup, RunEnv};
+use super::{faults, lines, RunEnv};
 
 /// The fault runner of a run: the live pods, each pod's termination plan,
 /// and what a restart needs.
@@ -22,7 +23,7 @@ pub(super) fn fault_runner(
     env: &RunEnv,
     sc: &Scenario,
     mode: &crate::scenario::Mode,
-    topo: &setup::Topo,
+    topo: &Topo,
     rt: &LabRuntime,
     timeline: &Timeline,
 ) -> Arc<faults::FaultRunner> {
@@ -56,10 +57,12 @@ pub(super) fn fault_runner(
         )),
         plans,
         relaunch: faults::Relaunch {
-            apps: env.apps.clone(),
-            tools: env.tools.clone(),
+            lab: LabEnv {
+                tools: env.tools.clone(),
+                apps: env.apps.clone(),
+                naming: env.naming,
+            },
             settings: topo.settings.clone(),
-            naming: env.naming,
             envoy_cfgs: topo.envoy_cfgs.iter().cloned().collect(),
             haproxy_socket: topo.haproxy_socket.clone(),
             readmit_timeout: h.inter.0 * (h.rise + 2) + Duration::from_secs(10),

@@ -8,7 +8,6 @@
 pub mod catalogue;
 mod faults;
 mod hooks;
-mod lbs;
 mod lines;
 mod records;
 mod setup;
@@ -25,13 +24,13 @@ use tokio_util::sync::CancellationToken;
 use crate::apps::Apps;
 use crate::artifacts::{self, RunDir, SamplesWriter, Summary, TimelineWriter};
 use crate::kubelet;
+use crate::lab::{self, LabDirs, LabEnv, Staging};
 use crate::loadgen;
 use crate::model::{Event, EventKind, RunClock, Sample, Source};
 use crate::progress::Progress;
 use crate::runtime::docker::DockerRuntime;
-use crate::runtime::docker_pod::LabRuntime;
 use crate::runtime::images::LabImages;
-use crate::runtime::{Interrupts, LocalRuntime, Runtime};
+use crate::runtime::{Interrupts, LabRuntime, LocalRuntime, Runtime};
 use crate::scenario::{PreStop, Scenario};
 use crate::timeline::Timeline;
 use crate::tools::Tools;
@@ -257,7 +256,26 @@ async fn drive(
         sc.topology.pods,
         rt.name()
     ));
-    let topo = setup::start_topology(env, sc, dir, rt, timeline, haproxy_requests).await?;
+    let lab_env = LabEnv {
+        tools: env.tools.clone(),
+        apps: env.apps.clone(),
+        naming: env.naming,
+    };
+    let dirs = LabDirs {
+        run_dir: dir.path().to_path_buf(),
+        config_dir: dir.config_dir(),
+        run_id: dir.run_id(),
+    };
+    let tee = |source| lines::haproxy_tee(timeline.clone(), haproxy_requests.clone(), source);
+    let staging = Staging {
+        lab: &lab_env,
+        sc,
+        settings: setup::topology_settings(sc),
+        dirs: &dirs,
+        timeline,
+        haproxy_tee: &tee,
+    };
+    let topo = lab::start_topology(&staging, rt).await?;
     progress.phase(format!(
         "HAProxy on {} checks every pod (inter {}, fall {}, rise {}); observers every 200 ms",
         topo.frontend,
@@ -359,14 +377,14 @@ async fn drive(
 /// to the host's route into the run's bridge when the namespace cannot be
 /// entered (said on the timeline); on local from the harness's runtime.
 fn start_load(
-    topo: &setup::Topo,
+    topo: &lab::Topo,
     cfg: loadgen::LoadConfig,
     timeline: &Timeline,
     requests: tokio::sync::mpsc::UnboundedSender<crate::model::RequestRecord>,
     cancel: CancellationToken,
 ) -> tokio::task::JoinHandle<loadgen::LoadStats> {
     let clock = timeline.clock();
-    if let Some(pid) = topo.haproxy_pid {
+    if let Some(pid) = topo.haproxy_netns_pid {
         let (c, r, k) = (cfg.clone(), requests.clone(), cancel.clone());
         match crate::runtime::netns::spawn_in_netns(pid, move || loadgen::run(c, clock, r, k)) {
             Ok(rx) => {

@@ -1,49 +1,23 @@
 //! The run's set-up and wrap-up steps: the resolved scenario file, the
-//! topology (configs, pods, HAProxy, observers, probers), the load schedule,
-//! and after the run the summary, histograms, plot and report.
+//! topology settings, the load schedule, and after the run the summary,
+//! histograms, plot and report.
 //!
 //! Called only from `run::run_mode`; everything started here is registered
 //! with the runtime, which tears it down.
 
-use std::net::SocketAddr;
 use std::path::Path;
-use std::time::Duration;
 
 use anyhow::Context;
 
 use crate::artifacts::{self, DrainStep, RunDir, Summary};
-use crate::kubelet::Prober;
 use crate::loadgen::LoadSpec;
 use crate::model::{Event, EventKind, Source};
-use crate::observe::{ObserveConfig, PodTarget};
-use crate::runtime::docker_pod::{self, LabRuntime};
-use crate::runtime::{Pod, PodLaunch, PodTees};
 use crate::scenario::{Load, Mode, Scenario};
-use crate::timeline::Timeline;
-use crate::topology::{
-    self, DrainStrategy, EnvoySettings, HaproxyPlacement, HaproxySettings, TopologySettings,
-};
+use crate::topology::{DrainStrategy, EnvoySettings, HaproxySettings, TopologySettings};
 
-use super::records::{HaproxyRequests, RecordsResult};
+use super::records::RecordsResult;
 use super::verdict::{self, RunFacts};
 use super::{DriveFacts, RunEnv};
-
-/// The started topology.
-pub struct Topo {
-    pub frontend: SocketAddr,
-    /// Each pod's EndpointSlice conditions, by pod name.
-    pub endpoints: Vec<(String, crate::kubelet::Endpoint)>,
-    pub pods: Vec<Pod>,
-    pub observe: ObserveConfig,
-    pub probers: Vec<Prober>,
-    pub settings: TopologySettings,
-    /// Each pod's rendered Envoy config, by pod name.
-    pub envoy_cfgs: Vec<(String, std::path::PathBuf)>,
-    pub haproxy_socket: std::path::PathBuf,
-    /// Docker: the host pid of HAProxy's container, whose network namespace
-    /// the load is sent from.
-    pub haproxy_pid: Option<u32>,
-}
 
 /// `scenario.toml`: the scenario with only this mode, plus how it ran.
 pub fn write_resolved_scenario(
@@ -104,215 +78,6 @@ pub fn topology_settings(sc: &Scenario) -> TopologySettings {
             slow_delay_ms: e.slow_delay.ms(),
         },
     }
-}
-
-/// Renders the configs, starts every pod and HAProxy, waits until HAProxy's
-/// first checks passed, and prepares observers and probers.
-pub async fn start_topology(
-    env: &RunEnv,
-    sc: &Scenario,
-    dir: &RunDir,
-    rt: &LabRuntime,
-    timeline: &Timeline,
-    haproxy_requests: &HaproxyRequests,
-) -> anyhow::Result<Topo> {
-    let settings = topology_settings(sc);
-    let place = place(rt, &settings)?;
-    let pods = place.pods.clone();
-    let frontend = place.frontend;
-    let sock = stats_socket(dir, rt, "haproxy")?;
-    let rendered = topology::render(
-        &settings,
-        &pods,
-        &HaproxyPlacement {
-            frontend_addr: frontend,
-            stats_socket: sock,
-        },
-        &dir.config_dir(),
-    )?;
-    let mut started = Vec::new();
-    for (addrs, cfg) in pods.iter().zip(&rendered.envoy_cfgs) {
-        let launch = PodLaunch {
-            apps: &env.apps,
-            tools: &env.tools,
-            settings: &settings,
-            naming: env.naming,
-            envoy_cfg: cfg,
-            ready_timeout: Duration::from_secs(20),
-            backend_env: vec![],
-            hc_env: vec![],
-            tees: PodTees::default(),
-        };
-        let pod = docker_pod::start_any_pod(rt, addrs, &launch)
-            .await
-            .with_context(|| format!("starting {}", addrs.name))?;
-        timeline.emit(
-            Source::Harness,
-            Some(&addrs.name),
-            EventKind::PodReady,
-            format!("{}", addrs.ip),
-        );
-        started.push(pod);
-    }
-    let tee = super::lines::haproxy_tee(timeline.clone(), haproxy_requests.clone(), Source::HAPROXY);
-    let haproxy = docker_pod::start_any_haproxy(
-        rt,
-        &env.tools,
-        &rendered,
-        place.haproxy_ip,
-        Some(tee),
-        Duration::from_secs(10),
-    )
-    .await
-    .context("starting HAProxy")?;
-    timeline.emit(Source::Harness, None, EventKind::HaproxyReady, frontend.to_string());
-    super::lbs::wait_checks_passed(&haproxy.stats_socket, &pods, sc).await?;
-    timeline.emit(
-        Source::Harness,
-        None,
-        EventKind::LbReady,
-        "HAProxy's first checks passed on every pod",
-    );
-    super::lbs::start_extra_haproxies(
-        env,
-        sc,
-        dir,
-        rt,
-        timeline,
-        haproxy_requests,
-        &settings,
-        &pods,
-    )
-    .await?;
-    let observe = ObserveConfig {
-        pods: pods
-            .iter()
-            .map(|p| PodTarget {
-                name: p.name.clone(),
-                hc_url: p.hc_url(),
-                envoy_admin: p.envoy_admin_url(),
-            })
-            .collect(),
-        haproxy_socket: haproxy.stats_socket.clone(),
-        haproxy_backend: "be_app".into(),
-        period: sc.observe.period.0,
-    };
-    let k = &sc.kubelet;
-    let endpoints: Vec<(String, crate::kubelet::Endpoint)> = pods
-        .iter()
-        .map(|p| (p.name.clone(), crate::kubelet::Endpoint::default()))
-        .collect();
-    let probers = pods
-        .iter()
-        .zip(&endpoints)
-        .flat_map(|(p, (_, ep))| {
-            [
-                Prober {
-                    pod: p.name.clone(),
-                    kind: "readiness",
-                    url: format!("{}/health", p.hc_url()),
-                    period: k.readiness_period.0,
-                    failure_threshold: k.readiness_failure_threshold,
-                    endpoint: Some(ep.clone()),
-                },
-                Prober {
-                    pod: p.name.clone(),
-                    kind: "liveness",
-                    url: format!("{}/live", p.hc_url()),
-                    period: k.liveness_period.0,
-                    failure_threshold: k.liveness_failure_threshold,
-                    endpoint: None,
-                },
-            ]
-        })
-        .collect();
-    Ok(Topo {
-        frontend,
-        endpoints,
-        pods: started,
-        observe,
-        probers,
-        envoy_cfgs: pods
-            .iter()
-            .map(|p| p.name.clone())
-            .zip(rendered.envoy_cfgs.iter().cloned())
-            .collect(),
-        haproxy_socket: haproxy.stats_socket.clone(),
-        haproxy_pid: match rt {
-            LabRuntime::Docker(d) => d.host_pid(&haproxy.proc).await,
-            LabRuntime::Local(_) => None,
-        },
-        settings,
-    })
-}
-
-/// Pods live on `127.0.<net>.N`: `LAB_POD_NET` (1..=254), default 10 (the
-/// design's `127.0.10.N`). Tests that run at once give each run its own net.
-pub fn pod_net() -> u8 {
-    std::env::var("LAB_POD_NET")
-        .ok()
-        .and_then(|v| v.trim().parse::<u8>().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(topology::DEFAULT_POD_NET)
-}
-
-/// Where a run's pods and HAProxy live.
-struct Placement {
-    pods: Vec<topology::PodAddrs>,
-    frontend: SocketAddr,
-    /// HAProxy's container address (docker only; unused on local).
-    haproxy_ip: std::net::Ipv4Addr,
-}
-
-/// Local: pods on `127.0.<net>.N`, HAProxy's frontend on a free loopback
-/// port. Docker: pods and HAProxy at their container addresses on the run's
-/// network, which the host reaches directly (no published port).
-fn place(rt: &LabRuntime, settings: &TopologySettings) -> anyhow::Result<Placement> {
-    Ok(match rt {
-        LabRuntime::Local(_) => Placement {
-            pods: settings.pod_addrs(pod_net()),
-            frontend: free_loopback_port()?,
-            haproxy_ip: std::net::Ipv4Addr::LOCALHOST,
-        },
-        LabRuntime::Docker(d) => {
-            let plan = docker_pod::plan(d, settings.pods);
-            Placement {
-                pods: plan.pods,
-                frontend: plan.frontend,
-                haproxy_ip: plan.haproxy_ip,
-            }
-        }
-    })
-}
-
-/// The stats socket of HAProxy `name`: in the run folder (docker: in its
-/// own `sock/` subfolder, the only host folder HAProxy's container may write
-/// to), or under the temp folder when that path is too long for a socket.
-pub(super) fn stats_socket(
-    dir: &RunDir,
-    rt: &LabRuntime,
-    name: &str,
-) -> anyhow::Result<std::path::PathBuf> {
-    let folder = match rt {
-        LabRuntime::Local(_) => dir.path().to_path_buf(),
-        LabRuntime::Docker(_) => dir.path().join("sock"),
-    };
-    let mut sock = folder.join(format!("{name}.sock"));
-    if sock.as_os_str().len() > 100 {
-        sock = std::env::temp_dir()
-            .join(format!("graceful-lab-{}", dir.run_id()))
-            .join(format!("{name}.sock"));
-    }
-    if let Some(parent) = sock.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating {}", parent.display()))?;
-    }
-    Ok(sock)
-}
-
-pub(super) fn free_loopback_port() -> anyhow::Result<SocketAddr> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free loopback port")?;
-    Ok(l.local_addr()?)
 }
 
 /// The scenario's load, scheduled from `t_load` (ms from the run's start).

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use crate::artifacts::ExpectationResult;
-use crate::model::Attribution;
 use crate::kubelet::TerminationReport;
+use crate::model::Attribution;
 use crate::model::{Event, EventKind, RequestRecord, Source};
 use crate::scenario::{EventPattern, Expect, Load, Scenario};
 

@@ -34,7 +34,8 @@ use tokio::sync::watch;
 use super::cleanup::lock;
 use super::images::{paths, LabImages, LAB_LABEL};
 use super::{
-    pod_env, Exit, LineSink, Proc, ProcSpec, Runtime, RuntimeError, Signal, OWNER_ENV, RUN_ID_ENV,
+    pod_env, Exit, LbPlace, LineSink, Proc, ProcSpec, Runtime, RuntimeError, Signal, OWNER_ENV,
+    RUN_ID_ENV,
 };
 use crate::topology::PodAddrs;
 
@@ -510,7 +511,9 @@ fn container_name(run_id: &str, spec: &ProcSpec) -> String {
 }
 
 mod output;
+mod place;
 use output::{exit_of, pump, wait_exit};
+pub use place::{docker_envoy_cfg, FRONTEND_PORT, HAPROXY_HOST, POD_HOST_BASE};
 
 static HOOKS: OnceLock<()> = OnceLock::new();
 
@@ -614,6 +617,43 @@ impl Runtime for DockerRuntime {
 
     async fn teardown(&self) {
         sweep::teardown(&self.inner).await;
+    }
+
+    fn pod_addrs(&self, n: usize) -> Vec<PodAddrs> {
+        self.docker_pod_addrs(n)
+    }
+
+    fn haproxy_place(&self, i: usize) -> Result<LbPlace, RuntimeError> {
+        Ok(self.docker_haproxy_place(i))
+    }
+
+    fn stats_socket_dir(&self, run_dir: &Path) -> PathBuf {
+        run_dir.join("sock")
+    }
+
+    async fn netns_pid(&self, proc: &Proc) -> Option<u32> {
+        self.host_pid(proc).await
+    }
+
+    async fn pod_sandbox(&self, pod: &PodAddrs, envoy_cfg: &Path) -> Result<PathBuf, RuntimeError> {
+        self.docker_pod_sandbox(pod, envoy_cfg).await
+    }
+
+    /// HAProxy in its own container at `place.ip`, the stats socket's folder
+    /// bind-mounted read-write at the same path.
+    async fn start_lb(
+        &self,
+        spec: ProcSpec,
+        place: &LbPlace,
+        sock_dir: &Path,
+    ) -> Result<Proc, RuntimeError> {
+        let image = self.images().haproxy.clone();
+        let binds = [Bind {
+            path: sock_dir.to_path_buf(),
+            read_only: false,
+        }];
+        self.start_container(spec, Placement::Own(Some(place.ip)), &binds, &image)
+            .await
     }
 }
 

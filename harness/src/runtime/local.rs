@@ -7,6 +7,7 @@
 //! group it started, and each one is registered with `cleanup` (panic hook,
 //! Ctrl-C/SIGTERM handler, `gc`) the moment it is spawned.
 
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,7 +21,8 @@ use super::cleanup::{lock, signal_group, signal_scanned, Group, REGISTRY, RUNS};
 use super::logfile::{LogFile, SharedLog};
 use super::procscan::{self, LabProcess};
 use super::{
-    pod_env, Exit, LineSink, Proc, ProcSpec, Runtime, RuntimeError, Signal, OWNER_ENV, RUN_ID_ENV,
+    pod_env, Exit, LbPlace, LineSink, Proc, ProcSpec, Runtime, RuntimeError, Signal, OWNER_ENV,
+    RUN_ID_ENV,
 };
 use crate::topology::PodAddrs;
 
@@ -258,4 +260,64 @@ impl Runtime for LocalRuntime {
             .collect();
         lock(&REGISTRY).retain(|g| !pids.contains(&g.pgid));
     }
+
+    /// Pods on `127.0.<net>.N` (see [`pod_net`]).
+    fn pod_addrs(&self, n: usize) -> Vec<PodAddrs> {
+        crate::topology::pod_addrs(n, pod_net())
+    }
+
+    /// A free loopback port; a second HAProxy checks from `127.0.<net>.20N`.
+    fn haproxy_place(&self, i: usize) -> Result<LbPlace, RuntimeError> {
+        Ok(LbPlace {
+            frontend: free_loopback_port()?,
+            check_source: (i > 0).then(|| Ipv4Addr::new(127, 0, pod_net(), 200 + i as u8)),
+            ip: Ipv4Addr::LOCALHOST,
+        })
+    }
+
+    fn stats_socket_dir(&self, run_dir: &Path) -> PathBuf {
+        run_dir.to_path_buf()
+    }
+
+    async fn netns_pid(&self, _proc: &Proc) -> Option<u32> {
+        None
+    }
+
+    async fn pod_sandbox(
+        &self,
+        _pod: &PodAddrs,
+        envoy_cfg: &Path,
+    ) -> Result<PathBuf, RuntimeError> {
+        Ok(envoy_cfg.to_path_buf())
+    }
+
+    async fn start_lb(
+        &self,
+        spec: ProcSpec,
+        _place: &LbPlace,
+        _sock_dir: &Path,
+    ) -> Result<Proc, RuntimeError> {
+        self.start(spec).await
+    }
+}
+
+/// Pods live on `127.0.<net>.N`: `LAB_POD_NET` (1..=254), default 10 (the
+/// design's `127.0.10.N`). Tests that run at once give each run its own net.
+pub fn pod_net() -> u8 {
+    std::env::var("LAB_POD_NET")
+        .ok()
+        .and_then(|v| v.trim().parse::<u8>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(crate::topology::DEFAULT_POD_NET)
+}
+
+/// A loopback address with a port nobody listens on right now.
+pub fn free_loopback_port() -> Result<SocketAddr, RuntimeError> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|source| RuntimeError::Spawn {
+            what: "a free loopback port".into(),
+            program: PathBuf::from("bind 127.0.0.1:0"),
+            source,
+        })
 }

@@ -1,13 +1,17 @@
-//! Where the lab's processes run: one trait to start, signal, exec in and stop
-//! a process of a pod, its exit codes (128 + signal for a kill, as Docker and
-//! kubelet report them), and the pod helpers built on it.
+//! Where the lab's processes run (the engine): one trait to start, signal,
+//! exec in and stop a process of a pod, its exit codes (128 + signal for a
+//! kill, as Docker and kubelet report them), and where each runtime places
+//! pods, HAProxies and stats sockets. Two runtimes (local, docker) and
+//! [`LabRuntime`], the one a run holds; images and cleanup.
 //!
 //! A runtime must never leave anything behind: `teardown` ends everything it
 //! started, and the local runtime also does on a panic or Ctrl-C
 //! (`install_cleanup_hooks`); `gc` sweeps what a SIGKILLed harness left.
+//! It never imports the layers above it (lab, run, artifacts, commands).
 
 use std::ffi::OsString;
 use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -15,19 +19,18 @@ use tokio::sync::{mpsc, watch};
 
 use crate::topology::PodAddrs;
 
+pub mod any;
 pub mod cleanup;
 pub mod docker;
-pub mod docker_pod;
 pub mod images;
 pub mod local;
 pub mod logfile;
 pub mod netns;
-pub mod pod;
 pub mod procscan;
 
+pub use any::LabRuntime;
 pub use cleanup::{gc, gc_run, install_cleanup_hooks, survive_file_size_limit, Interrupts, Swept};
 pub use local::{new_run_id, LocalRuntime};
-pub use pod::{haproxy_api, start_haproxy, start_pod, Haproxy, Pod, PodLaunch, PodTees};
 
 /// Env var set on every process of a run (its value: the run id), so
 /// leftovers can be found in `/proc/*/environ`.
@@ -310,6 +313,45 @@ pub trait Runtime {
     ) -> impl Future<Output = Result<Exit, RuntimeError>> + Send;
     /// Ends everything this runtime started (SIGTERM, 2 s, SIGKILL) and reaps it.
     fn teardown(&self) -> impl Future<Output = ()> + Send;
+
+    /// Where pods 0..n live (their names and addresses).
+    fn pod_addrs(&self, n: usize) -> Vec<PodAddrs>;
+    /// Where HAProxy `i` (0: the first) listens and checks from.
+    fn haproxy_place(&self, i: usize) -> Result<LbPlace, RuntimeError>;
+    /// The folder under the run folder `run_dir` that HAProxy's stats socket
+    /// goes in (docker: the only host folder its container may write to).
+    fn stats_socket_dir(&self, run_dir: &Path) -> PathBuf;
+    /// The host pid whose network namespace `proc` lives in, when it is not
+    /// the host's own (local: `None`).
+    fn netns_pid(&self, proc: &Proc) -> impl Future<Output = Option<u32>> + Send;
+    /// Prepares `pod`'s sandbox before its containers start and returns the
+    /// Envoy config they must use (docker: the pause container, and the
+    /// config with Envoy's admin on every address of the pod).
+    fn pod_sandbox(
+        &self,
+        pod: &PodAddrs,
+        envoy_cfg: &Path,
+    ) -> impl Future<Output = Result<PathBuf, RuntimeError>> + Send;
+    /// Starts HAProxy's process at `place`, with `sock_dir` writable (its
+    /// stats socket is created there).
+    fn start_lb(
+        &self,
+        spec: ProcSpec,
+        place: &LbPlace,
+        sock_dir: &Path,
+    ) -> impl Future<Output = Result<Proc, RuntimeError>> + Send;
+}
+
+/// Where one HAProxy lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LbPlace {
+    /// Its frontend, as the host reaches it.
+    pub frontend: SocketAddr,
+    /// The address its health checks leave from (so hc tells checkers
+    /// apart); `None`: its own address.
+    pub check_source: Option<Ipv4Addr>,
+    /// Its container's address (docker); local: 127.0.0.1.
+    pub ip: Ipv4Addr,
 }
 
 /// `Runtime::stop` for every runtime: SIGTERM, then SIGKILL after `grace`.

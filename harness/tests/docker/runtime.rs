@@ -8,11 +8,10 @@ use std::time::Duration;
 
 use crate::support::*;
 use gate::Naming;
+use harness::lab::{haproxy_api, start_haproxy, start_pod, PodLaunch, PodTees};
+use harness::runtime::docker::docker_envoy_cfg;
 use harness::runtime::docker::{DockerRuntime, OWNER_LABEL, RUN_LABEL};
-use harness::runtime::docker_pod::{
-    docker_envoy_cfg, plan, start_any_haproxy, start_any_pod, LabRuntime,
-};
-use harness::runtime::{haproxy_api, new_run_id, PodLaunch, PodTees, ProcSpec, Runtime, Signal};
+use harness::runtime::{new_run_id, LabRuntime, ProcSpec, Runtime, Signal};
 use harness::topology::{render, HaproxyPlacement, TopologySettings};
 
 /// Removes the run's containers and network even when the test fails.
@@ -32,9 +31,10 @@ async fn a_pod_serves_behind_haproxy_drains_by_exec_and_leaves_nothing() {
     )
     .await
     .expect("the run's network");
-    let p = plan(&drt, 2);
-    // Through the enum the run uses, as a run would.
+    // Through the enum the run uses, placed by the runtime as a run is.
     let rt = LabRuntime::Docker(drt);
+    let pods = rt.pod_addrs(2);
+    let lb = rt.haproxy_place(0).unwrap();
     assert_eq!(rt.name(), "docker");
     let settings = TopologySettings {
         pods: 2,
@@ -42,9 +42,9 @@ async fn a_pod_serves_behind_haproxy_drains_by_exec_and_leaves_nothing() {
     };
     let rendered = render(
         &settings,
-        &p.pods,
+        &pods,
         &HaproxyPlacement {
-            frontend_addr: p.frontend,
+            frontend_addr: lb.frontend,
             stats_socket: tmp.path().join("run/haproxy.sock"),
         },
         &tmp.path().join("config"),
@@ -62,26 +62,19 @@ async fn a_pod_serves_behind_haproxy_drains_by_exec_and_leaves_nothing() {
         tees: PodTees::default(),
     };
     let t_topology = std::time::Instant::now();
-    let pod = start_any_pod(&rt, &p.pods[0], &launch)
+    let pod = start_pod(&rt, &pods[0], &launch)
         .await
         .expect("the pod starts");
     let launch_b = PodLaunch {
         envoy_cfg: &rendered.envoy_cfgs[1],
         ..launch.clone()
     };
-    let pod_b = start_any_pod(&rt, &p.pods[1], &launch_b)
+    let pod_b = start_pod(&rt, &pods[1], &launch_b)
         .await
         .expect("the second pod starts");
-    let haproxy = start_any_haproxy(
-        &rt,
-        &tools,
-        &rendered,
-        p.haproxy_ip,
-        None,
-        Duration::from_secs(10),
-    )
-    .await
-    .expect("HAProxy starts");
+    let haproxy = start_haproxy(&rt, &tools, &rendered, &lb, None, Duration::from_secs(10))
+        .await
+        .expect("HAProxy starts");
 
     eprintln!(
         "docker topology (2 pods + HAProxy) ready in {:?}",
@@ -91,7 +84,7 @@ async fn a_pod_serves_behind_haproxy_drains_by_exec_and_leaves_nothing() {
     let c = client();
     let served = poll(Duration::from_secs(10), || async {
         let r = c
-            .get(format!("http://{}/?pod=pod-a", p.frontend))
+            .get(format!("http://{}/?pod=pod-a", lb.frontend))
             .send()
             .await
             .ok()?;
@@ -186,17 +179,18 @@ async fn a_pods_containers_share_one_network_namespace() {
     let _guard = Guard(run_id.clone());
     let tmp = tempfile::tempdir().unwrap();
     let rt = new_rt(&run_id, &tmp.path().join("logs")).await;
-    let p = plan(&rt, 1);
-    let pod = &p.pods[0];
+    let pods = rt.pod_addrs(1);
+    let lb = rt.haproxy_place(0).unwrap();
+    let pod = &pods[0];
     let settings = TopologySettings {
         pods: 1,
         ..TopologySettings::default()
     };
     let place = HaproxyPlacement {
-        frontend_addr: p.frontend,
+        frontend_addr: lb.frontend,
         stats_socket: tmp.path().join("haproxy.sock"),
     };
-    let rendered = render(&settings, &p.pods, &place, &tmp.path().join("config")).unwrap();
+    let rendered = render(&settings, &pods, &place, &tmp.path().join("config")).unwrap();
     let cfg = docker_envoy_cfg(&rendered.envoy_cfgs[0], pod).unwrap();
     rt.create_pod_sandbox(pod).await.unwrap();
     let _envoy = rt

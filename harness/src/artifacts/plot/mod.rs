@@ -188,10 +188,7 @@ pub(super) fn source_color(source: &Source) -> RGBColor {
 
 /// The events drawn as vertical marks, in time order.
 pub fn marked_events(timeline: &[Event]) -> Vec<&Event> {
-    let mut v: Vec<&Event> = timeline
-        .iter()
-        .filter(|e| e.is_marked())
-        .collect();
+    let mut v: Vec<&Event> = timeline.iter().filter(|e| e.is_marked()).collect();
     v.sort_by(|a, b| a.t_ms.total_cmp(&b.t_ms));
     v
 }

@@ -14,7 +14,7 @@ use super::{
     e2s, event_label, outcome_color, pods, source_color, state_color, DrawResult, PlotData, MARGIN,
     POD_COLORS, Y_LABEL_AREA,
 };
-use crate::model::{Outcome, RequestRecord, Sample, Event};
+use crate::model::{Event, Outcome, RequestRecord, Sample};
 
 fn mark_lines<DB: DrawingBackend, Y: Ranged<ValueType = f64>>(
     chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, Y>>,

@@ -18,9 +18,10 @@ use super::csv::{read_requests, read_timeline};
 use super::plot::{render_svg, PlotData};
 use super::rundir::write_atomic;
 use super::summary::{Summary, Verdict};
-use super::{names, narrative, ArtifactsError};
+use super::{names, ArtifactsError};
 use crate::model::EventKind;
 
+pub mod narrative;
 mod sections;
 use sections::{list, state_detail, write_disruptions, write_summary_sections};
 

@@ -101,10 +101,9 @@ pub fn facts(dir: &Path) -> Result<RunFacts, CommandError> {
     // (t_ms, gate name) from both sources, then in time order.
     let mut seen: Vec<(f64, String)> = Vec::new();
     if let Some(p) = &pod {
-        for e in timeline
-            .iter()
-            .filter(|e| e.source == Source::Hc && e.kind == EventKind::State && e.pod.as_ref() == Some(p))
-        {
+        for e in timeline.iter().filter(|e| {
+            e.source == Source::Hc && e.kind == EventKind::State && e.pod.as_ref() == Some(p)
+        }) {
             if let Some((_, to)) = e.detail.split_once("->") {
                 let to = to.split_whitespace().next().unwrap_or("");
                 if !to.is_empty() && to != "?" {

@@ -1,20 +1,18 @@
-//! Pod helpers over any `Runtime`: start a pod (backend + hc + Envoy sidecar)
-//! and HAProxy, each waited on until it really serves, with a bounded
-//! deadline and an error naming the process and its log; and HAProxy's
-//! runtime API over its stats socket.
+//! A pod over any `Runtime`: backend + hc + Envoy sidecar in the runtime's
+//! sandbox, each waited on until it really serves, with a bounded deadline
+//! and an error naming the process and its log.
 //!
 //! It must never wait without a deadline, nor report a pod ready that is not.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use gate::Naming;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{LineSink, Proc, ProcSpec, Runtime, RuntimeError};
 use crate::apps::Apps;
+use crate::runtime::{LineSink, Proc, ProcSpec, Runtime, RuntimeError};
 use crate::tools::Tools;
-use crate::topology::{PodAddrs, Rendered, TopologySettings};
+use crate::topology::{PodAddrs, TopologySettings};
 
 /// Where each pod process's output is also sent (besides its log file).
 #[derive(Debug, Clone, Default)]
@@ -58,13 +56,6 @@ impl Pod {
     }
 }
 
-/// A running HAProxy.
-#[derive(Debug, Clone)]
-pub struct Haproxy {
-    pub proc: Proc,
-    pub stats_socket: PathBuf,
-}
-
 fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .no_proxy()
@@ -73,27 +64,8 @@ fn http_client() -> reqwest::Client {
         .expect("a plain HTTP client builds")
 }
 
-/// Waits until HAProxy's stats socket answers `show info` (any runtime).
-pub(super) async fn wait_haproxy_ready(
-    proc: &Proc,
-    sock: &Path,
-    timeout: Duration,
-) -> Result<(), RuntimeError> {
-    wait_ready(proc, timeout, || async {
-        let info = haproxy_api(sock, "show info")
-            .await
-            .map_err(|e| format!("stats socket {}: {e}", sock.display()))?;
-        if info.contains("Name: HAProxy") {
-            Ok(())
-        } else {
-            Err(format!("show info answered {:?}", info.lines().next()))
-        }
-    })
-    .await
-}
-
 /// Polls `probe` every 20 ms until it says ready, `proc` exits, or `timeout`.
-async fn wait_ready<F, Fut>(
+pub(super) async fn wait_ready<F, Fut>(
     proc: &Proc,
     timeout: Duration,
     mut probe: F,
@@ -148,8 +120,9 @@ async fn get_ok(client: &reqwest::Client, url: &str, body: Option<&str>) -> Resu
     }
 }
 
-/// Starts backend, hc and the Envoy sidecar of `pod` and waits until each is
-/// ready (backend `/` 200, hc `/health` 200, Envoy admin `/ready` = `LIVE`).
+/// Prepares `pod`'s sandbox (`Runtime::pod_sandbox`), starts its backend, hc
+/// and Envoy sidecar and waits until each is ready (backend `/` 200, hc
+/// `/health` 200, Envoy admin `/ready` = `LIVE`).
 /// On an error the processes already started stay registered with the
 /// runtime (its `teardown` ends them).
 pub async fn start_pod<R: Runtime>(
@@ -158,6 +131,7 @@ pub async fn start_pod<R: Runtime>(
     launch: &PodLaunch<'_>,
 ) -> Result<Pod, RuntimeError> {
     let s = launch.settings;
+    let envoy_cfg = rt.pod_sandbox(pod, launch.envoy_cfg).await?;
     let mut backend = ProcSpec::new("backend", &launch.apps.backend)
         .pod(&pod.name)
         .env("POD_NAME", &pod.name)
@@ -185,7 +159,7 @@ pub async fn start_pod<R: Runtime>(
     let envoy = ProcSpec::new("envoy", &launch.tools.envoy)
         .pod(&pod.name)
         .arg("-c")
-        .arg(launch.envoy_cfg)
+        .arg(&envoy_cfg)
         .args(crate::topology::envoy_args(s))
         .tee(launch.tees.envoy.clone());
 
@@ -212,50 +186,5 @@ pub async fn start_pod<R: Runtime>(
         backend,
         hc,
         envoy,
-    })
-}
-
-/// Sends one command to HAProxy's runtime API and returns the whole answer.
-pub async fn haproxy_api(socket: &Path, command: &str) -> std::io::Result<String> {
-    let fut = async {
-        let mut s = tokio::net::UnixStream::connect(socket).await?;
-        s.write_all(format!("{}\n", command.trim_end()).as_bytes())
-            .await?;
-        let mut out = String::new();
-        s.read_to_string(&mut out).await?;
-        Ok(out)
-    };
-    tokio::time::timeout(Duration::from_secs(5), fut)
-        .await
-        .unwrap_or_else(|_| {
-            Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                format!(
-                    "HAProxy runtime API {} did not answer within 5 s",
-                    socket.display()
-                ),
-            ))
-        })
-}
-
-/// Starts HAProxy (`haproxy -db -f <cfg>`, output to `haproxy.log`) and
-/// waits until its stats socket answers `show info`.
-pub async fn start_haproxy<R: Runtime>(
-    rt: &R,
-    tools: &Tools,
-    rendered: &Rendered,
-    tee: Option<LineSink>,
-    ready_timeout: Duration,
-) -> Result<Haproxy, RuntimeError> {
-    let _ = std::fs::remove_file(&rendered.stats_socket);
-    let spec = ProcSpec::new("haproxy", &tools.haproxy)
-        .args(["-db", "-f"])
-        .arg(&rendered.haproxy_cfg)
-        .tee(tee);
-    let proc = rt.start(spec).await?;
-    wait_haproxy_ready(&proc, &rendered.stats_socket, ready_timeout).await?;
-    Ok(Haproxy {
-        proc,
-        stats_socket: rendered.stats_socket.clone(),
     })
 }

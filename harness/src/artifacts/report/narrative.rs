@@ -7,9 +7,9 @@
 
 use std::collections::BTreeMap;
 
-use super::report::esc;
+use super::esc;
 use super::summary::Summary;
-use crate::model::{RequestKind, RequestRecord, Event};
+use crate::model::{Event, RequestKind, RequestRecord};
 
 fn s_of<'a>(v: &'a toml::Value, key: &str) -> Option<&'a toml::Value> {
     v.get(key)
