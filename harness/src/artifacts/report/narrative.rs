@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use super::esc;
-use super::summary::Summary;
+use crate::artifacts::summary::Summary;
 use crate::model::{Event, RequestKind, RequestRecord};
 
 fn s_of<'a>(v: &'a toml::Value, key: &str) -> Option<&'a toml::Value> {
