@@ -7,7 +7,7 @@
 //! Pure data: it must never start a process, and it says nothing about where
 //! a program lives (each runtime or manifest names its own path).
 
-use crate::scenario::{Dur, Haproxy, Mode, PreStop};
+use crate::scenario::{Dur, Haproxy, LbBuffer, LbSignal, Mode, PreStop};
 
 /// The preStop's program, its flags and env, for one mode.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,11 +50,9 @@ pub fn command(kind: PreStop, mode: &Mode, haproxy: &Haproxy) -> PreStopCommand 
             x.to_string()
         }
     };
-    let lb_buffer = match (script, d.lb_buffer.as_str()) {
-        (true, "auto") => dur(d.lb_buffer_max),
-        (true, b) => gate::duration::parse_duration(b)
-            .map(|x| dur(Dur(x)))
-            .unwrap_or_else(|_| b.to_string()),
+    let lb_buffer = match (script, d.lb_buffer) {
+        (true, LbBuffer::Auto) => dur(d.lb_buffer_max),
+        (true, LbBuffer::Fixed(x)) => dur(Dur(x)),
         (false, b) => b.to_string(),
     };
     let mut env = vec![
@@ -65,7 +63,7 @@ pub fn command(kind: PreStop, mode: &Mode, haproxy: &Haproxy) -> PreStopCommand 
         ("DRAIN_ORDER".to_string(), d.order.to_string()),
     ];
     // With the 404 soft stop one refusal lets the LB go: drain's own default.
-    if haproxy.lb_signal == 503 {
+    if haproxy.lb_signal == LbSignal::Status503 {
         env.push(("LB_FALL".to_string(), haproxy.fall.to_string()));
     }
     let mut args = Vec::new();
@@ -106,7 +104,7 @@ mod tests {
         assert_eq!(env(&c, "LB_FALL"), Some("2"));
         assert_eq!(c.args, ["--active-stat", "cx", "--min-drain", "3s"]);
         let soft = Haproxy {
-            lb_signal: 404,
+            lb_signal: LbSignal::Status404,
             ..Haproxy::default()
         };
         assert_eq!(env(&command(PreStop::Drain, &m, &soft), "LB_FALL"), None);

@@ -13,7 +13,7 @@ const HAPROXY_TMPL: &str = include_str!("../../haproxy/haproxy.cfg.tmpl");
 const ENVOY_TMPL: &str = include_str!("../../envoy/envoy.yaml.tmpl");
 
 mod settings;
-pub use settings::{DrainStrategy, EnvoySettings, HaproxySettings, TopologySettings};
+pub use settings::{DrainStrategy, EnvoySettings, HaproxySettings, LbSignal, TopologySettings};
 
 pub const BACKEND_PORT: u16 = 8080;
 pub const HC_PORT: u16 = 18180;
@@ -217,7 +217,7 @@ pub fn render_haproxy(
         ("frontend_addr", place.frontend_addr.to_string()),
         (
             "disable_on_404",
-            if h.lb_signal == 404 {
+            if h.lb_signal == LbSignal::Status404 {
                 "    # soft stop: the first 404 puts the server in NOLB, nothing is killed\n    http-check disable-on-404".into()
             } else {
                 "    # a 503 fails the check; `fall` of them mark the server DOWN".into()
@@ -355,7 +355,7 @@ mod tests {
     #[test]
     fn soft_stop_and_agent_check_are_rendered() {
         let mut s = TopologySettings::default();
-        s.haproxy.lb_signal = 404;
+        s.haproxy.lb_signal = LbSignal::Status404;
         s.haproxy.agent_check = true;
         s.haproxy.redispatch = true;
         s.haproxy.retry_on = Some("conn-failure 503".into());
@@ -371,8 +371,10 @@ mod tests {
     #[test]
     fn bad_settings_are_refused() {
         let mut s = TopologySettings::default();
-        s.haproxy.lb_signal = 500;
+        s.haproxy.fall = 0;
         assert!(render_haproxy(&s, &s.pod_addrs(10), &place()).is_err());
+        let s: Result<TopologySettings, _> = toml::from_str("[haproxy]\nlb_signal = 500");
+        assert!(s.unwrap_err().to_string().contains("expected 503 or 404"));
         let s: Result<TopologySettings, _> = toml::from_str("pods = 2\nbogus = 1");
         assert!(s.is_err());
     }

@@ -78,7 +78,7 @@ fn every_catalogue_file_checks_and_has_a_header() {
 #[case::bad_outcome(
     "prestop = \"drain\"",
     "prestop = \"drain\"\n[modes.graceful.expect]\noutcomes_min = { resets = 1 }",
-    "outcomes_min.resets"
+    "modes.graceful.expect.outcomes_min"
 )]
 #[case::mode_topology(
     "prestop = \"drain\"",
@@ -119,4 +119,63 @@ fn scenario_all_refuses_an_unknown_id_before_running_anything() {
     let text = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{text}");
     assert!(text.contains("no scenario \"s999\""), "{text}");
+}
+
+/// Every typed setting: a misspelled value is rejected by serde, and the
+/// one-line error names the file, the line the value is on and the key.
+#[rstest]
+#[case::drain_order(
+    "[modes.graceful.drain]\norder = \"lbfirst\"",
+    "modes.graceful.drain.order"
+)]
+#[case::lb_buffer(
+    "[modes.graceful.drain]\nlb_buffer = \"soon\"",
+    "modes.graceful.drain.lb_buffer"
+)]
+#[case::active_stat(
+    "[modes.graceful.drain]\nactive_stat = \"req\"",
+    "modes.graceful.drain.active_stat"
+)]
+#[case::prestop("[modes.other]\nprestop = \"drian\"", "modes.other.prestop")]
+#[case::lb_signal("[topology.haproxy]\nlb_signal = 500", "topology.haproxy.lb_signal")]
+#[case::drain_strategy(
+    "[topology.envoy]\ndrain_strategy = \"gradul\"",
+    "topology.envoy.drain_strategy"
+)]
+#[case::sidecar("[topology.envoy]\nsidecar = \"envoy\"", "topology.envoy.sidecar")]
+#[case::fault_signal(
+    "[[faults]]\nat = \"1s\"\nkill = \"pod-b\"\nprocess = \"hc\"\nsignal = \"SIGHUP\"",
+    "faults[1].signal"
+)]
+#[case::fault_process(
+    "[[faults]]\nat = \"1s\"\nkill = \"pod-b\"\nprocess = \"nginx\"",
+    "faults[1].process"
+)]
+#[case::outcome(
+    "[modes.graceful.expect]\noutcomes_max = { resets = 1 }",
+    "modes.graceful.expect.outcomes_max"
+)]
+#[case::exit_code_container(
+    "[modes.graceful.expect]\nexit_codes = { nginx = 137 }",
+    "modes.graceful.expect.exit_codes"
+)]
+fn misspelled_values_name_file_line_and_key(#[case] table: &str, #[case] key: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("{GOOD}{table}\n");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, &text).unwrap();
+    let (ok, out) = check(&bad);
+    assert!(!ok, "must be rejected: {out}");
+    // The value sits on the table's last line.
+    let line = text.lines().count();
+    assert_eq!(out.trim().lines().count(), 1, "one line: {out}");
+    assert!(out.contains("bad.toml"), "names the file: {out}");
+    assert!(
+        out.contains(&format!("line {line},")),
+        "names line {line}: {out}"
+    );
+    assert!(
+        out.contains(&format!("key `{key}`")),
+        "names key {key}: {out}"
+    );
 }

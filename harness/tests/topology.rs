@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use harness::tools::{locate, Tools};
-use harness::topology::{render, DrainStrategy, HaproxyPlacement, TopologySettings};
+use harness::topology::{render, DrainStrategy, HaproxyPlacement, LbSignal, TopologySettings};
 use rstest::rstest;
 
 fn tools() -> Tools {
@@ -33,7 +33,7 @@ fn check(cmd: &mut Command, what: &str, file: &Path) -> String {
 
 #[rstest]
 #[case::seed(|_: &mut TopologySettings| {})]
-#[case::soft_stop_404(|s: &mut TopologySettings| s.haproxy.lb_signal = 404)]
+#[case::soft_stop_404(|s: &mut TopologySettings| s.haproxy.lb_signal = LbSignal::Status404)]
 #[case::agent_check(|s: &mut TopologySettings| { s.haproxy.agent_check = true; s.haproxy.agent_inter_ms = 500; })]
 #[case::redispatch_retry_on(|s: &mut TopologySettings| {
     s.haproxy.redispatch = true;

@@ -1,79 +1,11 @@
-//! The drain's settings (DESIGN §2.3) and their small value types.
+//! The drain's settings (DESIGN §2.3); their value types (order, LB buffer,
+//! active stat) live in `gate::settings`, shared with the harness.
 //!
 //! Plain data with parsing; it must never do I/O.
 
-use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
-use gate::duration::{format_duration, parse_duration, BadDuration};
-
-use crate::stats::ActiveStat;
-
-/// How long to wait between `/close-lb` and `/close`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LbBuffer {
-    /// Sleep this long (the seed's `LB_BUFFER=10`).
-    Fixed(Duration),
-    /// Wait until hc's `lb_refusals` says every checker let go
-    /// (bounded by `LB_BUFFER_MAX`).
-    Auto,
-}
-
-impl FromStr for LbBuffer {
-    type Err = BadDuration;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s.trim().eq_ignore_ascii_case("auto") {
-            Ok(LbBuffer::Auto)
-        } else {
-            parse_duration(s).map(LbBuffer::Fixed)
-        }
-    }
-}
-
-impl fmt::Display for LbBuffer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LbBuffer::Fixed(d) => f.write_str(&format_duration(*d)),
-            LbBuffer::Auto => f.write_str("auto"),
-        }
-    }
-}
-
-/// Which signal goes off first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum DrainOrder {
-    /// drain → drain_listeners → poll → close-lb → buffer → close.
-    #[default]
-    Seed,
-    /// drain → close-lb → LB let go → drain_listeners → poll → close.
-    LbFirst,
-}
-
-/// A `DRAIN_ORDER` that is neither `seed` nor `lb-first`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown drain order {0:?} (expected seed or lb-first)")]
-pub struct UnknownOrder(pub String);
-
-impl FromStr for DrainOrder {
-    type Err = UnknownOrder;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "seed" => Ok(DrainOrder::Seed),
-            "lb-first" | "lb_first" => Ok(DrainOrder::LbFirst),
-            _ => Err(UnknownOrder(s.to_string())),
-        }
-    }
-}
-
-impl fmt::Display for DrainOrder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            DrainOrder::Seed => "seed",
-            DrainOrder::LbFirst => "lb-first",
-        })
-    }
-}
+pub use gate::settings::{ActiveStat, DrainOrder, LbBuffer};
 
 /// Everything one drain run needs.
 #[derive(Debug, Clone)]
@@ -147,25 +79,6 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rstest::rstest;
-
-    #[rstest]
-    #[case("auto", LbBuffer::Auto)]
-    #[case("AUTO", LbBuffer::Auto)]
-    #[case("10", LbBuffer::Fixed(Duration::from_secs(10)))]
-    #[case("500ms", LbBuffer::Fixed(Duration::from_millis(500)))]
-    fn parses_lb_buffer(#[case] s: &str, #[case] want: LbBuffer) {
-        assert_eq!(s.parse::<LbBuffer>().unwrap(), want);
-    }
-
-    #[rstest]
-    #[case("seed", DrainOrder::Seed)]
-    #[case("lb-first", DrainOrder::LbFirst)]
-    fn parses_order(#[case] s: &str, #[case] want: DrainOrder) {
-        assert_eq!(s.parse::<DrainOrder>().unwrap(), want);
-        assert!("first".parse::<DrainOrder>().is_err());
-        assert!("soon".parse::<LbBuffer>().is_err());
-    }
 
     #[test]
     fn lb_buffer_default_follows_order() {

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::call::Caller;
-use crate::stats::{sum_active, ActiveStat};
+use crate::stats::{sum_active, ActiveStat, Gauges};
 
 /// One reading of the active gauges.
 #[derive(Debug, Clone, PartialEq, Eq)]

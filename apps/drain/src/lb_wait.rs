@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use gate::State;
+use gate::{LbSignal, State};
 use tracing::{info, warn};
 
 use crate::call::Caller;
@@ -16,11 +16,10 @@ use crate::hc_api;
 
 /// The default refusals per checker for hc's LB signal: a 503 needs HAProxy's
 /// `fall` (2) failed checks, a 404 (soft stop) one.
-pub fn default_fall(lb_signal: u16) -> u32 {
-    if lb_signal == 404 {
-        1
-    } else {
-        2
+pub fn default_fall(lb_signal: LbSignal) -> u32 {
+    match lb_signal {
+        LbSignal::Status404 => 1,
+        LbSignal::Status503 => 2,
     }
 }
 
@@ -85,7 +84,7 @@ pub async fn wait_auto(
                         elapsed_ms = run_start.elapsed().as_millis() as u64,
                         waited_ms = t0.elapsed().as_millis() as u64,
                         lb_fall = fall,
-                        lb_signal = st.progress.lb_signal,
+                        lb_signal = st.progress.lb_signal.code(),
                         refusals = show(&st.progress.lb_refusals),
                         "lb_released"
                     );
@@ -145,8 +144,8 @@ mod tests {
 
     #[test]
     fn fall_follows_signal() {
-        assert_eq!(default_fall(503), 2);
-        assert_eq!(default_fall(404), 1);
+        assert_eq!(default_fall(LbSignal::Status503), 2);
+        assert_eq!(default_fall(LbSignal::Status404), 1);
     }
 
     proptest! {

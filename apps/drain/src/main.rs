@@ -41,14 +41,14 @@ struct Args {
     lb_fall: Option<u32>,
     /// seed (drain, listeners, poll, close-lb, wait, close) or lb-first
     /// (drain, close-lb, wait, listeners, poll, close).
-    #[arg(long, env = "DRAIN_ORDER", default_value = "seed")]
+    #[arg(long, env = "DRAIN_ORDER", default_value = "seed", ignore_case = true)]
     drain_order: DrainOrder,
     /// The seed's flaw: count an unreadable stats answer as 0 (env: 1/true/yes).
     #[arg(long, env = "ZERO_ON_STATS_ERROR", action = clap::ArgAction::SetTrue,
           value_parser = clap::builder::FalseyValueParser::new())]
     zero_on_stats_error: bool,
     /// rq: active requests; cx: active connections of the inbound listener(s).
-    #[arg(long, env = "ACTIVE_STAT", default_value = "rq")]
+    #[arg(long, env = "ACTIVE_STAT", default_value = "rq", ignore_case = true)]
     active_stat: ActiveStat,
     /// Do not end the poll before this long after the start.
     #[arg(long, env = "MIN_DRAIN", default_value = "0s", value_parser = duration)]

@@ -5,56 +5,26 @@
 //! Pure parsing: it must never do I/O, and it must never turn an answer it
 //! cannot read into 0 — anything doubtful is an error (the caller's "unknown").
 
-use std::fmt;
-use std::str::FromStr;
+pub use gate::settings::ActiveStat;
 
-/// Which gauges count as "still active".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ActiveStat {
-    /// `*.downstream_rq_active` + `*.upstream_rq_active` (the seed's choice).
-    #[default]
-    Rq,
-    /// `listener.<inbound>.downstream_cx_active` (Istio's
-    /// `EXIT_ON_ZERO_ACTIVE_CONNECTIONS`).
-    Cx,
-}
-
-/// An `--active-stat` value that is neither `rq` nor `cx`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown active stat {0:?} (expected rq or cx)")]
-pub struct UnknownActiveStat(pub String);
-
-impl FromStr for ActiveStat {
-    type Err = UnknownActiveStat;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "rq" => Ok(ActiveStat::Rq),
-            "cx" => Ok(ActiveStat::Cx),
-            _ => Err(UnknownActiveStat(s.to_string())),
-        }
-    }
-}
-
-impl fmt::Display for ActiveStat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ActiveStat::Rq => "rq",
-            ActiveStat::Cx => "cx",
-        })
-    }
-}
-
-impl ActiveStat {
+/// What an [`ActiveStat`] means in Envoy's `/stats`: the filter to ask for
+/// and the gauges to sum (drain's knowledge; the enum itself is shared).
+pub trait Gauges {
     /// The `filter=` regex for `/stats`, already URL-encoded (`|` is `%7C`).
-    pub fn query(self) -> &'static str {
+    fn query(self) -> &'static str;
+    /// Whether the gauge `name` is one this stat sums.
+    fn counts(self, name: &str) -> bool;
+}
+
+impl Gauges for ActiveStat {
+    fn query(self) -> &'static str {
         match self {
             ActiveStat::Rq => "downstream_rq_active%7Cupstream_rq_active",
             ActiveStat::Cx => "downstream_cx_active",
         }
     }
 
-    /// Whether the gauge `name` is one this stat sums.
-    pub fn counts(self, name: &str) -> bool {
+    fn counts(self, name: &str) -> bool {
         match self {
             ActiveStat::Rq => {
                 let last = name.rsplit('.').next().unwrap_or(name);

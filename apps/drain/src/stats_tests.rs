@@ -63,14 +63,6 @@ fn not_utf8_is_unknown() {
     );
 }
 
-#[rstest]
-#[case("rq", ActiveStat::Rq)]
-#[case("CX", ActiveStat::Cx)]
-fn parses_active_stat(#[case] s: &str, #[case] want: ActiveStat) {
-    assert_eq!(s.parse::<ActiveStat>().unwrap(), want);
-    assert!("req".parse::<ActiveStat>().is_err());
-}
-
 #[derive(Debug, Clone)]
 struct Gauge {
     name: String,

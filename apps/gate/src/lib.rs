@@ -1,5 +1,6 @@
 //! The vocabulary shared by `hc`, `drain` and the harness: the five gate
-//! states, their gate <-> legacy names, and the `/drain/status` JSON types.
+//! states, their gate <-> legacy names, the `/drain/status` JSON types and
+//! the drain settings all three speak ([`settings`]).
 //!
 //! This crate holds data and names only; it must never do I/O or hold state.
 
@@ -9,6 +10,9 @@ use std::str::FromStr;
 
 pub mod duration;
 pub mod log;
+pub mod settings;
+
+pub use settings::{ActiveStat, DrainOrder, LbBuffer, LbSignal};
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -173,7 +177,8 @@ pub struct Progress {
     /// `/health_check.html` from CLOSING on (0 for a checker seen but not yet refused).
     pub lb_refusals: BTreeMap<String, u32>,
     /// How hc tells the LB to let go: 503 (failed check) or 404 (soft stop).
-    pub lb_signal: u16,
+    #[schema(value_type = u16)]
+    pub lb_signal: LbSignal,
 }
 
 /// The body of `GET /drain/status`.

@@ -5,12 +5,9 @@
 //!
 //! This crate must never decide when to drain; it only answers and records.
 
-use std::fmt;
 use std::future::Future;
-use std::str::FromStr;
 use std::sync::Arc;
 
-use http::StatusCode;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
@@ -21,53 +18,9 @@ pub mod routes;
 pub mod server;
 pub mod timeout_io;
 
-/// How `/health_check.html` tells the LB to let go in CLOSING.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum LbSignal {
-    /// A failed check (HAProxy needs `fall` of them).
-    #[default]
-    Status503,
-    /// Soft stop: HAProxy's `http-check disable-on-404` puts the server in NOLB.
-    Status404,
-}
-
-impl LbSignal {
-    pub fn code(self) -> u16 {
-        match self {
-            LbSignal::Status503 => 503,
-            LbSignal::Status404 => 404,
-        }
-    }
-
-    pub fn status(self) -> StatusCode {
-        match self {
-            LbSignal::Status503 => StatusCode::SERVICE_UNAVAILABLE,
-            LbSignal::Status404 => StatusCode::NOT_FOUND,
-        }
-    }
-}
-
-/// An `HC_LB_SIGNAL` that is neither 503 nor 404.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid LB signal {0:?}: expected 503 or 404")]
-pub struct BadLbSignal(pub String);
-
-impl FromStr for LbSignal {
-    type Err = BadLbSignal;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim() {
-            "503" => Ok(LbSignal::Status503),
-            "404" => Ok(LbSignal::Status404),
-            _ => Err(BadLbSignal(s.to_string())),
-        }
-    }
-}
-
-impl fmt::Display for LbSignal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.code())
-    }
-}
+/// How `/health_check.html` tells the LB to let go in CLOSING (shared with
+/// the harness, which sets it per scenario).
+pub use gate::settings::{BadLbSignal, LbSignal};
 
 /// What hc speaks and how it refuses the LB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

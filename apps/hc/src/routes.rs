@@ -104,7 +104,10 @@ pub fn handle<B>(app: &App, req: &Request<B>, peer: IpAddr, listener: Listener) 
 pub fn lb_status(state: State, signal: LbSignal) -> StatusCode {
     match state {
         State::Open | State::Draining => StatusCode::OK,
-        State::Closing => signal.status(),
+        State::Closing => match signal {
+            LbSignal::Status503 => StatusCode::SERVICE_UNAVAILABLE,
+            LbSignal::Status404 => StatusCode::NOT_FOUND,
+        },
         State::Closed | State::Fault => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
@@ -233,7 +236,7 @@ pub fn drain_status(app: &App) -> Response<Body> {
                 })
                 .collect(),
             lb_refusals: snap.lb_refusals,
-            lb_signal: app.config.lb_signal.code(),
+            lb_signal: app.config.lb_signal,
         },
     };
     reply::json(StatusCode::OK, &status)

@@ -62,6 +62,51 @@ pub struct DrainSummary {
     pub close_lb_to_down_ms: Option<f64>,
 }
 
+/// (De)serializes an `Outcome` by `Outcome::as_str`, so summary.json and
+/// requests.csv spell outcomes alike.
+mod outcome_name {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::model::Outcome;
+
+    pub fn serialize<S: Serializer>(o: &Outcome, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(o.as_str())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Outcome, D::Error> {
+        let name = String::deserialize(d)?;
+        crate::artifacts::csv::parse_outcome(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown outcome {name:?}")))
+    }
+}
+
+/// (De)serializes outcome counts keyed by `Outcome::as_str`, in name order,
+/// so summary.json's text stays as it was; legacy names (`http5xx`) read too.
+mod outcome_counts {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::model::Outcome;
+
+    pub fn serialize<S: Serializer>(m: &BTreeMap<Outcome, u64>, s: S) -> Result<S::Ok, S::Error> {
+        let by_name: BTreeMap<&str, u64> = m.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        by_name.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<Outcome, u64>, D::Error> {
+        let mut out = BTreeMap::new();
+        for (name, n) in BTreeMap::<String, u64>::deserialize(d)? {
+            let o = crate::artifacts::csv::parse_outcome(&name)
+                .ok_or_else(|| serde::de::Error::custom(format!("unknown outcome {name:?}")))?;
+            *out.entry(o).or_default() += n;
+        }
+        Ok(out)
+    }
+}
+
 /// One scenario expectation and whether the run met it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExpectationResult {
@@ -90,7 +135,8 @@ pub struct Summary {
     pub interrupted: bool,
     pub requests: u64,
     /// Every outcome, 0 included.
-    pub outcomes: BTreeMap<String, u64>,
+    #[serde(with = "outcome_counts")]
+    pub outcomes: BTreeMap<Outcome, u64>,
     pub disruptions: u64,
     /// `haproxy`/`envoy`/`app`/`unknown` for HTTP answers (`http_5xx`,
     /// `http_status`), `client` for the rest.
@@ -104,11 +150,8 @@ pub struct Summary {
 }
 
 /// Every outcome with a 0 count.
-pub fn zero_outcomes() -> BTreeMap<String, u64> {
-    Outcome::ALL
-        .iter()
-        .map(|o| (o.as_str().to_string(), 0))
-        .collect()
+pub fn zero_outcomes() -> BTreeMap<Outcome, u64> {
+    Outcome::ALL.iter().map(|o| (*o, 0)).collect()
 }
 
 impl Summary {
@@ -150,11 +193,11 @@ impl Summary {
 
     /// `interrupted` when the run was, else `fail` when any expectation
     /// failed, else `pass`. Sets and returns it.
-    /// The disruptions by outcome, e.g. `http_5xx=7 reset=1` (empty when none).
+    /// The disruptions by outcome, e.g. `reset=1 http_5xx=7` (empty when none).
     pub fn disruptions_text(&self) -> String {
         self.outcomes
             .iter()
-            .filter(|(k, v)| k.as_str() != "ok" && **v > 0)
+            .filter(|(k, v)| k.is_disruption() && **v > 0)
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join(" ")
@@ -195,7 +238,7 @@ impl Summary {
 #[derive(Debug, Clone)]
 pub struct Tally {
     pub requests: u64,
-    pub outcomes: BTreeMap<String, u64>,
+    pub outcomes: BTreeMap<Outcome, u64>,
     pub disruptions: u64,
     pub disruptions_by_origin: BTreeMap<String, u64>,
     pub latency: LatencyStats,
@@ -220,10 +263,7 @@ impl Tally {
 
     pub fn record(&mut self, r: &RequestRecord) {
         self.requests += 1;
-        *self
-            .outcomes
-            .entry(r.outcome.as_str().to_string())
-            .or_default() += 1;
+        *self.outcomes.entry(r.outcome).or_default() += 1;
         if r.outcome.is_disruption() {
             self.disruptions += 1;
             let key = match (r.outcome.is_http(), r.origin) {

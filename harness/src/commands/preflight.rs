@@ -18,11 +18,7 @@ pub(crate) fn prepare(args: &ScenarioArgs, rt: &tokio::runtime::Runtime) -> anyh
     let (engine, reason) = rt.block_on(choose_runtime(args.runtime))?;
     let runtime_name = if engine.is_some() { "docker" } else { "local" };
     println!("runtime: {runtime_name} ({reason})");
-    let prestop_override = match args.prestop.as_deref() {
-        Some("script") => Some(PreStop::Script),
-        Some("drain") => Some(PreStop::Drain),
-        _ => None,
-    };
+    let prestop_override = args.prestop.map(PreStop::from);
     let artifacts_root = super::artifacts_root(args.artifacts.clone());
     std::fs::create_dir_all(&artifacts_root)
         .with_context(|| format!("artifacts folder {}", artifacts_root.display()))?;

@@ -38,15 +38,15 @@ pub struct ScenarioArgs {
     pub skip: Vec<String>,
     /// A mode of the scenario (current, graceful, ...) or `both`/`all` for every mode.
     #[arg(long, default_value = "both")]
-    pub mode: String,
+    pub mode: scenario::ModeSelect,
     #[arg(long, value_enum, default_value = "auto", env = "LAB_RUNTIME")]
     pub runtime: RuntimeChoice,
     /// Which state names every hc of the run speaks (default: HC_NAMING, else gate).
     #[arg(long, env = "HC_NAMING", default_value = "gate")]
     pub naming: gate::Naming,
     /// preStop of drain-based modes: the Rust `drain` or the seed's script.
-    #[arg(long, value_parser = ["drain", "script"])]
-    pub prestop: Option<String>,
+    #[arg(long, value_enum)]
+    pub prestop: Option<scenario::DrainHook>,
     /// Where run folders go.
     #[arg(long, env = "LAB_ARTIFACTS")]
     pub artifacts: Option<PathBuf>,
@@ -87,14 +87,13 @@ fn write_junit(root: &std::path::Path, id: &str, results: &[(String, anyhow::Res
 fn scenario(args: ScenarioArgs) -> anyhow::Result<ExitCode> {
     let path = scenario::resolve(&args.scenario, &scenarios_dir())?;
     let sc = scenario::load(&path)?;
-    let modes: Vec<String> = match args.mode.as_str() {
-        "both" | "all" => sc.ordered_modes(),
-        m if sc.modes.contains_key(m) => vec![m.to_string()],
-        m => anyhow::bail!(
-            "--mode {m:?}: scenario {} has modes {} (or both)",
+    let Some(modes) = sc.select_modes(&args.mode) else {
+        anyhow::bail!(
+            "--mode {:?}: scenario {} has modes {} (or both)",
+            args.mode.to_string(),
             sc.id,
             sc.ordered_modes().join(", ")
-        ),
+        );
     };
     for w in scenario::warnings(&sc) {
         println!("warning: {w}");

@@ -77,7 +77,7 @@ fn files(r: &Resolved) -> Vec<String> {
             h.inter_ms,
             h.fall,
             h.rise,
-            if h.lb_signal == 404 {
+            if h.lb_signal == crate::scenario::LbSignal::Status404 {
                 "`http-check disable-on-404` (hc's 404 in CLOSING: NOLB, nothing killed)"
             } else {
                 "a 503 from hc fails a check (`fall` of them: DOWN)"

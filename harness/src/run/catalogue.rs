@@ -64,7 +64,7 @@ pub fn run_all(
     env: &RunEnv,
     rt: &tokio::runtime::Runtime,
     picked: &[Picked],
-    mode: &str,
+    mode: &crate::scenario::ModeSelect,
     mut each: impl FnMut(&str, &[(String, anyhow::Result<RunResult>)]),
 ) -> Vec<Row> {
     let mut rows = Vec::new();
@@ -76,10 +76,8 @@ pub fn run_all(
                 continue;
             }
         };
-        let modes: Vec<String> = match mode {
-            "both" | "all" => sc.ordered_modes(),
-            m if sc.modes.contains_key(m) => vec![m.to_string()],
-            _ => continue,
+        let Some(modes) = sc.select_modes(mode) else {
+            continue;
         };
         let mut results = Vec::new();
         for m in &modes {

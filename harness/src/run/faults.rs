@@ -17,7 +17,7 @@ use crate::kubelet::{self, PodContainers, Termination, TerminationReport};
 use crate::lab::{self, LabEnv, Pod};
 use crate::model::{EventKind, Source};
 use crate::runtime::{LabRuntime, Runtime, Signal};
-use crate::scenario::FaultAction;
+use crate::scenario::{Container, FaultAction, FaultSignal};
 use crate::timeline::Timeline;
 use crate::topology::TopologySettings;
 
@@ -67,12 +67,12 @@ impl FaultRunner {
                 signal,
             } => {
                 let p = self.pod(&pod)?;
-                let proc = match process.as_str() {
-                    "backend" => &p.backend,
-                    "hc" => &p.hc,
-                    _ => &p.envoy,
+                let proc = match process {
+                    Container::Backend => &p.backend,
+                    Container::Hc => &p.hc,
+                    Container::Envoy => &p.envoy,
                 };
-                let sig = signal_of(&signal);
+                let sig = signal_of(signal);
                 let r = self.rt.signal(proc, sig);
                 self.timeline.emit(
                     Source::Fault,
@@ -200,12 +200,12 @@ impl FaultRunner {
     }
 }
 
-fn signal_of(name: &str) -> Signal {
-    match name {
-        "SIGTERM" => Signal::Term,
-        "SIGSTOP" => Signal::Stop,
-        "SIGCONT" => Signal::Cont,
-        "SIGINT" => Signal::Int,
-        _ => Signal::Kill,
+fn signal_of(s: FaultSignal) -> Signal {
+    match s {
+        FaultSignal::Kill => Signal::Kill,
+        FaultSignal::Term => Signal::Term,
+        FaultSignal::Stop => Signal::Stop,
+        FaultSignal::Cont => Signal::Cont,
+        FaultSignal::Int => Signal::Int,
     }
 }

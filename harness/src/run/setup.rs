@@ -68,11 +68,7 @@ pub fn topology_settings(sc: &Scenario) -> TopologySettings {
             ..HaproxySettings::default()
         },
         envoy: EnvoySettings {
-            drain_strategy: if e.drain_strategy == "immediate" {
-                DrainStrategy::Immediate
-            } else {
-                DrainStrategy::Gradual
-            },
+            drain_strategy: e.drain_strategy,
             drain_time_s: e.drain_time.0.as_secs(),
             limit_stats_like_istio: e.limit_stats_like_istio,
             slow_delay_ms: e.slow_delay.ms(),

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use crate::artifacts::ExpectationResult;
 use crate::kubelet::TerminationReport;
 use crate::model::Attribution;
-use crate::model::{Event, EventKind, RequestRecord, Source};
+use crate::model::{Event, EventKind, Outcome, RequestRecord, Source};
 use crate::scenario::{EventPattern, Expect, Load, Scenario};
 
 /// The facts a verdict is made of.
@@ -19,7 +19,7 @@ pub struct RunFacts<'a> {
     pub steady_p99_ms: Option<f64>,
     pub prestop_ms: Option<f64>,
     /// Counts by outcome name.
-    pub outcomes: &'a BTreeMap<String, u64>,
+    pub outcomes: &'a BTreeMap<Outcome, u64>,
     pub attributions: &'a [Attribution],
     /// The first terminated pod's termination.
     pub termination: Option<&'a TerminationReport>,
@@ -144,7 +144,7 @@ pub fn judge(sc: &Scenario, expect: &Expect, f: &RunFacts<'_>) -> Vec<Expectatio
 
 /// The expectations beyond counts and the long request.
 fn judge_more(expect: &Expect, f: &RunFacts<'_>, push: &mut impl FnMut(&str, bool, String)) {
-    let count = |k: &str| f.outcomes.get(k).copied().unwrap_or(0);
+    let count = |k: &Outcome| f.outcomes.get(k).copied().unwrap_or(0);
     for (k, min) in &expect.outcomes_min {
         push(
             &format!("{k} >= {min}"),
@@ -191,9 +191,12 @@ fn judge_more(expect: &Expect, f: &RunFacts<'_>, push: &mut impl FnMut(&str, boo
         );
     }
     for (c, code) in &expect.exit_codes {
-        let got = f
-            .termination
-            .and_then(|t| t.exits.iter().find(|(n, _)| n == c).map(|(_, x)| *x));
+        let got = f.termination.and_then(|t| {
+            t.exits
+                .iter()
+                .find(|(n, _)| n == c.as_str())
+                .map(|(_, x)| *x)
+        });
         push(
             &format!("{c} exit code {code}"),
             got == Some(*code),

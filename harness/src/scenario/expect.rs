@@ -8,7 +8,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::Outcome;
+
 use super::schema::Dur;
+use super::values::Container;
 
 /// A mode's expectations; every key is optional.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -18,10 +21,10 @@ pub struct Expect {
     pub disruptions_max: Option<u64>,
     /// Per outcome (any `Outcome` name: `reset`, `closed`, `http_5xx`, ...): at least.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub outcomes_min: BTreeMap<String, u64>,
+    pub outcomes_min: BTreeMap<Outcome, u64>,
     /// Per outcome: at most.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub outcomes_max: BTreeMap<String, u64>,
+    pub outcomes_max: BTreeMap<Outcome, u64>,
     /// Every long request is among the disruptions.
     pub long_lost: Option<bool>,
     /// close-lb happened after the last long request ended.
@@ -40,7 +43,7 @@ pub struct Expect {
     pub lb_down_after_close_lb: Option<[Dur; 2]>,
     /// Exit codes of the (first) terminated pod's containers, e.g. `{ backend = 137 }`.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub exit_codes: BTreeMap<String, i32>,
+    pub exit_codes: BTreeMap<Container, i32>,
     /// Each string appears in at least one disruption's attributed cause.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attribution_contains: Vec<String>,

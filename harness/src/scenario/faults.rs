@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::schema::Dur;
+use super::values::{Container, FaultSignal};
 
 /// Something done to the system at a moment of the run. Exactly one of
 /// `terminate`, `kill`, `hc_fault`, `hc_reopen`, `rolling_restart`.
@@ -23,10 +24,10 @@ pub struct Fault {
     pub kill: Option<String>,
     /// With `kill`: `backend`, `hc` or `envoy`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub process: Option<String>,
+    pub process: Option<Container>,
     /// With `kill`: `SIGKILL` (default), `SIGTERM`, `SIGSTOP`, `SIGCONT`, `SIGINT`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub signal: Option<String>,
+    pub signal: Option<FaultSignal>,
     /// `POST /fault` on this pod's hc (any state -> FAULT).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hc_fault: Option<String>,
@@ -49,8 +50,8 @@ pub enum FaultAction {
     Terminate(String),
     Kill {
         pod: String,
-        process: String,
-        signal: String,
+        process: Container,
+        signal: FaultSignal,
     },
     HcFault(String),
     HcReopen(String),
@@ -59,11 +60,6 @@ pub enum FaultAction {
         pause: Dur,
     },
 }
-
-/// Signals a `kill` fault may send.
-pub const SIGNALS: &[&str] = &["SIGKILL", "SIGTERM", "SIGSTOP", "SIGCONT", "SIGINT"];
-/// Processes of a pod a `kill` fault may target.
-pub const PROCESSES: &[&str] = &["backend", "hc", "envoy"];
 
 impl Fault {
     /// The action, or a one-line error naming the key (`faults[i].<key>`).
@@ -97,26 +93,13 @@ impl Fault {
         Ok(if let Some(p) = &self.terminate {
             FaultAction::Terminate(p.clone())
         } else if let Some(p) = &self.kill {
-            let process = self.process.clone().ok_or_else(|| {
+            let process = self.process.ok_or_else(|| {
                 format!("key `{at}.process`: `kill` needs a process (backend, hc or envoy)")
             })?;
-            if !PROCESSES.contains(&process.as_str()) {
-                return Err(format!(
-                    "key `{at}.process`: {process:?} (expected backend, hc or envoy)"
-                ));
-            }
-            let signal = normalise_signal(self.signal.as_deref().unwrap_or("SIGKILL"));
-            if !SIGNALS.contains(&signal.as_str()) {
-                return Err(format!(
-                    "key `{at}.signal`: {:?} (expected one of {})",
-                    self.signal.as_deref().unwrap_or_default(),
-                    SIGNALS.join(", ")
-                ));
-            }
             FaultAction::Kill {
                 pod: p.clone(),
                 process,
-                signal,
+                signal: self.signal.unwrap_or_default(),
             }
         } else if let Some(p) = &self.hc_fault {
             FaultAction::HcFault(p.clone())
@@ -157,16 +140,6 @@ impl Fault {
     }
 }
 
-/// `kill` -> `SIGKILL`, `sigstop` -> `SIGSTOP`.
-pub fn normalise_signal(s: &str) -> String {
-    let up = s.trim().to_ascii_uppercase();
-    if up.starts_with("SIG") {
-        up
-    } else {
-        format!("SIG{up}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,8 +160,8 @@ mod tests {
                 .unwrap(),
             FaultAction::Kill {
                 pod: "pod-a".into(),
-                process: "envoy".into(),
-                signal: "SIGSTOP".into()
+                process: Container::Envoy,
+                signal: FaultSignal::Stop
             }
         );
         let e = f("at = 1\nterminate = \"pod-a\"\nhc_fault = \"pod-a\"")
@@ -200,9 +173,11 @@ mod tests {
         );
         let e = f("at = 1").action(0).unwrap_err();
         assert!(e.contains("none"), "{e}");
-        let e = f("at = 1\nkill = \"pod-a\"\nprocess = \"nginx\"")
-            .action(0)
-            .unwrap_err();
+        let e = toml::from_str::<Fault>("at = 1\nkill = \"pod-a\"\nprocess = \"nginx\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown variant `nginx`"), "{e}");
+        let e = f("at = 1\nkill = \"pod-a\"").action(0).unwrap_err();
         assert!(e.contains("faults[0].process"), "{e}");
         let e = f("at = 1\nterminate = \"pod-a\"\nsignal = \"KILL\"")
             .action(0)

@@ -9,13 +9,14 @@ mod expect;
 mod faults;
 mod schema;
 mod validate;
+mod values;
 
 use std::path::{Path, PathBuf};
 
 pub use expect::EventPattern;
-pub use faults::{normalise_signal, PROCESSES, SIGNALS};
 pub use schema::*;
 pub use validate::{pod_names, validate, warnings};
+pub use values::{Container, DrainHook, FaultSignal};
 
 /// Why a scenario could not be used; every message names the file.
 #[derive(Debug, thiserror::Error)]
@@ -101,10 +102,16 @@ fn not_utf8(bytes: &[u8], at: usize) -> String {
 
 /// Parses and validates scenario text; `shown` names the file in errors.
 pub fn parse(text: &str, shown: &str) -> Result<Scenario, ScenarioError> {
-    let sc: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Parse {
-        path: shown.to_string(),
-        message: one_line_toml_error(&e, text),
-    })?;
+    // The path tracker names the key a bad value sits at (toml's own error
+    // gives the line but, with a line to show, not the key).
+    let sc: Scenario =
+        serde_path_to_error::deserialize(toml::Deserializer::new(text)).map_err(|e| {
+            let key = e.path().to_string();
+            ScenarioError::Parse {
+                path: shown.to_string(),
+                message: one_line_toml_error(e.inner(), text, &key),
+            }
+        })?;
     validate(&sc).map_err(|message| ScenarioError::Invalid {
         path: shown.to_string(),
         message,
@@ -112,8 +119,9 @@ pub fn parse(text: &str, shown: &str) -> Result<Scenario, ScenarioError> {
     Ok(sc)
 }
 
-/// toml's errors span several lines with a caret; keep `line N, column M: message`.
-fn one_line_toml_error(e: &toml::de::Error, text: &str) -> String {
+/// toml's errors span several lines with a caret; keep
+/// `line N, column M (at "..."), key `a.b`: message` (no key part at the top level).
+fn one_line_toml_error(e: &toml::de::Error, text: &str, key: &str) -> String {
     // One line, and bounded: a message may quote the (hostile) input.
     let msg: String = e
         .message()
@@ -138,7 +146,12 @@ fn one_line_toml_error(e: &toml::de::Error, text: &str) -> String {
         .chars()
         .take(span.end.saturating_sub(span.start).min(40))
         .collect();
-    format!("line {line}, column {col} (at {snippet:?}): {msg}")
+    let key: String = key.chars().filter(|c| !c.is_control()).take(120).collect();
+    if key.is_empty() || key == "." {
+        format!("line {line}, column {col} (at {snippet:?}): {msg}")
+    } else {
+        format!("line {line}, column {col} (at {snippet:?}), key `{key}`: {msg}")
+    }
 }
 
 /// Every scenario file in `dir`, sorted by id (s1, s2, ..., s10 in numeric order).

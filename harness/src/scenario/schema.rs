@@ -11,6 +11,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use super::expect::{Expect, Gap};
 pub use super::faults::{Fault, FaultAction};
+pub use super::values::{DrainStrategy, ModeSelect, PreStop, Sidecar};
+pub use gate::settings::{ActiveStat, DrainOrder, LbBuffer, LbSignal};
 
 /// A duration written as `"90s"`, `"500ms"`, `"2m"` or a whole number of seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
@@ -114,6 +116,15 @@ impl Scenario {
         names
     }
 
+    /// The modes `sel` picks, in run order; `None` when there is no such mode.
+    pub fn select_modes(&self, sel: &ModeSelect) -> Option<Vec<String>> {
+        match sel {
+            ModeSelect::Every => Some(self.ordered_modes()),
+            ModeSelect::Named(m) if self.modes.contains_key(m) => Some(vec![m.clone()]),
+            ModeSelect::Named(_) => None,
+        }
+    }
+
     /// The scenario as `mode` runs it: the mode's `haproxy`, `envoy` and
     /// `faults` (when given) in place of the scenario's.
     pub fn for_mode(&self, mode: &str) -> Scenario {
@@ -185,7 +196,7 @@ pub struct Haproxy {
     /// `retry-on` value, e.g. "conn-failure empty-response".
     pub retry_on: Option<String>,
     /// How hc tells the LB to let go: 503 or 404 (soft stop, `http-check disable-on-404`).
-    pub lb_signal: u16,
+    pub lb_signal: LbSignal,
     /// Also run HAProxy's `agent-check` against hc's agent port (`up ready`/`drain`/`down`).
     pub agent_check: bool,
     /// `agent-inter`.
@@ -202,27 +213,18 @@ impl Default for Haproxy {
             retries: 0,
             redispatch: false,
             retry_on: None,
-            lb_signal: 503,
+            lb_signal: LbSignal::Status503,
             agent_check: false,
             agent_inter: Dur::secs(1),
         }
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Sidecar {
-    /// pilot-agent: on SIGTERM drain Envoy's listeners, stop Envoy after `termination_drain`.
-    Istio,
-    /// Envoy gets SIGTERM and exits at once.
-    Plain,
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Envoy {
-    /// `gradual` or `immediate` (Envoy's `--drain-strategy`).
-    pub drain_strategy: String,
+    /// Envoy's `--drain-strategy`.
+    pub drain_strategy: DrainStrategy,
     /// Envoy's `--drain-time-s`.
     pub drain_time: Dur,
     pub sidecar: Sidecar,
@@ -239,7 +241,7 @@ pub struct Envoy {
 impl Default for Envoy {
     fn default() -> Self {
         Envoy {
-            drain_strategy: "gradual".into(),
+            drain_strategy: DrainStrategy::Gradual,
             drain_time: Dur::secs(600),
             sidecar: Sidecar::Istio,
             termination_drain: Dur::secs(5),
@@ -352,18 +354,6 @@ fn default_max_conns() -> usize {
     64
 }
 
-/// What runs as preStop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PreStop {
-    /// A fixed `sleep` (the homelab's old way).
-    Sleep,
-    /// The Rust `drain` orchestrator.
-    Drain,
-    /// `apps/hc/graceful-drain.sh`.
-    Script,
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Mode {
@@ -401,13 +391,11 @@ pub struct DrainSettings {
     pub timeout: Dur,
     pub poll_interval: Dur,
     /// `"10s"` or `"auto"`.
-    pub lb_buffer: String,
+    pub lb_buffer: LbBuffer,
     pub lb_buffer_max: Dur,
-    /// `seed` or `lb-first`.
-    pub order: String,
+    pub order: DrainOrder,
     pub zero_on_stats_error: bool,
-    /// `rq` or `cx`.
-    pub active_stat: String,
+    pub active_stat: ActiveStat,
     pub min_drain: Option<Dur>,
     /// Point the preStop's `ENVOY_ADMIN` at a port where nothing listens
     /// (the pod's IP, port 1): every admin call and stats read fails.
@@ -419,11 +407,11 @@ impl Default for DrainSettings {
         DrainSettings {
             timeout: Dur::secs(120),
             poll_interval: Dur::secs(2),
-            lb_buffer: "10s".into(),
+            lb_buffer: LbBuffer::Fixed(Duration::from_secs(10)),
             lb_buffer_max: Dur::secs(10),
-            order: "seed".into(),
+            order: DrainOrder::Seed,
             zero_on_stats_error: false,
-            active_stat: "rq".into(),
+            active_stat: ActiveStat::Rq,
             min_drain: None,
             envoy_admin_unreachable: false,
         }

@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::scenario::{DrainStrategy, LbSignal};
+
 use super::{pod_addrs, PodAddrs, TopologyError};
 
 /// Topology settings of a scenario; `Default` is the seed's.
@@ -49,7 +51,7 @@ pub struct HaproxySettings {
     pub timeout_client_s: u64,
     /// What hc answers to let the LB go: 503 (fail `fall` checks) or 404
     /// (`http-check disable-on-404`: NOLB at the first 404).
-    pub lb_signal: u16,
+    pub lb_signal: LbSignal,
     /// Also run HAProxy's `agent-check` against hc's agent port.
     pub agent_check: bool,
     pub agent_inter_ms: u64,
@@ -71,28 +73,10 @@ impl Default for HaproxySettings {
             timeout_connect_ms: 2000,
             timeout_server_s: 660,
             timeout_client_s: 660,
-            lb_signal: 503,
+            lb_signal: LbSignal::Status503,
             agent_check: false,
             agent_inter_ms: 1000,
             source: None,
-        }
-    }
-}
-
-/// Envoy's `--drain-strategy`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DrainStrategy {
-    #[default]
-    Gradual,
-    Immediate,
-}
-
-impl DrainStrategy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DrainStrategy::Gradual => "gradual",
-            DrainStrategy::Immediate => "immediate",
         }
     }
 }
@@ -130,9 +114,6 @@ impl TopologySettings {
         let h = &self.haproxy;
         if self.pods == 0 || self.pods > 254 {
             return bad(format!("pods = {} (1..=254)", self.pods));
-        }
-        if h.lb_signal != 503 && h.lb_signal != 404 {
-            return bad(format!("haproxy.lb_signal = {} (503 or 404)", h.lb_signal));
         }
         if h.inter_ms == 0 || h.fall == 0 || h.rise == 0 || h.agent_inter_ms == 0 {
             return bad("haproxy.inter_ms, fall, rise and agent_inter_ms must be > 0".into());

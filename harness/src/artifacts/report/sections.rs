@@ -75,18 +75,13 @@ pub(super) fn write_summary_sections(o: &mut String, s: &Summary, t_term: Option
         "<h2>Requests: {} · disruptions: {}</h2>",
         s.requests, s.disruptions
     );
-    // In the model's order (ok first), then any name this build does not know.
-    let known: Vec<&str> = Outcome::ALL.iter().map(|x| x.as_str()).collect();
-    let rows: Vec<Vec<String>> = known
+    // In the model's order (ok first).
+    let rows: Vec<Vec<String>> = Outcome::ALL
         .iter()
-        .map(|k| (k.to_string(), s.outcomes.get(*k).copied().unwrap_or(0)))
-        .chain(
-            s.outcomes
-                .iter()
-                .filter(|(k, _)| !known.contains(&k.as_str()))
-                .map(|(k, v)| (k.clone(), *v)),
-        )
-        .map(|(k, v)| vec![k, v.to_string()])
+        .map(|k| {
+            let n = s.outcomes.get(k).copied().unwrap_or(0);
+            vec![k.as_str().to_string(), n.to_string()]
+        })
         .collect();
     table(o, &["outcome", "count"], &rows, &[1]);
     if !s.disruptions_by_origin.is_empty() {

@@ -62,7 +62,7 @@ pub struct RunFacts {
     pub verdict: String,
     pub requests: u64,
     pub disruptions: u64,
-    pub outcomes: BTreeMap<String, u64>,
+    pub outcomes: BTreeMap<Outcome, u64>,
     /// Corrected latency (ms): p50, p99, p99.9, max.
     pub p50: Option<f64>,
     pub p99: Option<f64>,
@@ -172,9 +172,8 @@ pub fn rows(runs: &[RunFacts]) -> Vec<(String, Vec<String>)> {
     row("requests", &|r| r.requests.to_string());
     row("disruptions", &|r| r.disruptions.to_string());
     for o in Outcome::ALL.iter().filter(|o| o.is_disruption()) {
-        let key = o.as_str();
-        row(&format!("  {key}"), &|r| {
-            r.outcomes.get(key).copied().unwrap_or(0).to_string()
+        row(&format!("  {o}"), &|r| {
+            r.outcomes.get(o).copied().unwrap_or(0).to_string()
         });
     }
     row("p50 ms", &|r| f(r.p50, 2));
