@@ -230,7 +230,7 @@ mod tests {
     #[case("lb_first", DrainOrder::LbFirst)]
     fn parses_order(#[case] s: &str, #[case] want: DrainOrder) {
         assert_eq!(s.parse::<DrainOrder>().unwrap(), want);
-        assert_eq!(DrainOrder::from_str(s, true).unwrap(), want);
+        assert_eq!(<DrainOrder as ValueEnum>::from_str(s, true).unwrap(), want);
     }
 
     #[rstest]

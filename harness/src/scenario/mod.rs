@@ -106,7 +106,10 @@ pub fn parse(text: &str, shown: &str) -> Result<Scenario, ScenarioError> {
     // gives the line but, with a line to show, not the key).
     let sc: Scenario =
         serde_path_to_error::deserialize(toml::Deserializer::new(text)).map_err(|e| {
-            let key = e.path().to_string();
+            // A bad map key (an unknown outcome or container name) shows as a
+            // trailing `?` segment: name the map; the message names the entry.
+            let path = e.path().to_string();
+            let key = path.strip_suffix(".?").unwrap_or(&path).to_string();
             ScenarioError::Parse {
                 path: shown.to_string(),
                 message: one_line_toml_error(e.inner(), text, &key),
