@@ -51,6 +51,8 @@ fn request(
             _ => None,
         },
         origin: (outcome == Outcome::Http5xx).then_some(Origin::Haproxy),
+        haproxy_term: None,
+        envoy_flags: None,
         error: (outcome == Outcome::Reset).then(|| "connection reset, \"EOF\"\nline 2".into()),
     }
 }
@@ -362,6 +364,7 @@ fn a_synthetic_run_renders_plots_and_report() {
             cause_t_ms: Some(9900.0),
             delta_ms: Some(r.end_ms - 9900.0),
             pod: r.pod.clone(),
+            evidence: harness::model::EvidenceKind::Inferred,
         });
     }
     s.decide_verdict();

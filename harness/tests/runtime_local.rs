@@ -174,7 +174,12 @@ async fn two_pods_behind_haproxy_serve_pinned_requests_and_tear_down_clean() {
             async move { found.ok_or_else(|| "not yet".to_string()) }
         })
         .await;
-        assert!(line.starts_with("http "), "{line}");
+        // HAProxy's own ISO time first, then the keyed request line.
+        assert!(
+            line.split_once(' ')
+                .is_some_and(|(t, rest)| t.starts_with("20") && rest.starts_with("http ")),
+            "{line}"
+        );
         assert!(
             line.contains(&format!("srv={pod} status=200 tsc=----")),
             "{line}"

@@ -16,7 +16,7 @@ use super::{names, ArtifactsError};
 use crate::model::{Event, Origin, Outcome, Phase, RequestKind, RequestRecord, Sample};
 
 /// The columns of `requests.csv`, in order.
-pub const REQUESTS_HEADER: [&str; 18] = [
+pub const REQUESTS_HEADER: [&str; 20] = [
     "id",
     "kind",
     "method",
@@ -34,11 +34,13 @@ pub const REQUESTS_HEADER: [&str; 18] = [
     "outcome",
     "phase",
     "origin",
+    "haproxy_term",
+    "envoy_flags",
     "error",
 ];
 /// Columns of `requests.csv` that runs recorded before they existed lack;
-/// such a file still reads (the column reads as empty).
-pub const REQUESTS_ADDED: [&str; 1] = ["phase"];
+/// such a file still reads (the columns read as empty).
+pub const REQUESTS_ADDED: [&str; 3] = ["phase", "haproxy_term", "envoy_flags"];
 /// The columns of `timeline.csv`, in order.
 pub const TIMELINE_HEADER: [&str; 5] = ["t_ms", "source", "pod", "event", "detail"];
 /// The columns of `samples.csv`, in order.
@@ -144,6 +146,8 @@ impl RequestsWriter {
             r.outcome.as_str().to_string(),
             r.phase.map(|p| p.as_str().to_string()).unwrap_or_default(),
             r.origin.map(|o| o.as_str().to_string()).unwrap_or_default(),
+            opt(&r.haproxy_term),
+            opt(&r.envoy_flags),
             opt(&r.error),
         ])
     }
@@ -225,6 +229,10 @@ struct RequestRow {
     #[serde(default)]
     phase: Option<Phase>,
     origin: Option<Origin>,
+    #[serde(default)]
+    haproxy_term: Option<String>,
+    #[serde(default)]
+    envoy_flags: Option<String>,
     error: Option<String>,
 }
 
@@ -264,6 +272,8 @@ pub fn read_requests(run_dir: &Path) -> Result<Vec<RequestRecord>, ArtifactsErro
                 outcome,
                 phase: r.phase,
                 origin: r.origin,
+                haproxy_term: r.haproxy_term,
+                envoy_flags: r.envoy_flags,
                 error: r.error,
             })
         })
@@ -277,7 +287,7 @@ pub fn read_timeline(run_dir: &Path) -> Result<Vec<Event>, ArtifactsError> {
 
 /// Reads `samples.csv` (or its `.part`).
 pub fn read_samples(run_dir: &Path) -> Result<Vec<Sample>, ArtifactsError> {
-    read_rows(run_dir, names::SAMPLES, &SAMPLES_HEADER)
+    read_rows(run_dir, names::SAMPLES, &SAMPLES_HEADER, &[])
 }
 
 /// The file to read: the final one, else the `.part` (then `true`).
@@ -290,10 +300,13 @@ pub fn existing_csv(run_dir: &Path, name: &str) -> Option<(PathBuf, bool)> {
     part.is_file().then_some((part, true))
 }
 
+/// `header` is the current column order; a file may lack the columns in
+/// `added` (written before they existed), and is then read by name.
 fn read_rows<T: DeserializeOwned>(
     run_dir: &Path,
     name: &str,
     header: &[&str],
+    added: &[&str],
 ) -> Result<Vec<T>, ArtifactsError> {
     read_rows_allowing(run_dir, name, header, &[])
 }

@@ -229,6 +229,8 @@ mod tests {
             outcome,
             phase: None,
             origin: (outcome == Outcome::Http5xx).then_some(Origin::Haproxy),
+            haproxy_term: None,
+            envoy_flags: None,
             error: None,
         }
     }

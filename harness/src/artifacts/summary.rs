@@ -314,6 +314,8 @@ mod tests {
             outcome,
             phase: None,
             origin,
+            haproxy_term: None,
+            envoy_flags: None,
             error: None,
         }
     }
@@ -335,6 +337,7 @@ mod tests {
             cause_t_ms: Some(14.9),
             delta_ms: Some(0.1),
             pod: None,
+            evidence: crate::model::EvidenceKind::Inferred,
         });
         s.end(t0 + chrono::Duration::milliseconds(61_500));
         s.interrupted = false;

@@ -79,6 +79,8 @@ pub struct Staging<'a> {
     pub timeline: &'a Timeline,
     /// Where HAProxy `source`'s output lines go.
     pub haproxy_tee: &'a (dyn Fn(Source) -> LineSink + Sync),
+    /// Where pod `name`'s Envoy output lines go.
+    pub envoy_tee: &'a (dyn Fn(&str) -> LineSink + Sync),
 }
 
 /// The started topology.
@@ -114,7 +116,9 @@ pub async fn start_topology<R: Runtime + Sync>(s: &Staging<'_>, rt: &R) -> anyho
     )?;
     let mut started = Vec::new();
     for (addrs, cfg) in pods.iter().zip(&rendered.envoy_cfgs) {
-        let pod = start_pod(rt, addrs, &s.lab.pod_launch(&s.settings, cfg))
+        let mut launch = s.lab.pod_launch(&s.settings, cfg);
+        launch.tees.envoy = Some((s.envoy_tee)(&addrs.name));
+        let pod = start_pod(rt, addrs, &launch)
             .await
             .with_context(|| format!("starting {}", addrs.name))?;
         let ip = addrs.ip.to_string();

@@ -161,6 +161,9 @@ pub async fn start_pod<R: Runtime>(
         .arg("-c")
         .arg(&envoy_cfg)
         .args(crate::topology::envoy_args(s))
+        // The access log (stdout) is flushed every 0.1 s, not every 10 s:
+        // the records sink waits for a disrupted request's line.
+        .args(["--file-flush-interval-msec", "100"])
         .tee(launch.tees.envoy.clone());
 
     let backend = rt.start(backend).await?;

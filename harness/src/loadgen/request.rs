@@ -157,6 +157,8 @@ pub async fn perform(job: Job, ctx: Arc<Ctx>) {
         outcome: verdict.outcome,
         phase: verdict.phase,
         origin: verdict.origin,
+        haproxy_term: None,
+        envoy_flags: None,
         error: verdict.error,
     };
     ctx.stats.completed.fetch_add(1, Ordering::Relaxed);

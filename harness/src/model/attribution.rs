@@ -1,11 +1,12 @@
-//! One disruption's attribution: the nearest preceding cause on the
-//! timeline (see `timeline::attribute`), as summary.json carries it.
+//! One disruption's attribution: its cause from the proxies' own log lines,
+//! or the nearest event of its pod as a labelled `inferred` fallback (see
+//! `observe::evidence`), as summary.json carries it.
 //!
 //! Plain data.
 
 use serde::{Deserialize, Serialize};
 
-use super::Outcome;
+use super::{EvidenceKind, Outcome};
 
 /// One disruption and the nearest preceding cause on the timeline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -22,6 +23,9 @@ pub struct Attribution {
     /// `t_ms - cause_t_ms`.
     pub delta_ms: Option<f64>,
     pub pod: Option<String>,
+    /// What the cause rests on (older summaries: `inferred`).
+    #[serde(default)]
+    pub evidence: EvidenceKind,
 }
 
 /// (De)serializes an `Outcome` by `Outcome::as_str`, so summary.json and

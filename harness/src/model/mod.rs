@@ -37,6 +37,15 @@ impl RunClock {
     pub fn ms_of(&self, t: Instant) -> f64 {
         t.saturating_duration_since(self.start).as_secs_f64() * 1000.0
     }
+    /// A wall-clock time (Unix epoch ms, e.g. a proxy's own log time) in ms
+    /// since the run's start.
+    pub fn ms_of_epoch(&self, epoch_ms: f64) -> f64 {
+        let start = self
+            .start_wall
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+        epoch_ms - start
+    }
     /// The instant `ms` after the start.
     pub fn at_ms(&self, ms: f64) -> Instant {
         self.start + Duration::from_secs_f64(ms.max(0.0) / 1000.0)
@@ -229,6 +238,15 @@ pub struct RequestRecord {
     pub phase: Option<Phase>,
     /// Who made a non-2xx answer (`http_5xx` and `http_status` only).
     pub origin: Option<Origin>,
+    /// HAProxy's termination state in its log line of this request (`----`,
+    /// `DH--`, `SH--`, ...); `None` when HAProxy logged no line for it.
+    /// Joined for disruptions (observe::evidence).
+    #[serde(default)]
+    pub haproxy_term: Option<String>,
+    /// Envoy's `%RESPONSE_FLAGS%` in its access log line of this request
+    /// (`-` for none, `UC`, `DC`, ...); `None` when no Envoy logged it.
+    #[serde(default)]
+    pub envoy_flags: Option<String>,
     pub error: Option<String>,
 }
 
@@ -271,4 +289,36 @@ pub struct Sample {
     pub envoy_cx_active: Option<i64>,
     /// HAProxy's view of the pod's server (UP, DOWN, NOLB, MAINT, ...).
     pub haproxy_status: Option<String>,
+}
+
+/// What an attribution's cause rests on: the proxies' own log lines of the
+/// request, or (none logged it) proximity on the timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvidenceKind {
+    /// HAProxy's log line of the request.
+    HaproxyLog,
+    /// The pod's Envoy access log line of the request.
+    EnvoyLog,
+    /// Both lines.
+    Both,
+    /// No proxy logged it; the cause is the same pod's event just before it.
+    /// Runs recorded before evidence existed read as this (their causes
+    /// were timeline proximity).
+    #[default]
+    Inferred,
+    /// No proxy logged it and no event of its pod came just before it.
+    None,
+}
+
+impl EvidenceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvidenceKind::HaproxyLog => "haproxy_log",
+            EvidenceKind::EnvoyLog => "envoy_log",
+            EvidenceKind::Both => "both",
+            EvidenceKind::Inferred => "inferred",
+            EvidenceKind::None => "none",
+        }
+    }
 }

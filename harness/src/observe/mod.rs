@@ -5,7 +5,10 @@
 //! Observers only read. They must never change a pod's state, and a source
 //! that stops answering is recorded as a gap (empty fields), never an abort.
 
+pub mod envoy_log;
+pub mod evidence;
 pub mod haproxy_log;
+pub mod proxy_logs;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

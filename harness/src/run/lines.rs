@@ -1,21 +1,17 @@
 //! Turns the output lines of the processes a run reads live into timeline
 //! events: drain's step lines (`msg=<step>`) and HAProxy's log (server state
-//! changes as events, request lines into the request-id map).
+//! changes as events, request lines into the run's proxy logs), and Envoy's
+//! access log lines into the proxy logs.
 //!
 //! Parsing and forwarding only; never blocks the process's output pump.
 
-use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::model::{EventKind, ServerState, Source};
 use crate::observe::haproxy_log::{self, LogLine};
+use crate::observe::{envoy_log, proxy_logs::ProxyLogs};
 use crate::runtime::LineSink;
 use crate::timeline::Timeline;
-
-use super::records::HaproxyRequests;
-
-/// How long HAProxy's request log lines stay in the request-id map.
-pub const KEEP_REQUEST_LINES: Duration = Duration::from_secs(10);
 
 /// A sink for drain's (or the script's) output: each `msg=<x>` line becomes
 /// a `drain` event `<x>` on the timeline.
@@ -56,14 +52,13 @@ pub fn drain_event(line: &str) -> Option<(String, String)> {
 }
 
 /// A sink for HAProxy's stdout: server state changes go on the timeline at
-/// the moment the line was read; request lines fill the request-id map,
-/// which keeps only the last [`KEEP_REQUEST_LINES`] of them (a record looks
-/// its line up within a second of it: the map must not grow with the run).
+/// HAProxy's own time of the line (when it has one, else when it was read);
+/// request lines go to the run's proxy logs by request id.
 /// `source` names the HAProxy on the timeline (`haproxy`, `haproxy2`, ...).
-pub fn haproxy_tee(timeline: Timeline, requests: HaproxyRequests, source: Source) -> LineSink {
+pub fn haproxy_tee(timeline: Timeline, logs: ProxyLogs, source: Source) -> LineSink {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Instant, String)>();
     tokio::spawn(async move {
-        let mut order: VecDeque<(Instant, String)> = VecDeque::new();
+        let clock = timeline.clock();
         while let Some((at, line)) = rx.recv().await {
             // In -db mode HAProxy also prints alerts on stderr (`[WARNING] ...`):
             // the same events as its log on stdout.
@@ -72,36 +67,37 @@ pub fn haproxy_tee(timeline: Timeline, requests: HaproxyRequests, source: Source
             }
             match haproxy_log::parse(&line) {
                 LogLine::ServerState {
+                    logged_epoch_ms,
                     server,
                     state,
                     detail,
                 } => {
+                    let t_ms = logged_epoch_ms.map_or(clock.ms_of(at), |t| clock.ms_of_epoch(t));
                     let ev = EventKind::Server(ServerState::of_log(&state));
                     timeline.emit_at(
-                        timeline.clock().ms_of(at),
+                        t_ms,
                         source.clone(),
                         Some(&server),
                         ev,
                         format!("{state}: {detail}"),
                     );
                 }
-                LogLine::Request(r) => {
-                    if let Some(id) = r.request_id.clone() {
-                        if let Ok(mut m) = requests.lock() {
-                            while order
-                                .front()
-                                .is_some_and(|(t, _)| at.duration_since(*t) > KEEP_REQUEST_LINES)
-                            {
-                                if let Some((_, old)) = order.pop_front() {
-                                    m.remove(&old);
-                                }
-                            }
-                            order.push_back((at, id.clone()));
-                            m.insert(id, r);
-                        }
-                    }
-                }
+                LogLine::Request(r) => logs.add_haproxy(at, &source.as_str(), r),
                 LogLine::Other => {}
+            }
+        }
+    });
+    tx
+}
+
+/// A sink for `pod`'s Envoy output: access log lines go to the run's proxy
+/// logs by request id; anything else Envoy prints is left to its log file.
+pub fn envoy_tee(logs: ProxyLogs, pod: String) -> LineSink {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Instant, String)>();
+    tokio::spawn(async move {
+        while let Some((at, line)) = rx.recv().await {
+            if let Some(l) = envoy_log::parse(&line) {
+                logs.add_envoy(at, &pod, l);
             }
         }
     });

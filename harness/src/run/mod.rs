@@ -13,9 +13,8 @@ mod records;
 mod setup;
 pub mod verdict;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+
 use std::time::Duration;
 
 use anyhow::Context;
@@ -35,7 +34,7 @@ use crate::scenario::{PreStop, Scenario};
 use crate::timeline::Timeline;
 use crate::tools::Tools;
 
-pub use records::HaproxyRequests;
+pub use crate::observe::proxy_logs::ProxyLogs;
 pub use setup::{pod_net, topology_settings};
 
 /// What every run of an invocation shares.
@@ -118,11 +117,11 @@ pub async fn run_mode(env: &RunEnv, sc: &Scenario, mode_name: &str) -> anyhow::R
         EventKind::RunStart,
         format!("{} {mode_name}: {}", sc.id, mode.about),
     );
-    let haproxy_requests: HaproxyRequests = Arc::new(Mutex::new(HashMap::new()));
+    let proxy_logs = ProxyLogs::new(clock);
     let sink_dir = dir.path().to_path_buf();
-    let sink_map = haproxy_requests.clone();
+    let sink_logs = proxy_logs.clone();
     let r_rx = progress.state().tap(r_rx);
-    let sink = tokio::spawn(async move { records::sink(&sink_dir, r_rx, sink_map).await });
+    let sink = tokio::spawn(async move { records::sink(&sink_dir, r_rx, sink_logs).await });
 
     let rt = match &env.docker {
         None => LabRuntime::Local(
@@ -152,7 +151,7 @@ pub async fn run_mode(env: &RunEnv, sc: &Scenario, mode_name: &str) -> anyhow::R
         &progress,
         s_tx,
         r_tx,
-        &haproxy_requests,
+        &proxy_logs,
         &cancel,
     );
     let outcome = tokio::select! {
@@ -247,7 +246,7 @@ async fn drive(
     progress: &Progress,
     samples: tokio::sync::mpsc::UnboundedSender<Sample>,
     requests: tokio::sync::mpsc::UnboundedSender<crate::model::RequestRecord>,
-    haproxy_requests: &HaproxyRequests,
+    proxy_logs: &ProxyLogs,
     cancel: &CancellationToken,
 ) -> anyhow::Result<DriveFacts> {
     let mode = &sc.modes[mode_name];
@@ -266,7 +265,8 @@ async fn drive(
         config_dir: dir.config_dir(),
         run_id: dir.run_id(),
     };
-    let tee = |source| lines::haproxy_tee(timeline.clone(), haproxy_requests.clone(), source);
+    let tee = |source| lines::haproxy_tee(timeline.clone(), proxy_logs.clone(), source);
+    let envoy_tee = |pod: &str| lines::envoy_tee(proxy_logs.clone(), pod.to_string());
     let staging = Staging {
         lab: &lab_env,
         sc,
@@ -274,6 +274,7 @@ async fn drive(
         dirs: &dirs,
         timeline,
         haproxy_tee: &tee,
+        envoy_tee: &envoy_tee,
     };
     let topo = lab::start_topology(&staging, rt).await?;
     progress.phase(format!(

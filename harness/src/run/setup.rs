@@ -18,6 +18,8 @@ use crate::topology::{DrainStrategy, EnvoySettings, HaproxySettings, TopologySet
 use super::records::RecordsResult;
 use super::verdict::{self, RunFacts};
 use super::{DriveFacts, RunEnv};
+use crate::observe::evidence::{self, Evidence};
+use crate::observe::proxy_logs::ProxyLogs;
 
 /// `scenario.toml`: the scenario with only this mode, plus how it ran.
 pub fn write_resolved_scenario(
@@ -156,9 +158,13 @@ pub fn finish_summary(
         }
         None => (Vec::new(), Vec::new()),
     };
+    let no_lines = Evidence::default();
     summary.attributions = disruptions
         .iter()
-        .map(|r| crate::timeline::attribute(r, events))
+        .map(|r| {
+            let ev = records.as_ref().and_then(|x| x.evidence.get(&r.id));
+            evidence::attribute(r, ev.unwrap_or(&no_lines), events)
+        })
         .collect();
     // Drain facts of the (first) terminated pod.
     let first_term = facts.and_then(|f| f.terminations.first().map(|(_, t)| t.clone()));

@@ -96,7 +96,7 @@ fn quick_s1_on_docker_gives_the_local_verdicts_and_leaves_nothing() {
         let log = std::fs::read_to_string(d.join("logs/haproxy.log")).unwrap();
         let fe = log
             .lines()
-            .find(|l| l.starts_with("http rid=steady-"))
+            .find(|l| l.contains(" http rid=steady-"))
             .expect("a steady request in HAProxy's log");
         let client = fe
             .split_whitespace()

@@ -159,11 +159,14 @@ pub(super) fn write_disruptions(
                 .clone()
                 .unwrap_or_else(|| "no preceding cause".into()),
             ms(a.delta_ms),
+            a.evidence.as_str().to_string(),
         ),
-        None => ("not attributed".into(), "–".into()),
+        None => ("not attributed".into(), "–".into(), "–".into()),
     };
+    // `–`: that proxy logged no line of it (or the run predates the columns).
+    let logged = |v: &Option<String>| v.clone().unwrap_or_else(|| "–".into());
     for r in requests.iter().filter(|r| r.outcome.is_disruption()) {
-        let (cause, delta) = fmt_cause(&r.id);
+        let (cause, delta, evidence) = fmt_cause(&r.id);
         rows.push(vec![
             r.id.clone(),
             r.outcome.to_string(),
@@ -173,13 +176,16 @@ pub(super) fn write_disruptions(
             r.path.clone(),
             format!("{:.3}", r.end_ms / 1000.0),
             r.error.clone().unwrap_or_default(),
+            logged(&r.haproxy_term),
+            logged(&r.envoy_flags),
+            evidence,
             cause,
             delta,
         ]);
     }
     if requests.is_empty() {
         for a in attributions {
-            let (cause, delta) = fmt_cause(&a.request_id);
+            let (cause, delta, evidence) = fmt_cause(&a.request_id);
             rows.push(vec![
                 a.request_id.clone(),
                 a.outcome.to_string(),
@@ -189,6 +195,9 @@ pub(super) fn write_disruptions(
                 String::new(),
                 format!("{:.3}", a.t_ms / 1000.0),
                 String::new(),
+                String::new(),
+                String::new(),
+                evidence,
                 cause,
                 delta,
             ]);
@@ -199,6 +208,12 @@ pub(super) fn write_disruptions(
         o.push_str("<p>none</p>\n");
         return;
     }
+    o.push_str(
+        "<p>haproxy term, envoy flags: the proxies' own log lines of the request \
+         (by x-request-id), – where that proxy logged none. evidence: what the \
+         cause rests on (haproxy_log, envoy_log, both; inferred = no proxy logged \
+         it, nearest event of its pod; none).</p>\n",
+    );
     table(
         o,
         &[
@@ -210,10 +225,13 @@ pub(super) fn write_disruptions(
             "path",
             "t (s)",
             "error",
+            "haproxy term",
+            "envoy flags",
+            "evidence",
             "cause",
             "after cause (ms)",
         ],
         &rows,
-        &[6, 9],
+        &[6, 12],
     );
 }
