@@ -101,7 +101,7 @@ mod tests {
         assert_eq!(r.flags, "DC");
         assert_eq!(r.upstream, None);
         let ok = parse("access rid=- status=200 flags=- upstream=- start=-").unwrap();
-        assert_eq!((ok.request_id, ok.flags_column()), (None, "-"));
+        assert_eq!((ok.request_id.as_deref(), ok.flags_column()), (None, "-"));
         assert_eq!(ok.start_epoch_ms, None);
     }
 

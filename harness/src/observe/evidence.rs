@@ -214,8 +214,9 @@ fn event_text(e: &TimelineEvent) -> String {
     format!("{}{pod} {}{detail}", e.source, e.event)
 }
 
-/// The event of `pod` nearest to `at` (ms) among `names` from `source`
-/// (an HAProxy named `haproxy*` when `source` is `haproxy`).
+/// The event of `pod` among `names` from `source` (an HAProxy named
+/// `haproxy*` when `source` is `haproxy`) that started it: the latest up to
+/// [`LATE_CAUSE_MS`] after the line at `at` (ms), within the window.
 fn anchor<'a>(
     events: &'a [TimelineEvent],
     pod: &str,
@@ -227,8 +228,8 @@ fn anchor<'a>(
         .iter()
         .filter(|e| e.pod.as_deref() == Some(pod) && names.contains(&e.event.as_str()))
         .filter(|e| e.source.starts_with(source))
-        .filter(|e| (e.t_ms - at).abs() <= ANCHOR_WINDOW_MS)
-        .min_by(|a, b| (a.t_ms - at).abs().total_cmp(&(b.t_ms - at).abs()))
+        .filter(|e| e.t_ms <= at + LATE_CAUSE_MS && at - e.t_ms <= ANCHOR_WINDOW_MS)
+        .max_by(|a, b| a.t_ms.total_cmp(&b.t_ms))
 }
 
 fn haproxy_text(h: &HaproxyLine) -> String {
