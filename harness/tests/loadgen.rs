@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use drive::load;
-use harness::loadgen::{LoadSpec, LoadStats};
+use harness::loadgen::{EntryStats, LoadSpec, LoadStats};
 use harness::model::{Origin, Outcome, Phase, RequestKind, RequestRecord, RunClock};
 use rstest::rstest;
 use test_server::{AtAccept, StreamEnd, TestServer, POD};
@@ -130,13 +130,17 @@ async fn classifies_what_the_server_does(
     assert!(r.intended_ms <= r.sent_ms && r.sent_ms <= r.end_ms, "{r:?}");
     assert_eq!(r.ttfb_ms.is_some(), status.is_some());
     assert_eq!(
-        stats,
-        LoadStats {
+        (stats.scheduled, stats.sent, stats.completed),
+        (1, 1, 1),
+        "{stats:?}"
+    );
+    assert_eq!(
+        stats.entries,
+        vec![EntryStats {
             scheduled: 1,
-            sent: 1,
-            completed: 1,
-            late_sends: stats.late_sends
-        }
+            started: 1,
+            recorded: 1
+        }]
     );
     assert_eq!(
         server.seen(),

@@ -41,6 +41,15 @@ fn cases_of(s: &Summary) -> Vec<Case> {
                 s.notes.join("\n"),
             )),
         });
+    } else if s.verdict == Verdict::Invalid {
+        cases.push(Case {
+            name: "run is valid".into(),
+            problem: Some((
+                "error",
+                format!("the run is invalid: {}", s.invalid.join("; ")),
+                s.invalid.join("\n"),
+            )),
+        });
     } else if cases.is_empty() {
         cases.push(Case {
             name: "verdict".into(),

@@ -23,7 +23,10 @@ pub use hgrm::{LatencyMs, LatencyStats, Percentiles};
 pub use plot::{plot_png, plot_svg};
 pub use report::write_report;
 pub use rundir::{write_atomic, RunDir};
-pub use summary::{DrainStep, DrainSummary, ExpectationResult, Summary, Tally, Verdict};
+pub use summary::{
+    Coverage, DrainStep, DrainSummary, EntryAccount, ExpectationResult, Summary,
+    Tally, Verdict,
+};
 
 /// File names inside a run folder (DESIGN §3.7).
 pub mod names {

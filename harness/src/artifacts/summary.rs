@@ -30,6 +30,10 @@ pub enum Verdict {
     Pass,
     Fail,
     Interrupted,
+    /// The run cannot prove anything: a scheduled request has no row, a
+    /// writer failed, the load never ran or did not cover the termination
+    /// (the reasons are in `Summary::invalid`).
+    Invalid,
 }
 
 impl Verdict {
@@ -38,8 +42,42 @@ impl Verdict {
             Verdict::Pass => "pass",
             Verdict::Fail => "fail",
             Verdict::Interrupted => "interrupted",
+            Verdict::Invalid => "invalid",
         }
     }
+}
+
+/// One `[[load]]` entry's accounting: every scheduled request must have been
+/// started and recorded as exactly one row.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryAccount {
+    /// `long`, `stream` or `steady`, and the entry's index in `[[load]]`.
+    pub load: String,
+    pub scheduled: u64,
+    /// Started: a connection was asked for (a refused connect counts).
+    pub sent: u64,
+    /// Handed to the records sink as a row.
+    pub recorded: u64,
+}
+
+/// The window a zero-loss claim covers (ms from the run's start): the load
+/// must run from before the fault until the terminated pod's last container
+/// exited and HAProxy's view of it settled, plus one check interval.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Coverage {
+    pub load_start_ms: Option<f64>,
+    /// When the last steady load stopped scheduling requests.
+    pub load_end_ms: Option<f64>,
+    /// The first fault (kubelet's `terminating` of the terminated pod).
+    pub fault_ms: Option<f64>,
+    /// The terminated pod's last container exit.
+    pub last_exit_ms: Option<f64>,
+    /// HAProxy marked the terminated pod DOWN (or MAINT) for good.
+    pub lb_settled_ms: Option<f64>,
+    /// max(last exit, LB settled) + one check interval: the load must run until here.
+    pub required_end_ms: Option<f64>,
+    /// The load ran from before the fault until `required_end_ms`.
+    pub covered: bool,
 }
 
 /// One drain step as the orchestrator logged it (`drain`, `drain_listeners`,
@@ -146,6 +184,15 @@ pub struct Summary {
     pub attributions: Vec<Attribution>,
     pub expectations: Vec<ExpectationResult>,
     pub verdict: Verdict,
+    /// Why the run is `invalid` (empty when it is not).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub invalid: Vec<String>,
+    /// Per `[[load]]` entry: scheduled, sent, recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounting: Vec<EntryAccount>,
+    /// The load's window against the termination's (runs with a terminated pod).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<Coverage>,
     pub notes: Vec<String>,
 }
 
@@ -180,6 +227,9 @@ impl Summary {
             attributions: Vec::new(),
             expectations: Vec::new(),
             verdict: Verdict::Interrupted,
+            invalid: Vec::new(),
+            accounting: Vec::new(),
+            coverage: None,
             notes: Vec::new(),
         }
     }
@@ -191,8 +241,6 @@ impl Summary {
         self.wall_s = Some(ms as f64 / 1000.0);
     }
 
-    /// `interrupted` when the run was, else `fail` when any expectation
-    /// failed, else `pass`. Sets and returns it.
     /// The disruptions by outcome, e.g. `reset=1 http_5xx=7` (empty when none).
     pub fn disruptions_text(&self) -> String {
         self.outcomes
@@ -203,9 +251,14 @@ impl Summary {
             .join(" ")
     }
 
+    /// `interrupted` when the run was, else `invalid` when it cannot prove
+    /// anything (`self.invalid`), else `fail` when any expectation failed,
+    /// else `pass`. Sets and returns it.
     pub fn decide_verdict(&mut self) -> Verdict {
         self.verdict = if self.interrupted {
             Verdict::Interrupted
+        } else if !self.invalid.is_empty() {
+            Verdict::Invalid
         } else if self.expectations.iter().any(|e| !e.ok) {
             Verdict::Fail
         } else {

@@ -12,6 +12,7 @@
 //! nothing here is imported by them.
 
 pub mod check;
+pub mod ci_gate;
 pub mod compare;
 pub mod doctor;
 pub mod export;
@@ -67,6 +68,10 @@ pub enum Command {
     /// Write a scenario mode as Kubernetes manifests, the external HAProxy's
     /// backend lines and a README on verifying a rollout with `harness watch`.
     Export(export::ExportArgs),
+    /// The CI gate over an invocation's runs of a scenario (summary.json
+    /// files): graceful must lose nothing, current must lose, no run may be
+    /// invalid or interrupted; other modes are reported. Exits 1 when it fails.
+    Gate(ci_gate::GateArgs),
 }
 
 impl Command {
@@ -84,6 +89,7 @@ impl Command {
             Command::Doctor(a) => doctor::cli(&a),
             Command::Tools(a) => tools::cli(&a),
             Command::Export(a) => a.run(),
+            Command::Gate(a) => a.run().map_err(Into::into),
         };
         res.unwrap_or_else(|e| {
             eprintln!("harness: error: {}", one_line(&e));

@@ -36,8 +36,8 @@ pub struct ScenarioArgs {
     /// With `all`: leave these ids out (comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub skip: Vec<String>,
-    /// A mode of the scenario (current, graceful, ...) or `both`/`all` for every mode.
-    #[arg(long, default_value = "both")]
+    /// A mode of the scenario (current, graceful, ...) or `all` (`both`) for every mode.
+    #[arg(long, default_value = "all")]
     pub mode: scenario::ModeSelect,
     #[arg(long, value_enum, default_value = "auto", env = "LAB_RUNTIME")]
     pub runtime: RuntimeChoice,
@@ -89,7 +89,7 @@ fn scenario(args: ScenarioArgs) -> anyhow::Result<ExitCode> {
     let sc = scenario::load(&path)?;
     let Some(modes) = sc.select_modes(&args.mode) else {
         anyhow::bail!(
-            "--mode {:?}: scenario {} has modes {} (or both)",
+            "--mode {:?}: scenario {} has modes {} (or all)",
             args.mode.to_string(),
             sc.id,
             sc.ordered_modes().join(", ")
@@ -186,6 +186,9 @@ fn print_verdicts(id: &str, results: &[(String, anyhow::Result<RunResult>)]) {
             s.verdict.as_str(),
             r.dir.display()
         );
+        for reason in &s.invalid {
+            println!("  [INVALID] {reason}");
+        }
         for e in &s.expectations {
             println!(
                 "  [{}] {}: {}",

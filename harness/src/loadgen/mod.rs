@@ -27,7 +27,6 @@ mod schedule;
 mod timer;
 
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -108,8 +107,11 @@ pub struct LoadConfig {
     pub request_timeout_margin: Duration,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LoadStats {
+    /// [`run`] ran to its end (the default value, e.g. of a load thread that
+    /// never ran, says `false`).
+    pub ran: bool,
     /// Requests the specs ask for.
     pub scheduled: u64,
     /// Requests handed to a connection.
@@ -118,6 +120,20 @@ pub struct LoadStats {
     pub completed: u64,
     /// Sent more than [`LATE_MS`] after their intended time.
     pub late_sends: u64,
+    /// Per spec, in the order of the specs.
+    pub entries: Vec<EntryStats>,
+    /// What ended a scheduler early (a panic), one line each.
+    pub failures: Vec<String>,
+}
+
+/// One spec's (load entry's) accounting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EntryStats {
+    pub scheduled: u64,
+    /// Started: a connection was asked for (a refused connect counts).
+    pub started: u64,
+    /// Handed to `out` as a record.
+    pub recorded: u64,
 }
 
 /// Runs every spec concurrently; each finished request is sent on `out` as
@@ -138,11 +154,12 @@ pub async fn run(
         cancel,
         cfg.request_timeout_margin,
         connector.clone(),
+        cfg.specs.len(),
     ));
     let requests = TaskTracker::new();
     let mut pools = Vec::new();
     let mut schedulers = Vec::new();
-    for spec in cfg.specs {
+    for (entry, spec) in cfg.specs.into_iter().enumerate() {
         match spec {
             LoadSpec::Long {
                 count,
@@ -151,7 +168,12 @@ pub async fn run(
                 pin_pod,
             } => {
                 let path = paths::sleep(seconds, pin_pod.as_deref());
-                burst(&ctx, &requests, RequestKind::Long, count, &path, start_ms);
+                let b = Burst {
+                    entry,
+                    kind: RequestKind::Long,
+                    count,
+                };
+                burst(&ctx, &requests, b, &path, start_ms);
             }
             LoadSpec::Stream {
                 count,
@@ -161,7 +183,12 @@ pub async fn run(
                 pin_pod,
             } => {
                 let path = paths::stream(seconds, interval_ms, pin_pod.as_deref());
-                burst(&ctx, &requests, RequestKind::Stream, count, &path, start_ms);
+                let b = Burst {
+                    entry,
+                    kind: RequestKind::Stream,
+                    count,
+                };
+                burst(&ctx, &requests, b, &path, start_ms);
             }
             LoadSpec::Steady {
                 rate,
@@ -173,13 +200,12 @@ pub async fn run(
                 seed,
             } => {
                 let schedule = SteadySchedule::new(start_ms, rate, duration_ms);
-                ctx.stats
-                    .scheduled
-                    .fetch_add(schedule.len(), Ordering::Relaxed);
+                ctx.schedule(entry, schedule.len());
                 let pool = Arc::new(Pool::new(connector.clone(), max_conns));
                 pools.push(pool.clone());
                 let dice = KeepAliveDice::new(seed, keepalive);
                 schedulers.push(steady(
+                    entry,
                     schedule,
                     path,
                     dice,
@@ -196,12 +222,11 @@ pub async fn run(
                 connections,
             } => {
                 let schedule = SteadySchedule::new(start_ms, rate, duration_ms);
-                ctx.stats
-                    .scheduled
-                    .fetch_add(schedule.len(), Ordering::Relaxed);
+                ctx.schedule(entry, schedule.len());
                 let pool = Arc::new(Pool::fixed(connector.clone(), connections));
                 pools.push(pool.clone());
                 schedulers.push(steady(
+                    entry,
                     schedule,
                     path,
                     KeepAliveDice::new(0, 1.0),
@@ -221,6 +246,7 @@ pub async fn run(
                 let end_ms = start_ms.saturating_add(duration_ms) as f64;
                 for _ in 0..connections {
                     schedulers.push(tokio::spawn(closed_worker(
+                        entry,
                         path.clone(),
                         start_ms as f64,
                         end_ms,
@@ -231,10 +257,12 @@ pub async fn run(
             }
         }
     }
+    let mut failures = Vec::new();
     for scheduler in futures::future::join_all(schedulers).await {
         if let Err(e) = scheduler {
             // Only a panic ends a scheduler early; what it spawned still runs.
             tracing::error!(error = %e, "steady scheduler failed");
+            failures.push(format!("a load scheduler ended early: {e}"));
         }
     }
     requests.close();
@@ -243,24 +271,27 @@ pub async fn run(
         pool.close();
     }
     connector.close_all().await;
-    ctx.stats.snapshot()
+    let mut stats = ctx.stats.snapshot();
+    stats.entries = ctx.entries.iter().map(|e| e.snapshot()).collect();
+    stats.failures = failures;
+    stats
+}
+
+/// `count` requests of one kind of one load entry.
+struct Burst {
+    entry: usize,
+    kind: RequestKind,
+    count: u32,
 }
 
 /// `count` requests of `path`, each on its own connection, all at `start_ms`.
-fn burst(
-    ctx: &Arc<Ctx>,
-    requests: &TaskTracker,
-    kind: RequestKind,
-    count: u32,
-    path: &str,
-    start_ms: u64,
-) {
-    ctx.stats
-        .scheduled
-        .fetch_add(u64::from(count), Ordering::Relaxed);
+fn burst(ctx: &Arc<Ctx>, requests: &TaskTracker, b: Burst, path: &str, start_ms: u64) {
+    let Burst { entry, kind, count } = b;
+    ctx.schedule(entry, u64::from(count));
     for _ in 0..count {
         let job = Job {
             id: ctx.next_id(kind),
+            entry,
             kind,
             path: path.to_string(),
             intended_ms: start_ms as f64,
@@ -285,6 +316,7 @@ fn burst(
 /// When it wakes late it sends every request already due at once, each
 /// keeping its own intended time (a late send counts as late).
 fn steady(
+    entry: usize,
     schedule: SteadySchedule,
     path: String,
     mut dice: KeepAliveDice,
@@ -307,6 +339,7 @@ fn steady(
             }
             let job = Job {
                 id: ctx.next_id(RequestKind::Steady),
+                entry,
                 kind: RequestKind::Steady,
                 path: path.clone(),
                 intended_ms,
@@ -323,7 +356,14 @@ fn steady(
 /// One closed-loop worker: from `start_ms` until `end_ms`, one request at a
 /// time, the next as soon as the previous one is recorded. With one request
 /// in flight per worker the pool never opens more than `connections`.
-async fn closed_worker(path: String, start_ms: f64, end_ms: f64, pool: Arc<Pool>, ctx: Arc<Ctx>) {
+async fn closed_worker(
+    entry: usize,
+    path: String,
+    start_ms: f64,
+    end_ms: f64,
+    pool: Arc<Pool>,
+    ctx: Arc<Ctx>,
+) {
     tokio::select! {
         biased;
         _ = ctx.cancel.cancelled() => return,
@@ -334,9 +374,10 @@ async fn closed_worker(path: String, start_ms: f64, end_ms: f64, pool: Arc<Pool>
         if now_ms >= end_ms || ctx.cancel.is_cancelled() {
             return;
         }
-        ctx.stats.scheduled.fetch_add(1, Ordering::Relaxed);
+        ctx.schedule(entry, 1);
         let job = Job {
             id: ctx.next_id(RequestKind::Steady),
+            entry,
             kind: RequestKind::Steady,
             path: path.clone(),
             intended_ms: now_ms,

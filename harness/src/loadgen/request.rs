@@ -18,7 +18,7 @@ use super::client::{Connector, NeverWritten, Progress};
 use super::paths;
 use super::pool::Pool;
 use super::schedule::is_late;
-use super::LoadStats;
+use super::{EntryStats, LoadStats};
 use crate::model::{Phase, RequestKind, RequestRecord, RunClock};
 
 /// What every request of a run shares.
@@ -30,6 +30,8 @@ pub struct Ctx {
     pub margin: Duration,
     pub connector: Arc<Connector>,
     pub stats: Counters,
+    /// Per load entry (spec), in the order of the specs.
+    pub entries: Vec<EntryCounters>,
     /// The next `<kind>-<n>` number, per kind.
     next_n: [AtomicU64; 3],
 }
@@ -42,13 +44,35 @@ pub struct Counters {
     pub late_sends: AtomicU64,
 }
 
+/// One spec's accounting: every scheduled request must be started and
+/// handed to `out` as one record.
+#[derive(Debug, Default)]
+pub struct EntryCounters {
+    pub scheduled: AtomicU64,
+    pub started: AtomicU64,
+    pub recorded: AtomicU64,
+}
+
+impl EntryCounters {
+    pub fn snapshot(&self) -> EntryStats {
+        EntryStats {
+            scheduled: self.scheduled.load(Ordering::Relaxed),
+            started: self.started.load(Ordering::Relaxed),
+            recorded: self.recorded.load(Ordering::Relaxed),
+        }
+    }
+}
+
 impl Counters {
     pub fn snapshot(&self) -> LoadStats {
         LoadStats {
+            ran: true,
             scheduled: self.scheduled.load(Ordering::Relaxed),
             sent: self.sent.load(Ordering::Relaxed),
             completed: self.completed.load(Ordering::Relaxed),
             late_sends: self.late_sends.load(Ordering::Relaxed),
+            entries: Vec::new(),
+            failures: Vec::new(),
         }
     }
 }
@@ -60,6 +84,7 @@ impl Ctx {
         cancel: CancellationToken,
         margin: Duration,
         connector: Arc<Connector>,
+        entries: usize,
     ) -> Self {
         Ctx {
             clock,
@@ -68,11 +93,20 @@ impl Ctx {
             margin,
             connector,
             stats: Counters::default(),
+            entries: (0..entries).map(|_| EntryCounters::default()).collect(),
             next_n: Default::default(),
         }
     }
 
     /// A new request id, `<kind>-<n>`, unique in the run.
+    /// Counts `n` more scheduled requests of entry `entry` (and in total).
+    pub fn schedule(&self, entry: usize, n: u64) {
+        self.stats.scheduled.fetch_add(n, Ordering::Relaxed);
+        if let Some(e) = self.entries.get(entry) {
+            e.scheduled.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
     pub fn next_id(&self, kind: RequestKind) -> String {
         let slot = match kind {
             RequestKind::Long => 0,
@@ -96,6 +130,8 @@ pub enum Via {
 #[derive(Debug, Clone)]
 pub struct Job {
     pub id: String,
+    /// The spec (load entry) it belongs to.
+    pub entry: usize,
     pub kind: RequestKind,
     pub path: String,
     pub intended_ms: f64,
@@ -105,6 +141,10 @@ pub struct Job {
 /// Runs `job` now and sends its record.
 pub async fn perform(job: Job, ctx: Arc<Ctx>) {
     let started_ms = ctx.clock.now_ms();
+    let entry = ctx.entries.get(job.entry);
+    if let Some(e) = entry {
+        e.started.fetch_add(1, Ordering::Relaxed);
+    }
     let deadline =
         ctx.clock.at_ms(job.intended_ms) + paths::expected_duration(&job.path) + ctx.margin;
     let mut p = Progress::default();
@@ -161,9 +201,14 @@ pub async fn perform(job: Job, ctx: Arc<Ctx>) {
         envoy_flags: None,
         error: verdict.error,
     };
-    ctx.stats.completed.fetch_add(1, Ordering::Relaxed);
-    // The receiver gone means nobody records any more; nothing to do.
-    let _ = ctx.out.send(record);
+    // A record the sink never got is a gap the run's accounting reports
+    // (recorded < started): it is not counted as recorded.
+    if ctx.out.send(record).is_ok() {
+        ctx.stats.completed.fetch_add(1, Ordering::Relaxed);
+        if let Some(e) = entry {
+            e.recorded.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 async fn attempt(job: &Job, ctx: &Ctx, p: &mut Progress) -> Stop {

@@ -9,8 +9,12 @@ pub mod catalogue;
 mod faults;
 mod hooks;
 mod lines;
+mod order;
+mod accounting;
+mod coverage;
 mod records;
 mod setup;
+mod validity;
 pub mod verdict;
 
 use std::path::PathBuf;
@@ -170,23 +174,38 @@ pub async fn run_mode(env: &RunEnv, sc: &Scenario, mode_name: &str) -> anyhow::R
 
     // Collect.
     let interrupted = env.interrupts.interrupted().is_some();
+    // Every sink or writer error makes the run invalid (accounting).
+    let mut write_errors: Vec<String> = Vec::new();
     let records = match tokio::time::timeout(Duration::from_secs(10), sink).await {
         Ok(Ok(Ok(r))) => Some(r),
         Ok(Ok(Err(e))) => {
-            summary.notes.push(format!("requests.csv: {e}"));
+            write_errors.push(format!("requests.csv: {e}"));
             None
         }
-        _ => {
-            summary.notes.push("requests sink did not finish".into());
+        Ok(Err(e)) => {
+            write_errors.push(format!("the requests sink failed: {e}"));
+            None
+        }
+        Err(_) => {
+            write_errors.push("the requests sink did not finish within 10 s".into());
             None
         }
     };
     let events = timeline.snapshot();
     drop(timeline);
     writers_stop.cancel();
-    let _ = tl_writer.await;
-    let _ = s_writer.await;
+    for (name, w) in [("timeline.csv", tl_writer.await), ("samples.csv", s_writer.await)] {
+        match w {
+            Ok(None) => {}
+            Ok(Some(e)) => write_errors.push(format!("{name}: {e}")),
+            Err(e) => write_errors.push(format!("{name}: its writer failed: {e}")),
+        }
+    }
     setup::rewrite_timeline_sorted(dir.path(), &events);
+    let samples = artifacts::read_samples(dir.path()).unwrap_or_else(|e| {
+        write_errors.push(format!("samples.csv: {e}"));
+        Vec::new()
+    });
 
     let facts = match &outcome {
         Ok(f) => Some(f.clone()),
@@ -201,6 +220,8 @@ pub async fn run_mode(env: &RunEnv, sc: &Scenario, mode_name: &str) -> anyhow::R
         mode,
         records,
         &events,
+        &samples,
+        &write_errors,
         facts.as_ref(),
         interrupted || outcome.is_err(),
     );
@@ -232,7 +253,9 @@ pub async fn run_mode(env: &RunEnv, sc: &Scenario, mode_name: &str) -> anyhow::R
 #[derive(Debug, Clone, Default)]
 pub struct DriveFacts {
     pub terminations: Vec<(String, kubelet::TerminationReport)>,
-    pub load: Option<(u64, u64, u64, u64)>,
+    /// The load as scheduled (ms from the run's start).
+    pub specs: Vec<loadgen::LoadSpec>,
+    pub load: Option<loadgen::LoadStats>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -301,6 +324,7 @@ async fn drive(
     // Load and faults are scheduled from the same instant.
     let t_load = timeline.clock().now_ms() + 200.0;
     let specs = setup::load_specs(sc, t_load);
+    let scheduled_specs = specs.clone();
     timeline.emit_at(
         t_load,
         Source::Loadgen,
@@ -350,12 +374,8 @@ async fn drive(
     };
     let stats = load.await.context("load generator task")?;
     let mut facts = DriveFacts {
-        load: Some((
-            stats.scheduled,
-            stats.sent,
-            stats.completed,
-            stats.late_sends,
-        )),
+        specs: scheduled_specs,
+        load: Some(stats.clone()),
         ..Default::default()
     };
     progress.phase(format!(

@@ -145,6 +145,8 @@ pub fn finish_summary(
     mode: &Mode,
     records: Option<RecordsResult>,
     events: &[Event],
+    samples: &[crate::model::Sample],
+    write_errors: &[String],
     facts: Option<&DriveFacts>,
     interrupted: bool,
 ) {
@@ -173,9 +175,10 @@ pub fn finish_summary(
             summary.drain.prestop_ms = t.prestop_ms;
             summary.drain.exit_code = t.prestop_exit;
         }
-        if let Some((sch, sent, done, late)) = f.load {
+        if let Some(l) = &f.load {
             summary.notes.push(format!(
-                "load: {sch} scheduled, {sent} sent, {done} completed, {late} sent more than 1 ms late"
+                "load: {} scheduled, {} sent, {} completed, {} sent more than 1 ms late",
+                l.scheduled, l.sent, l.completed, l.late_sends
             ));
         }
     }
@@ -216,6 +219,25 @@ pub fn finish_summary(
                 attributions: &summary.attributions,
                 termination: first_term.as_ref(),
                 close_lb_to_down_ms: summary.drain.close_lb_to_down_ms,
+                samples,
+                terminated_pod: first_terminated,
+            },
+        );
+    }
+    if !interrupted {
+        let mut write_errors = write_errors.to_vec();
+        if let Some(e) = records.as_ref().and_then(|r| r.write_error.as_ref()) {
+            write_errors.push(format!("requests.csv: {e}"));
+        }
+        super::validity::judge(
+            summary,
+            sc,
+            mode,
+            &super::validity::ValidityFacts {
+                events,
+                write_errors: &write_errors,
+                facts,
+                rows: records.as_ref().map(|r| r.tally.requests),
             },
         );
     }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use crate::artifacts::ExpectationResult;
 use crate::kubelet::TerminationReport;
 use crate::model::Attribution;
-use crate::model::{Event, EventKind, Outcome, RequestRecord, Source};
+use crate::model::{Event, EventKind, Outcome, RequestRecord, Sample, Source};
 use crate::scenario::{EventPattern, Expect, Load, Scenario};
 
 /// The facts a verdict is made of.
@@ -24,6 +24,10 @@ pub struct RunFacts<'a> {
     /// The first terminated pod's termination.
     pub termination: Option<&'a TerminationReport>,
     pub close_lb_to_down_ms: Option<f64>,
+    /// The harness's samples of every pod.
+    pub samples: &'a [Sample],
+    /// The (first) terminated pod.
+    pub terminated_pod: Option<&'a str>,
 }
 
 pub fn judge(sc: &Scenario, expect: &Expect, f: &RunFacts<'_>) -> Vec<ExpectationResult> {
@@ -84,7 +88,11 @@ pub fn judge(sc: &Scenario, expect: &Expect, f: &RunFacts<'_>) -> Vec<Expectatio
             } else {
                 "no long request is lost"
             },
-            if want { all_lost } else { lost == 0 },
+            if want {
+                all_lost
+            } else {
+                !f.long.is_empty() && lost == 0
+            },
             format!(
                 "{lost}/{} long requests lost ({})",
                 f.long.len(),
@@ -138,8 +146,43 @@ pub fn judge(sc: &Scenario, expect: &Expect, f: &RunFacts<'_>) -> Vec<Expectatio
             format!("preStop {}", fmt_s(f.prestop_ms)),
         );
     }
+    judge_order(expect, f, &mut push);
     judge_more(expect, f, &mut push);
     out
+}
+
+/// close-lb before SIGTERM, SIGTERM after Envoy went idle ([`super::order`]).
+fn judge_order(expect: &Expect, f: &RunFacts<'_>, push: &mut impl FnMut(&str, bool, String)) {
+    let of = super::order::OrderFacts {
+        timeline: f.timeline,
+        samples: f.samples,
+        pod: f.terminated_pod,
+        sigterm_ms: f.termination.and_then(|t| t.sigterm_ms),
+    };
+    if let Some(want) = expect.close_lb_before_sigterm {
+        let (ok, detail) = super::order::close_lb_before_sigterm(&of);
+        push(
+            if want {
+                "close-lb before SIGTERM"
+            } else {
+                "no close-lb before SIGTERM"
+            },
+            ok == want,
+            detail,
+        );
+    }
+    if let Some(want) = expect.sigterm_after_envoy_idle {
+        let (ok, detail) = super::order::sigterm_after_envoy_idle(&of);
+        push(
+            if want {
+                "SIGTERM only after Envoy's active requests reached 0"
+            } else {
+                "SIGTERM while Envoy still had active requests"
+            },
+            ok == want,
+            detail,
+        );
+    }
 }
 
 /// The expectations beyond counts and the long request.
@@ -317,7 +360,7 @@ pub fn close_lb_ms(timeline: &[Event]) -> Option<f64> {
         .map(|e| e.t_ms)
 }
 
-fn fmt_s(ms: Option<f64>) -> String {
+pub(super) fn fmt_s(ms: Option<f64>) -> String {
     match ms {
         Some(ms) => format!("{:.2} s", ms / 1000.0),
         None => "never".into(),

@@ -25,10 +25,17 @@ pub struct Expect {
     /// Per outcome: at most.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub outcomes_max: BTreeMap<Outcome, u64>,
-    /// Every long request is among the disruptions.
+    /// `true`: every long request is among the disruptions; `false`: there
+    /// are long requests and every one ended `ok`.
     pub long_lost: Option<bool>,
     /// close-lb happened after the last long request ended.
     pub close_lb_after_long_end: Option<bool>,
+    /// close-lb happened before kubelet's first SIGTERM to the terminated pod
+    /// (the LB was told to let go before anything was stopped).
+    pub close_lb_before_sigterm: Option<bool>,
+    /// The last reading of the terminated pod's Envoy active requests before
+    /// its first SIGTERM (the harness's samples and drain's polls) was 0.
+    pub sigterm_after_envoy_idle: Option<bool>,
     /// Upper bound of the corrected p99 latency of steady requests.
     pub steady_p99_max: Option<Dur>,
     /// Bounds of the preStop hook's duration (a hook cut by the grace period has none).

@@ -5,6 +5,7 @@
 //! Parsing and validation only; it must never start a process or touch the
 //! network.
 
+pub mod coverage;
 mod expect;
 mod faults;
 mod schema;

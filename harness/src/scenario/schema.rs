@@ -125,8 +125,8 @@ impl Scenario {
         }
     }
 
-    /// The scenario as `mode` runs it: the mode's `haproxy`, `envoy` and
-    /// `faults` (when given) in place of the scenario's.
+    /// The scenario as `mode` runs it: the mode's `haproxy`, `envoy`,
+    /// `faults` and `load` (when given) in place of the scenario's.
     pub fn for_mode(&self, mode: &str) -> Scenario {
         let mut sc = self.clone();
         if let Some(m) = self.modes.get(mode) {
@@ -138,6 +138,9 @@ impl Scenario {
             }
             if let Some(f) = &m.faults {
                 sc.faults = f.clone();
+            }
+            if let Some(l) = &m.load {
+                sc.load = l.clone();
             }
         }
         sc
@@ -376,6 +379,10 @@ pub struct Mode {
     /// Replaces the scenario's `[[faults]]` for this mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub faults: Option<Vec<Fault>>,
+    /// Replaces the scenario's `[[load]]` for this mode (e.g. the same load
+    /// for as long as this mode's termination takes to settle).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<Vec<Load>>,
     #[serde(default)]
     pub expect: Expect,
 }

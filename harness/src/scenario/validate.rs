@@ -62,7 +62,11 @@ pub fn validate(sc: &Scenario) -> Result<(), String> {
     let pods = pod_names(sc.topology.pods);
     check_loads(sc, &pods)?;
     check_faults(sc, &pods, "faults")?;
-    check_modes(sc, &pods)
+    check_modes(sc, &pods)?;
+    for name in sc.modes.keys() {
+        super::coverage::check(sc, name)?;
+    }
+    Ok(())
 }
 
 fn validate_topology(sc: &Scenario) -> Result<(), String> {
@@ -206,8 +210,16 @@ fn check_modes(sc: &Scenario, pods: &[String]) -> Result<(), String> {
             validate_topology(&sc.for_mode(name))
                 .map_err(|e| e.replace("key `topology.", &format!("key `modes.{name}.")))?;
         }
-        if m.faults.is_some() {
-            check_faults(&sc.for_mode(name), pods, &format!("modes.{name}.faults"))?;
+        if m.faults.is_some() || m.load.is_some() {
+            let own = sc.for_mode(name);
+            if own.load.is_empty() {
+                return Err(format!(
+                    "key `modes.{name}.load`: a mode needs at least one [[load]]"
+                ));
+            }
+            check_loads(&own, pods)
+                .map_err(|e| e.replace("key `load[", &format!("key `modes.{name}.load[")))?;
+            check_faults(&own, pods, &format!("modes.{name}.faults"))?;
         }
         check_expect(name, &m.expect, pods)?;
     }

@@ -206,7 +206,7 @@ impl std::str::FromStr for ModeSelect {
 impl fmt::Display for ModeSelect {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ModeSelect::Every => f.write_str("both"),
+            ModeSelect::Every => f.write_str("all"),
             ModeSelect::Named(m) => f.write_str(m),
         }
     }

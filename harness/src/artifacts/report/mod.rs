@@ -48,7 +48,7 @@ pub fn esc(s: &str) -> String {
 const CSS: &str = "body{font-family:DejaVu Sans,Helvetica,Arial,sans-serif;margin:1.5em;color:#222;max-width:1700px}\
 h1{margin:.2em 0}h2{margin-top:1.6em;border-bottom:1px solid #ccc}\
 .verdict{display:inline-block;padding:.3em .8em;border-radius:4px;color:#fff;font-weight:bold;font-size:1.4em}\
-.pass{background:#2e7d32}.fail{background:#c62828}.interrupted{background:#ef6c00}.unknown{background:#777}\
+.pass{background:#2e7d32}.fail{background:#c62828}.interrupted{background:#ef6c00}.invalid{background:#6a1b9a}.unknown{background:#777}\
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left;font-size:.92em}\
 th{background:#f3f3f3}td.n{text-align:right;font-variant-numeric:tabular-nums}tr.bad td{background:#fdecea}\
 pre{background:#f7f7f7;padding:.8em;overflow:auto;font-size:.85em}.plot svg{max-width:100%;height:auto}\
@@ -145,6 +145,7 @@ pub fn render_report(dir: &Path) -> Result<String, ArtifactsError> {
         Some(Verdict::Pass) => ("pass", "PASS"),
         Some(Verdict::Fail) => ("fail", "FAIL"),
         Some(Verdict::Interrupted) => ("interrupted", "INTERRUPTED"),
+        Some(Verdict::Invalid) => ("invalid", "INVALID"),
         None => ("unknown", "NO SUMMARY"),
     };
     let _ = writeln!(
