@@ -31,12 +31,7 @@ fn write_run(root: &Path, name: &str, s: &Summary) {
 }
 
 /// current, graceful and seed-graceful runs with the given numbers.
-fn three(
-    root: &Path,
-    current: (u64, Verdict),
-    graceful: (u64, Verdict),
-    seed: (u64, Verdict),
-) {
+fn three(root: &Path, current: (u64, Verdict), graceful: (u64, Verdict), seed: (u64, Verdict)) {
     write_run(
         root,
         "20261203T100000Z-s1-current",
@@ -164,7 +159,9 @@ fn runs_before_the_marker_and_other_scenarios_are_left_out() {
         "20261203T090000Z-s1-graceful",
         &summary("graceful", 9, Verdict::Fail),
     );
-    let old = root.path().join("20261203T090000Z-s1-graceful/summary.json");
+    let old = root
+        .path()
+        .join("20261203T090000Z-s1-graceful/summary.json");
     let past = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
     std::fs::File::options()
         .write(true)
@@ -228,5 +225,8 @@ fn the_verb_exits_one_when_the_gate_fails() {
     let bad = gate(root.path());
     let out = String::from_utf8_lossy(&bad.stdout);
     assert_eq!(bad.status.code(), Some(1), "{out}");
-    assert!(out.contains("gate: FAIL: graceful lost 1 request(s)"), "{out}");
+    assert!(
+        out.contains("gate: FAIL: graceful lost 1 request(s)"),
+        "{out}"
+    );
 }

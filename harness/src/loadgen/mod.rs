@@ -107,7 +107,7 @@ pub struct LoadConfig {
     pub request_timeout_margin: Duration,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct LoadStats {
     /// [`run`] ran to its end (the default value, e.g. of a load thread that
     /// never ran, says `false`).
@@ -120,6 +120,9 @@ pub struct LoadStats {
     pub completed: u64,
     /// Sent more than [`LATE_MS`] after their intended time.
     pub late_sends: u64,
+    /// The most any request started after its intended time (the load
+    /// generator's own lag behind its schedule, before any connect).
+    pub max_start_lag_ms: f64,
     /// Per spec, in the order of the specs.
     pub entries: Vec<EntryStats>,
     /// What ended a scheduler early (a panic), one line each.

@@ -42,6 +42,9 @@ pub struct Counters {
     pub sent: AtomicU64,
     pub completed: AtomicU64,
     pub late_sends: AtomicU64,
+    /// The most a request started after its intended time, µs (the
+    /// scheduler's own lag, before any connect).
+    pub max_start_lag_us: AtomicU64,
 }
 
 /// One spec's accounting: every scheduled request must be started and
@@ -71,6 +74,7 @@ impl Counters {
             sent: self.sent.load(Ordering::Relaxed),
             completed: self.completed.load(Ordering::Relaxed),
             late_sends: self.late_sends.load(Ordering::Relaxed),
+            max_start_lag_ms: self.max_start_lag_us.load(Ordering::Relaxed) as f64 / 1000.0,
             entries: Vec::new(),
             failures: Vec::new(),
         }
@@ -141,6 +145,10 @@ pub struct Job {
 /// Runs `job` now and sends its record.
 pub async fn perform(job: Job, ctx: Arc<Ctx>) {
     let started_ms = ctx.clock.now_ms();
+    let lag_us = ((started_ms - job.intended_ms).max(0.0) * 1000.0) as u64;
+    ctx.stats
+        .max_start_lag_us
+        .fetch_max(lag_us, Ordering::Relaxed);
     let entry = ctx.entries.get(job.entry);
     if let Some(e) = entry {
         e.started.fetch_add(1, Ordering::Relaxed);

@@ -22,6 +22,11 @@ pub struct AccountingFacts<'a> {
     pub errors: &'a [String],
 }
 
+/// The most a request may start after its intended time before the run
+/// is `invalid`: beyond it the harness itself (a starved CPU) shaped the
+/// load, and the timeouts it then records are its own.
+pub const MAX_START_LAG_MS: f64 = 1_000.0;
+
 /// How many requests a spec asks for (`None`: closed loop, not known ahead).
 pub fn expected(spec: &LoadSpec) -> Option<u64> {
     match spec {
@@ -68,6 +73,13 @@ pub fn account(f: &AccountingFacts<'_>) -> (Vec<EntryAccount>, Vec<String>) {
         }
     };
     gaps.extend(stats.failures.iter().cloned());
+    if stats.max_start_lag_ms > MAX_START_LAG_MS {
+        gaps.push(format!(
+            "the load generator fell behind its schedule by up to {:.1} s (limit {:.1} s): the load was not the one the scenario asks for",
+            stats.max_start_lag_ms / 1000.0,
+            MAX_START_LAG_MS / 1000.0
+        ));
+    }
     let mut table = Vec::new();
     for (i, spec) in f.specs.iter().enumerate() {
         let name = label(i, spec);
@@ -202,7 +214,10 @@ mod tests {
             vec!["the load generator never ran (no load statistics came back)"]
         );
         let mut short = stats(vec![e(1, 1, 1), e(40, 40, 40)]);
-        short.failures.push("a load scheduler ended early: panic".into());
+        short
+            .failures
+            .push("a load scheduler ended early: panic".into());
+        short.max_start_lag_ms = 2_500.0;
         let (_, gaps) = account(&AccountingFacts {
             specs: &sp,
             stats: Some(&short),
@@ -213,6 +228,7 @@ mod tests {
             gaps,
             vec![
                 "a load scheduler ended early: panic".to_string(),
+                "the load generator fell behind its schedule by up to 2.5 s (limit 1.0 s): the load was not the one the scenario asks for".into(),
                 "load[1] (steady): the scenario asks for 100 requests, 40 were scheduled".into(),
             ]
         );

@@ -126,11 +126,21 @@ mod tests {
     fn timeline() -> Vec<TimelineEvent> {
         vec![
             ev(5_000.0, "kubelet", "terminating", ""),
-            ev(7_000.0, "haproxy", "status", "UP -> NOLB (runtime API poll)"),
+            ev(
+                7_000.0,
+                "haproxy",
+                "status",
+                "UP -> NOLB (runtime API poll)",
+            ),
             ev(62_000.0, "hc", "exit", "code 0"),
             ev(62_010.0, "backend", "exit", "code 0"),
             ev(65_900.0, "haproxy", "server_down", "pod-a is DOWN"),
-            ev(66_000.0, "haproxy", "status", "NOLB -> DOWN 1/2 (runtime API poll)"),
+            ev(
+                66_000.0,
+                "haproxy",
+                "status",
+                "NOLB -> DOWN 1/2 (runtime API poll)",
+            ),
             ev(67_000.0, "envoy", "exit", "code 0"),
         ]
     }

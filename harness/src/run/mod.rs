@@ -5,13 +5,13 @@
 //! This is the only place that wires the parts together; it must tear down
 //! everything it started on every path out (success, error, interrupt).
 
+mod accounting;
 pub mod catalogue;
+mod coverage;
 mod faults;
 mod hooks;
 mod lines;
 mod order;
-mod accounting;
-mod coverage;
 mod records;
 mod setup;
 mod validity;
@@ -194,7 +194,10 @@ pub async fn run_mode(env: &RunEnv, sc: &Scenario, mode_name: &str) -> anyhow::R
     let events = timeline.snapshot();
     drop(timeline);
     writers_stop.cancel();
-    for (name, w) in [("timeline.csv", tl_writer.await), ("samples.csv", s_writer.await)] {
+    for (name, w) in [
+        ("timeline.csv", tl_writer.await),
+        ("samples.csv", s_writer.await),
+    ] {
         match w {
             Ok(None) => {}
             Ok(Some(e)) => write_errors.push(format!("{name}: {e}")),

@@ -39,7 +39,9 @@ pub fn judge(summary: &mut Summary, sc: &Scenario, mode: &Mode, v: &ValidityFact
     summary.accounting = table;
     let zero_loss = claims_zero_loss(mode);
     if zero_loss && summary.requests == 0 {
-        gaps.push("the mode claims zero loss (disruptions_max = 0) but no request was recorded".into());
+        gaps.push(
+            "the mode claims zero loss (disruptions_max = 0) but no request was recorded".into(),
+        );
     }
     if summary.expectations.is_empty() {
         gaps.push("the mode has no expectation: a pass would prove nothing".into());
