@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::model::{Outcome, RequestRecord, TimelineEvent};
+use crate::model::{Event, EventKind, Outcome, RequestRecord, Source};
 
 /// How often the live line is redrawn.
 const REDRAW: Duration = Duration::from_millis(250);
@@ -93,11 +93,11 @@ impl ProgressState {
 
     /// Each pod's latest hc state from the run's timeline (`hc` `state`
     /// events, detail `FROM -> TO`).
-    pub fn pods_from(&self, events: &[TimelineEvent]) {
+    pub fn pods_from(&self, events: &[Event]) {
         let mut pods = BTreeMap::new();
         for e in events
             .iter()
-            .filter(|e| e.source == "hc" && e.event == "state")
+            .filter(|e| e.source == Source::Hc && e.kind == EventKind::State)
         {
             if let (Some(p), Some((_, to))) = (&e.pod, e.detail.rsplit_once("-> ")) {
                 pods.insert(p.clone(), to.trim().to_string());
@@ -225,14 +225,8 @@ impl Drop for Progress {
 mod tests {
     use super::*;
 
-    fn ev(pod: &str, detail: &str) -> TimelineEvent {
-        TimelineEvent {
-            t_ms: 0.0,
-            source: "hc".into(),
-            pod: Some(pod.into()),
-            event: "state".into(),
-            detail: detail.into(),
-        }
+    fn ev(pod: &str, detail: &str) -> Event {
+        Event::new(0.0, Source::Hc, Some(pod), EventKind::State, detail)
     }
 
     #[test]

@@ -10,7 +10,8 @@ use harness::artifacts::{
     LatencyStats, RequestsWriter, RunDir, SamplesWriter, Summary, Tally, TimelineWriter,
 };
 use harness::model::{
-    Attribution, Event, EventKind, Origin, Outcome, Phase, RequestKind, RequestRecord, Sample, Source,
+    Attribution, Event, EventKind, Origin, Outcome, Phase, RequestKind, RequestRecord, Sample,
+    Source,
 };
 
 fn request(

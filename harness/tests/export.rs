@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use harness::export::k8s::{ConfigMap, Container, Deployment};
-use harness::scenario::{self, PreStop, Scenario};
+use harness::scenario::{self, LbSignal, PreStop, Scenario};
 
 const OLDEST: &str = "1.30.0";
 const INSTALL: &str = "pip install kubernetes-validate";
@@ -237,7 +237,7 @@ fn exported_settings_are_the_scenarios_resolved_settings(#[case] id: &str, #[cas
             assert_eq!(env["ENVOY_ADMIN"], "http://127.0.0.1:15000");
             // drain's LB_FALL is HAProxy's fall for the 503 signal; with the
             // 404 soft stop one refusal lets go (drain's own default).
-            let fall = (h.lb_signal == 503).then(|| h.fall.to_string());
+            let fall = (h.lb_signal == LbSignal::Status503).then(|| h.fall.to_string());
             assert_eq!(env.get("LB_FALL"), fall.as_ref());
         }
     }
@@ -268,7 +268,7 @@ fn exported_settings_are_the_scenarios_resolved_settings(#[case] id: &str, #[cas
     assert!(lb.contains("option httpchk GET /health_check.html"), "{lb}");
     assert_eq!(
         lb.contains("http-check disable-on-404"),
-        h.lb_signal == 404,
+        h.lb_signal == LbSignal::Status404,
         "{lb}"
     );
     assert_eq!(lb.contains("agent-check"), h.agent_check, "{lb}");

@@ -153,7 +153,7 @@ fn public_port_cannot_drain_and_artifacts_leak_nothing() {
         "CURL_BIN",
     ]
     .iter()
-    .filter_map(|k| std::env::var_os(k))
+    .filter_map(std::env::var_os)
     .map(PathBuf::from)
     .collect();
     let mut all = Vec::new();

@@ -287,7 +287,7 @@ pub fn read_timeline(run_dir: &Path) -> Result<Vec<Event>, ArtifactsError> {
 
 /// Reads `samples.csv` (or its `.part`).
 pub fn read_samples(run_dir: &Path) -> Result<Vec<Sample>, ArtifactsError> {
-    read_rows(run_dir, names::SAMPLES, &SAMPLES_HEADER, &[])
+    read_rows(run_dir, names::SAMPLES, &SAMPLES_HEADER)
 }
 
 /// The file to read: the final one, else the `.part` (then `true`).
@@ -300,13 +300,11 @@ pub fn existing_csv(run_dir: &Path, name: &str) -> Option<(PathBuf, bool)> {
     part.is_file().then_some((part, true))
 }
 
-/// `header` is the current column order; a file may lack the columns in
-/// `added` (written before they existed), and is then read by name.
+/// Reads rows whose header is exactly `header`.
 fn read_rows<T: DeserializeOwned>(
     run_dir: &Path,
     name: &str,
     header: &[&str],
-    added: &[&str],
 ) -> Result<Vec<T>, ArtifactsError> {
     read_rows_allowing(run_dir, name, header, &[])
 }

@@ -24,8 +24,7 @@ pub use plot::{plot_png, plot_svg};
 pub use report::write_report;
 pub use rundir::{write_atomic, RunDir};
 pub use summary::{
-    Coverage, DrainStep, DrainSummary, EntryAccount, ExpectationResult, Summary,
-    Tally, Verdict,
+    Coverage, DrainStep, DrainSummary, EntryAccount, ExpectationResult, Summary, Tally, Verdict,
 };
 
 /// File names inside a run folder (DESIGN §3.7).

@@ -100,24 +100,6 @@ pub struct DrainSummary {
     pub close_lb_to_down_ms: Option<f64>,
 }
 
-/// (De)serializes an `Outcome` by `Outcome::as_str`, so summary.json and
-/// requests.csv spell outcomes alike.
-mod outcome_name {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    use crate::model::Outcome;
-
-    pub fn serialize<S: Serializer>(o: &Outcome, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(o.as_str())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Outcome, D::Error> {
-        let name = String::deserialize(d)?;
-        crate::artifacts::csv::parse_outcome(&name)
-            .ok_or_else(|| serde::de::Error::custom(format!("unknown outcome {name:?}")))
-    }
-}
-
 /// (De)serializes outcome counts keyed by `Outcome::as_str`, in name order,
 /// so summary.json's text stays as it was; legacy names (`http5xx`) read too.
 mod outcome_counts {

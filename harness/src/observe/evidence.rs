@@ -9,25 +9,12 @@
 //! Pure: no I/O, no clock (times are ms of the run, the proxies' own log
 //! times already mapped by [`super::proxy_logs`]). Never guesses a pod.
 
-use crate::artifacts::Attribution;
-use crate::model::{EvidenceKind, Outcome, RequestRecord, TimelineEvent};
+use crate::model::{
+    Attribution, Event, EventKind, EvidenceKind, Outcome, RequestRecord, ServerState, Source,
+};
 
 use super::envoy_log::EnvoyLog;
 use super::haproxy_log::RequestLog;
-
-/// Timeline events that can end a request (the `inferred` fallback).
-pub const CAUSES: &[&str] = &[
-    "server_down",
-    "server_nolb",
-    "exit",
-    "sigkill",
-    "sigterm",
-    "envoy_stop",
-    "drain_listeners",
-    "listener_closed",
-    "kill",
-    "hc_fault",
-];
 
 /// How far before the disruption an event may be to be `inferred` its cause.
 pub const INFER_WINDOW_MS: f64 = 3_000.0;
@@ -91,28 +78,53 @@ impl Evidence {
     }
 }
 
-/// A mechanism and the timeline events (source, names) that start it.
-struct Mechanism {
-    text: &'static str,
-    /// The source of the anchoring events (`haproxy`'s own name, `envoy`, `backend`).
-    anchor_source: Option<&'static str>,
-    anchors: &'static [&'static str],
+/// Whose events start a mechanism.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Anchor {
+    /// The HAProxy that logged the request.
+    Haproxy,
+    Envoy,
+    Backend,
 }
 
-const ENVOY_GONE: &[&str] = &[
-    "exit",
-    "sigterm",
-    "sigkill",
-    "kill",
-    "envoy_stop",
-    "drain_listeners",
-    "listener_closed",
-];
-const BACKEND_GONE: &[&str] = &["exit", "sigterm", "sigkill", "kill"];
+/// A mechanism and the timeline events (whose, which kinds) that start it.
+struct Mechanism {
+    text: &'static str,
+    anchor_source: Option<Anchor>,
+    anchors: fn(&EventKind) -> bool,
+}
+
+fn none(_: &EventKind) -> bool {
+    false
+}
+
+fn lb_down(k: &EventKind) -> bool {
+    *k == EventKind::Server(ServerState::Down)
+}
+
+fn envoy_gone(k: &EventKind) -> bool {
+    matches!(
+        k,
+        EventKind::Exit
+            | EventKind::Sigterm
+            | EventKind::Sigkill
+            | EventKind::Kill
+            | EventKind::EnvoyStop
+            | EventKind::DrainListeners
+            | EventKind::ListenerClosed
+    )
+}
+
+fn backend_gone(k: &EventKind) -> bool {
+    matches!(
+        k,
+        EventKind::Exit | EventKind::Sigterm | EventKind::Sigkill | EventKind::Kill
+    )
+}
 
 /// What HAProxy's termination state and Envoy's flags say happened.
 fn mechanism(h: Option<&RequestLog>, e: Option<&EnvoyLog>) -> Mechanism {
-    let m = |text, anchor_source, anchors| Mechanism {
+    let m = |text, anchor_source, anchors: fn(&EventKind) -> bool| Mechanism {
         text,
         anchor_source,
         anchors,
@@ -126,16 +138,16 @@ fn mechanism(h: Option<&RequestLog>, e: Option<&EnvoyLog>) -> Mechanism {
         (Some('D'), _) => {
             return m(
                 "HAProxy marked the server DOWN and on-marked-down shutdown-sessions killed the request",
-                Some("haproxy"),
-                &["server_down"],
+                Some(Anchor::Haproxy),
+                lb_down,
             )
         }
-        (Some('K'), _) => return m("HAProxy's admin killed the session", None, &[]),
+        (Some('K'), _) => return m("HAProxy's admin killed the session", None, none),
         (Some('S'), Some('C')) if !has("UF") => {
             return m(
                 "HAProxy could not connect to the pod's Envoy (refused or reset at connect)",
-                Some("envoy"),
-                ENVOY_GONE,
+                Some(Anchor::Envoy),
+                envoy_gone,
             )
         }
         _ => {}
@@ -143,49 +155,49 @@ fn mechanism(h: Option<&RequestLog>, e: Option<&EnvoyLog>) -> Mechanism {
     if has("UC") || has("UR") {
         return m(
             "the backend closed Envoy's upstream connection",
-            Some("backend"),
-            BACKEND_GONE,
+            Some(Anchor::Backend),
+            backend_gone,
         );
     }
     if has("UF") {
         return m(
             "Envoy could not connect to the backend",
-            Some("backend"),
-            BACKEND_GONE,
+            Some(Anchor::Backend),
+            backend_gone,
         );
     }
     if has("UH") || has("URX") || has("UO") || has("UT") || has("LR") {
-        return m("Envoy answered itself", Some("envoy"), ENVOY_GONE);
+        return m("Envoy answered itself", Some(Anchor::Envoy), envoy_gone);
     }
     match (tsc.first(), tsc.get(1)) {
         (Some('S'), Some('H')) => m(
             "the pod's Envoy closed or reset the connection before the response head",
-            Some("envoy"),
-            ENVOY_GONE,
+            Some(Anchor::Envoy),
+            envoy_gone,
         ),
         (Some('S'), _) => m(
             "the pod's Envoy closed or reset the connection mid-response",
-            Some("envoy"),
-            ENVOY_GONE,
+            Some(Anchor::Envoy),
+            envoy_gone,
         ),
-        (Some('C'), _) => m("the client closed the connection first", None, &[]),
-        (Some('s'), _) => m("HAProxy's server timeout expired", None, &[]),
-        (Some('c'), _) => m("HAProxy's client timeout expired", None, &[]),
+        (Some('C'), _) => m("the client closed the connection first", None, none),
+        (Some('s'), _) => m("HAProxy's server timeout expired", None, none),
+        (Some('c'), _) => m("HAProxy's client timeout expired", None, none),
         (Some('P' | 'I' | 'R' | 'L' | 'U'), _) => {
-            m("HAProxy ended it itself (proxy-side)", None, &[])
+            m("HAProxy ended it itself (proxy-side)", None, none)
         }
         _ if has("DC") => m(
             "Envoy saw HAProxy close the connection (downstream close)",
             None,
-            &[],
+            none,
         ),
         _ if e.is_some_and(|e| e.status.is_some_and(|s| s >= 500)) => {
-            m("the app answered 5xx", None, &[])
+            m("the app answered 5xx", None, none)
         }
         _ => m(
             "the proxies logged a normal end: the loss happened between HAProxy and the client",
             None,
-            &[],
+            none,
         ),
     }
 }
@@ -200,7 +212,7 @@ fn when_text(delta_ms: f64) -> String {
     }
 }
 
-fn event_text(e: &TimelineEvent) -> String {
+fn event_text(e: &Event) -> String {
     let pod = e
         .pod
         .as_deref()
@@ -211,23 +223,23 @@ fn event_text(e: &TimelineEvent) -> String {
     } else {
         format!(" ({})", e.detail.chars().take(80).collect::<String>())
     };
-    format!("{}{pod} {}{detail}", e.source, e.event)
+    format!("{}{pod} {}{detail}", e.source, e.kind)
 }
 
-/// The event of `pod` among `names` from `source` (an HAProxy named
-/// `haproxy*` when `source` is `haproxy`) that started it: the latest up to
-/// [`LATE_CAUSE_MS`] after the line at `at` (ms), within the window.
+/// The event of `pod` of a kind `started` from `source` that started it:
+/// the latest up to [`LATE_CAUSE_MS`] after the line at `at` (ms), within
+/// the window.
 fn anchor<'a>(
-    events: &'a [TimelineEvent],
+    events: &'a [Event],
     pod: &str,
-    source: &str,
-    names: &[&str],
+    source: &Source,
+    started: fn(&EventKind) -> bool,
     at: f64,
-) -> Option<&'a TimelineEvent> {
+) -> Option<&'a Event> {
     events
         .iter()
-        .filter(|e| e.pod.as_deref() == Some(pod) && names.contains(&e.event.as_str()))
-        .filter(|e| e.source.starts_with(source))
+        .filter(|e| e.pod.as_deref() == Some(pod) && started(&e.kind))
+        .filter(|e| e.source == *source)
         .filter(|e| e.t_ms <= at + LATE_CAUSE_MS && at - e.t_ms <= ANCHOR_WINDOW_MS)
         .max_by(|a, b| a.t_ms.total_cmp(&b.t_ms))
 }
@@ -254,7 +266,7 @@ fn envoy_text(e: &EnvoyLine) -> String {
 
 /// The cause of one disruption: from its proxy lines when any, else
 /// inferred from its own pod's events just before it, else none.
-pub fn attribute(req: &RequestRecord, ev: &Evidence, events: &[TimelineEvent]) -> Attribution {
+pub fn attribute(req: &RequestRecord, ev: &Evidence, events: &[Event]) -> Attribution {
     let base = Attribution {
         request_id: req.id.clone(),
         outcome: req.outcome,
@@ -287,11 +299,13 @@ pub fn attribute(req: &RequestRecord, ev: &Evidence, events: &[TimelineEvent]) -
         (None, None) => (None, None),
     };
     let pod = pod.or_else(|| req.pod.clone());
-    let source = match (mech.anchor_source, &ev.haproxy) {
-        (Some("haproxy"), Some(h)) => Some(h.source.as_str()),
-        (s, _) => s,
-    };
-    let found = match (pod.as_deref(), source, at) {
+    let source = mech.anchor_source.map(|a| match (a, &ev.haproxy) {
+        (Anchor::Haproxy, Some(h)) => Source::parse(&h.source),
+        (Anchor::Haproxy, None) => Source::HAPROXY,
+        (Anchor::Envoy, _) => Source::Envoy,
+        (Anchor::Backend, _) => Source::Backend,
+    });
+    let found = match (pod.as_deref(), &source, at) {
         (Some(p), Some(s), Some(t)) => anchor(events, p, s, mech.anchors, t),
         _ => None,
     };
@@ -316,7 +330,7 @@ pub fn attribute(req: &RequestRecord, ev: &Evidence, events: &[TimelineEvent]) -
 
 /// No proxy logged the request: say so, then infer from its own pod's
 /// events just before it (never another pod's).
-fn unlogged(req: &RequestRecord, base: Attribution, events: &[TimelineEvent]) -> Attribution {
+fn unlogged(req: &RequestRecord, base: Attribution, events: &[Event]) -> Attribution {
     let silent = if req.reused && req.outcome != Outcome::Http5xx {
         format!(
             "no proxy logged it: silent keep-alive close (reused connection {})",
@@ -327,9 +341,9 @@ fn unlogged(req: &RequestRecord, base: Attribution, events: &[TimelineEvent]) ->
     };
     let end = req.end_ms;
     let inferred = req.pod.as_deref().and_then(|pod| {
-        let near = |e: &&TimelineEvent| {
+        let near = |e: &&Event| {
             e.pod.as_deref() == Some(pod)
-                && CAUSES.contains(&e.event.as_str())
+                && e.is_cause()
                 && e.t_ms >= end - INFER_WINDOW_MS
                 && e.t_ms <= end + LATE_CAUSE_MS
         };

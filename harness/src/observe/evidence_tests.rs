@@ -5,14 +5,10 @@ use super::*;
 use crate::model::{Origin, RequestKind, RunClock};
 use crate::observe::{envoy_log, haproxy_log, proxy_logs::ProxyLogs};
 
-fn ev(t: f64, source: &str, pod: &str, event: &str) -> TimelineEvent {
-    TimelineEvent {
-        t_ms: t,
-        source: source.into(),
-        pod: Some(pod.into()),
-        event: event.into(),
-        detail: String::new(),
-    }
+fn ev(t: f64, source: &str, pod: &str, event: &str) -> Event {
+    let source = Source::parse(source);
+    let kind = EventKind::parse(&source, event, "");
+    Event::new(t, source, Some(pod), kind, "")
 }
 
 fn req(id: &str, end: f64, pod: Option<&str>, outcome: Outcome) -> RequestRecord {
@@ -32,6 +28,7 @@ fn req(id: &str, end: f64, pod: Option<&str>, outcome: Outcome) -> RequestRecord
         bytes: 0,
         chunks: None,
         outcome,
+        phase: None,
         origin: (outcome == Outcome::Http5xx).then_some(Origin::Haproxy),
         haproxy_term: None,
         envoy_flags: None,

@@ -8,11 +8,11 @@
 //! Pure: reads the timeline, never does I/O.
 
 use crate::artifacts::Coverage;
-use crate::model::TimelineEvent;
+use crate::model::{Event, EventKind, ServerState, Source};
 
 /// What the window is measured from.
 pub struct WindowFacts<'a> {
-    pub timeline: &'a [TimelineEvent],
+    pub timeline: &'a [Event],
     /// The (first) terminated pod.
     pub pod: &'a str,
     /// When the steady load started and stopped scheduling (ms from the
@@ -30,10 +30,10 @@ pub fn measure(f: &WindowFacts<'_>) -> Coverage {
             .filter(move |e| e.pod.as_deref() == Some(f.pod))
     };
     let fault_ms = pod_events()
-        .find(|e| e.source == "kubelet" && e.event == "terminating")
+        .find(|e| e.source == Source::Kubelet && e.kind == EventKind::Terminating)
         .map(|e| e.t_ms);
     let last_exit_ms = pod_events()
-        .filter(|e| e.event == "exit")
+        .filter(|e| e.kind == EventKind::Exit)
         .map(|e| e.t_ms)
         .reduce(f64::max);
     let lb_settled_ms = settled(f.timeline, f.pod);
@@ -59,11 +59,11 @@ pub fn measure(f: &WindowFacts<'_>) -> Coverage {
 /// When HAProxy (the first, which carries the load) marked `pod` DOWN or
 /// MAINT for good: the first such event after the last one that put it
 /// anywhere else. `None` when its last known state is not DOWN/MAINT.
-fn settled(timeline: &[TimelineEvent], pod: &str) -> Option<f64> {
+fn settled(timeline: &[Event], pod: &str) -> Option<f64> {
     let mut at = None;
     for e in timeline
         .iter()
-        .filter(|e| e.source == "haproxy" && e.pod.as_deref() == Some(pod))
+        .filter(|e| e.source == Source::HAPROXY && e.pod.as_deref() == Some(pod))
     {
         let Some(out) = lb_state_is_out(e) else {
             continue;
@@ -79,14 +79,13 @@ fn settled(timeline: &[TimelineEvent], pod: &str) -> Option<f64> {
 
 /// `Some(true)`: the event puts the server DOWN/MAINT; `Some(false)`: in
 /// another state (UP, NOLB, DRAIN); `None`: not a state event.
-fn lb_state_is_out(e: &TimelineEvent) -> Option<bool> {
-    let state = match e.event.as_str() {
-        "server_down" => return Some(true),
-        "server_up" | "server_nolb" => return Some(false),
-        "status" => e.detail.split("->").nth(1)?.split_whitespace().next()?,
-        _ => return None,
-    };
-    Some(matches!(state, "DOWN" | "MAINT"))
+fn lb_state_is_out(e: &Event) -> Option<bool> {
+    match e.kind {
+        EventKind::Server(ServerState::Down) => Some(true),
+        EventKind::Server(ServerState::Up | ServerState::Nolb | ServerState::Drain) => Some(false),
+        EventKind::Status(st) => Some(matches!(st, ServerState::Down | ServerState::Maint)),
+        _ => None,
+    }
 }
 
 /// The reason a zero-loss run is invalid for its window, if any.
@@ -113,17 +112,13 @@ pub fn gap(c: &Coverage, pod: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn ev(t: f64, source: &str, event: &str, detail: &str) -> TimelineEvent {
-        TimelineEvent {
-            t_ms: t,
-            source: source.into(),
-            pod: Some("pod-a".into()),
-            event: event.into(),
-            detail: detail.into(),
-        }
+    fn ev(t: f64, source: &str, event: &str, detail: &str) -> Event {
+        let source = Source::parse(source);
+        let kind = EventKind::parse(&source, event, detail);
+        Event::new(t, source, Some("pod-a"), kind, detail)
     }
 
-    fn timeline() -> Vec<TimelineEvent> {
+    fn timeline() -> Vec<Event> {
         vec![
             ev(5_000.0, "kubelet", "terminating", ""),
             ev(
@@ -170,7 +165,7 @@ mod tests {
     #[test]
     fn an_lb_that_never_settled_or_came_back_is_not_covered() {
         let mut tl = timeline();
-        tl.retain(|e| e.source != "haproxy" || e.detail.contains("NOLB ("));
+        tl.retain(|e| e.source != Source::HAPROXY || e.detail.contains("NOLB ("));
         let f = WindowFacts {
             timeline: &tl,
             pod: "pod-a",

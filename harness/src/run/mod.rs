@@ -39,7 +39,8 @@ use crate::timeline::Timeline;
 use crate::tools::Tools;
 
 pub use crate::observe::proxy_logs::ProxyLogs;
-pub use setup::{pod_net, topology_settings};
+pub use crate::runtime::local::pod_net;
+pub use setup::topology_settings;
 
 /// What every run of an invocation shares.
 pub struct RunEnv {
@@ -221,12 +222,14 @@ pub async fn run_mode(env: &RunEnv, sc: &Scenario, mode_name: &str) -> anyhow::R
         &mut summary,
         sc,
         mode,
-        records,
-        &events,
-        &samples,
-        &write_errors,
-        facts.as_ref(),
-        interrupted || outcome.is_err(),
+        setup::Collected {
+            records,
+            events: &events,
+            samples: &samples,
+            write_errors: &write_errors,
+            facts: facts.as_ref(),
+            interrupted: interrupted || outcome.is_err(),
+        },
     );
     summary.end(chrono::Utc::now());
     summary.write(dir.path())?;

@@ -6,13 +6,13 @@
 //! what was observed; a missing observation is a failed expectation, never
 //! a pass.
 
-use crate::model::{Sample, TimelineEvent};
+use crate::model::{Event, EventKind, Sample, Source};
 
 use super::verdict::{close_lb_ms, fmt_s};
 
 /// What the order checks read.
 pub struct OrderFacts<'a> {
-    pub timeline: &'a [TimelineEvent],
+    pub timeline: &'a [Event],
     pub samples: &'a [Sample],
     /// The (first) terminated pod.
     pub pod: Option<&'a str>,
@@ -61,7 +61,11 @@ pub fn envoy_readings(f: &OrderFacts<'_>, pod: &str) -> Vec<Reading> {
     out.extend(
         f.timeline
             .iter()
-            .filter(|e| e.source == "drain" && e.event == "poll" && e.pod.as_deref() == Some(pod))
+            .filter(|e| {
+                e.source == Source::Drain
+                    && matches!(&e.kind, EventKind::Step(s) if s == "poll")
+                    && e.pod.as_deref() == Some(pod)
+            })
             .filter_map(|e| {
                 let active = e
                     .detail

@@ -13,13 +13,12 @@ use crate::artifacts::{self, DrainStep, RunDir, Summary};
 use crate::loadgen::LoadSpec;
 use crate::model::{Event, EventKind, Source};
 use crate::scenario::{Load, Mode, Scenario};
-use crate::topology::{DrainStrategy, EnvoySettings, HaproxySettings, TopologySettings};
+use crate::topology::{EnvoySettings, HaproxySettings, TopologySettings};
 
 use super::records::RecordsResult;
 use super::verdict::{self, RunFacts};
 use super::{DriveFacts, RunEnv};
 use crate::observe::evidence::{self, Evidence};
-use crate::observe::proxy_logs::ProxyLogs;
 
 /// `scenario.toml`: the scenario with only this mode, plus how it ran.
 pub fn write_resolved_scenario(
@@ -138,18 +137,27 @@ pub fn rewrite_timeline_sorted(dir: &Path, events: &[Event]) {
     }
 }
 
+/// What a run collected once everything it started has ended.
+pub struct Collected<'a> {
+    pub records: Option<RecordsResult>,
+    pub events: &'a [Event],
+    pub samples: &'a [crate::model::Sample],
+    /// Every sink or writer error (each makes the run invalid).
+    pub write_errors: &'a [String],
+    pub facts: Option<&'a DriveFacts>,
+    pub interrupted: bool,
+}
+
 /// Counts, attributions, drain facts and expectations into the summary.
-pub fn finish_summary(
-    summary: &mut Summary,
-    sc: &Scenario,
-    mode: &Mode,
-    records: Option<RecordsResult>,
-    events: &[Event],
-    samples: &[crate::model::Sample],
-    write_errors: &[String],
-    facts: Option<&DriveFacts>,
-    interrupted: bool,
-) {
+pub fn finish_summary(summary: &mut Summary, sc: &Scenario, mode: &Mode, c: Collected<'_>) {
+    let Collected {
+        records,
+        events,
+        samples,
+        write_errors,
+        facts,
+        interrupted,
+    } = c;
     let (long, disruptions) = match &records {
         Some(r) => {
             r.tally.apply_to(summary);

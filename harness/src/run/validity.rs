@@ -9,7 +9,7 @@
 
 use crate::artifacts::Summary;
 use crate::loadgen::LoadSpec;
-use crate::model::TimelineEvent;
+use crate::model::Event;
 use crate::scenario::{coverage::claims_zero_loss, Mode, Scenario};
 
 use super::accounting::{account, AccountingFacts};
@@ -18,7 +18,7 @@ use super::DriveFacts;
 
 /// What validity is judged from.
 pub struct ValidityFacts<'a> {
-    pub events: &'a [TimelineEvent],
+    pub events: &'a [Event],
     /// Sink and writer errors, one line each naming the file.
     pub write_errors: &'a [String],
     /// `None`: the drive failed.

@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use super::schema::{Load, Mode, PreStop, Scenario};
+use super::schema::{DrainOrder, LbBuffer, Load, Mode, PreStop, Scenario};
 
 /// The mode claims that nothing is lost.
 pub fn claims_zero_loss(m: &Mode) -> bool {
@@ -73,8 +73,12 @@ pub fn required_end_lower_bound(sc: &Scenario, mode: &Mode) -> Option<(String, D
                 .unwrap_or_default()
                 // The drain stops waiting at its deadline.
                 .min(at + mode.drain.timeout.0);
-            let buffer = gate::duration::parse_duration(&mode.drain.lb_buffer).unwrap_or_default();
-            if mode.drain.order == "lb-first" {
+            // `auto` waits for the LB's checkers: no fixed time to count on.
+            let buffer = match mode.drain.lb_buffer {
+                LbBuffer::Fixed(d) => d,
+                LbBuffer::Auto => Duration::ZERO,
+            };
+            if mode.drain.order == DrainOrder::LbFirst {
                 // close-lb and the buffer first, then the wait.
                 held.max(at + buffer)
             } else {
@@ -101,7 +105,7 @@ pub fn check(sc: &Scenario, name: &str) -> Result<(), String> {
     let fault = own
         .faults
         .iter()
-        .find(|f| f.terminated_pods().first().is_some())
+        .find(|f| !f.terminated_pods().is_empty())
         .map(|f| f.at.0)
         .unwrap_or_default();
     let Some((start, end)) = steady_window(&own) else {

@@ -10,7 +10,6 @@ use super::expect::EventPattern;
 use super::schema::{
     DrainOrder, Expect, LbBuffer, Load, PreStop, Scenario, OBSERVE_PERIOD_MAX, OBSERVE_PERIOD_MIN,
 };
-use crate::model::Outcome;
 
 /// Pod names in order: pod-a, pod-b, ...
 pub fn pod_names(n: u32) -> Vec<String> {
