@@ -21,7 +21,7 @@ pub use self::csv::{
 };
 pub use hgrm::{LatencyMs, LatencyStats, Percentiles};
 pub use plot::{plot_png, plot_svg};
-pub use report::write_report;
+pub use report::{write_report, write_report_for};
 pub use rundir::{write_atomic, RunDir};
 pub use summary::{
     Coverage, DrainStep, DrainSummary, EntryAccount, ExpectationResult, Summary, Tally, Verdict,

@@ -169,7 +169,7 @@ fn print_verdicts(id: &str, results: &[(String, anyhow::Result<RunResult>)]) {
                 );
             }
             Err(e) => {
-                let what = if format!("{e:#}").contains("interrupted") {
+                let what = if e.downcast_ref::<crate::run::Interrupted>().is_some() {
                     "INTERRUPTED"
                 } else {
                     "ERROR"

@@ -40,7 +40,7 @@ pub struct ObserveConfig {
     pub period: Duration,
 }
 
-/// Samples until `cancel` fires.
+/// Samples until `cancel` fires, then takes one last sample of the end state.
 pub async fn run(
     cfg: ObserveConfig,
     timeline: Timeline,
@@ -58,10 +58,11 @@ pub async fn run(
     let mut tick = tokio::time::interval(cfg.period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tick.tick() => {}
-        }
+        // On cancel, one last pass records the end state, then it stops.
+        let last = tokio::select! {
+            _ = cancel.cancelled() => true,
+            _ = tick.tick() => false,
+        };
         let t_ms = timeline.clock().now_ms();
         let lb = show_stat(&cfg.haproxy_socket, &cfg.haproxy_backend).await;
         match (&lb, haproxy_gap) {
@@ -127,6 +128,9 @@ pub async fn run(
                 envoy_cx_active: cx,
                 haproxy_status: lb_status,
             });
+        }
+        if last {
+            return;
         }
     }
 }

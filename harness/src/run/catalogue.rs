@@ -144,7 +144,7 @@ pub fn row(id: &str, mode: &str, r: &anyhow::Result<RunResult>) -> Row {
         Err(e) => {
             let text = format!("{e:#}");
             Row {
-                verdict: if text.contains("interrupted") {
+                verdict: if e.downcast_ref::<super::Interrupted>().is_some() {
                     "INTERRUPTED".into()
                 } else {
                     "ERROR".into()

@@ -109,6 +109,15 @@ pub fn write_report(dir: &Path) -> Result<PathBuf, ArtifactsError> {
     Ok(path)
 }
 
+/// Writes `<dir>/report.html` for `summary` (the run's, before its
+/// summary.json is written) and the run folder's other files.
+pub fn write_report_for(dir: &Path, summary: &Summary) -> Result<PathBuf, ArtifactsError> {
+    let path = dir.join(names::REPORT);
+    let html = render_report_with(dir, Some(summary.clone()))?;
+    write_atomic(&path, html.as_bytes())?;
+    Ok(path)
+}
+
 fn or_empty<T>(r: Result<Vec<T>, ArtifactsError>) -> Result<Vec<T>, ArtifactsError> {
     match r {
         Err(ArtifactsError::Missing { .. }) => Ok(Vec::new()),
@@ -118,7 +127,10 @@ fn or_empty<T>(r: Result<Vec<T>, ArtifactsError>) -> Result<Vec<T>, ArtifactsErr
 
 /// The page as a string.
 pub fn render_report(dir: &Path) -> Result<String, ArtifactsError> {
-    let summary = Summary::read(dir).ok();
+    render_report_with(dir, Summary::read(dir).ok())
+}
+
+fn render_report_with(dir: &Path, summary: Option<Summary>) -> Result<String, ArtifactsError> {
     let requests = or_empty(read_requests(dir))?;
     let timeline = or_empty(read_timeline(dir))?;
     let svg = match fs::read_to_string(dir.join(names::PLOT_SVG)) {
