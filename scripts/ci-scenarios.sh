@@ -9,8 +9,8 @@ eval "$(scripts/get-tools.sh | sed 's/^/export /')"
 # HARNESS_BIN: a harness already built (CI: the test build's, with
 # LAB_NO_BUILD=1 for the apps) instead of building one here.
 if [ -z "${HARNESS_BIN:-}" ]; then
-  cargo build --release -p harness
-  HARNESS_BIN=./target/release/harness
+  cargo build -p harness
+  HARNESS_BIN=./target/debug/harness
 fi
 export LAB_POD_NET="${LAB_POD_NET:-60}"
 exec "$HARNESS_BIN" scenario all --runtime "${LAB_RUNTIME:-local}" --only "${CI_SCENARIOS:-s5,s2,s12,s15}" "$@"

@@ -23,7 +23,7 @@ harness() {
   if [ -n "${HARNESS_BIN:-}" ]; then
     "$HARNESS_BIN" "$@"
   else
-    cargo run --quiet --release -p harness -- "$@"
+    cargo run --quiet -p harness -- "$@"
   fi
 }
 status=0

@@ -8,7 +8,7 @@
 #   options: --iters N  --max-secs S  --out FILE (default docs/reliability.md;
 #            with --ci: artifacts/reliability-ci.md)
 #
-# Each check is a test of the workspace (release build, real processes on
+# Each check is a test of the workspace (the workspace's one build profile, real processes on
 # loopback; pods on 127.0.91-94.N). Exit 1 when anything was lost.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -36,7 +36,7 @@ t0=$(date +%s)
 run_test() {
   local id=$1 test=$2; shift 2
   echo "== $id ($test) at +$(( $(date +%s) - t0 ))s" >&2
-  if cargo test -q --release --workspace --test "$test" -- --nocapture --test-threads="${THREADS:-1}" "$@" \
+  if cargo test -q --workspace --test "$test" -- --nocapture --test-threads="${THREADS:-1}" "$@" \
       >"$work/$id.log" 2>&1; then
     echo ok
   else

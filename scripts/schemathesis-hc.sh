@@ -34,9 +34,9 @@ fi
 
 HC="${HC_BIN:-}"
 if [ -z "$HC" ]; then
-  echo "building hc (cargo build --release -p hc)" >&2
-  cargo build --release -q -p hc
-  HC="$ROOT/target/release/hc"
+  echo "building hc (cargo build -p hc)" >&2
+  cargo build -q -p hc
+  HC="$ROOT/target/debug/hc"
 fi
 
 WORK="$(mktemp -d)"

@@ -1,8 +1,9 @@
 //! Finds the apps the lab runs (`backend`, `hc`, `drain` and the reference
 //! preStop script `graceful-drain.sh`) and the workspace they come from.
 //!
-//! Inside the workspace it builds them (`cargo build --release`, said aloud)
-//! so a run never uses stale binaries; elsewhere it looks in `LAB_BIN_DIR` or
+//! Inside the workspace it builds them with the harness's own profile
+//! (`cargo build`, said aloud: the workspace has one build profile, cargo's
+//! dev profile, optimised) so a run never uses stale binaries; elsewhere it looks in `LAB_BIN_DIR` or
 //! beside the harness's own executable. It must never build anything outside
 //! the workspace.
 
@@ -25,7 +26,7 @@ pub enum AppsError {
     Build { cmd: String, status: String },
     #[error("could not run cargo: {0}")]
     Cargo(std::io::Error),
-    #[error("{what} not found (looked in {where_}); build the workspace (cargo build --release -p backend -p hc -p drain) or set LAB_BIN_DIR")]
+    #[error("{what} not found (looked in {where_}); build the workspace (cargo build -p backend -p hc -p drain) or set LAB_BIN_DIR")]
     NotFound { what: String, where_: String },
 }
 
@@ -49,8 +50,17 @@ fn find_workspace_from(start: &Path) -> Option<PathBuf> {
     })
 }
 
-/// The directory cargo writes release binaries to in `workspace`.
-pub fn release_dir(workspace: &Path) -> PathBuf {
+/// The folder of cargo's profile this harness was built with: `debug` for
+/// the dev profile (`cargo run`, `cargo test`; the workspace's one profile),
+/// `release` for `--release`.
+pub const PROFILE_DIR: &str = if cfg!(debug_assertions) {
+    "debug"
+} else {
+    "release"
+};
+
+/// The directory cargo writes this profile's binaries to in `workspace`.
+pub fn profile_dir(workspace: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .map(|t| {
@@ -61,12 +71,12 @@ pub fn release_dir(workspace: &Path) -> PathBuf {
             }
         })
         .unwrap_or_else(|| workspace.join("target"))
-        .join("release")
+        .join(PROFILE_DIR)
 }
 
 /// Finds the apps: `LAB_BIN_DIR` when set; inside the workspace, builds them
-/// (`cargo build --release -p backend -p hc -p drain`, printed to stderr) and
-/// uses `target/release/` (`LAB_NO_BUILD=1` skips the build: CI runs the
+/// (`cargo build -p backend -p hc -p drain`, printed to stderr) and uses
+/// `target/debug/` (`target/release/` for a release harness) (`LAB_NO_BUILD=1` skips the build: CI runs the
 /// binaries its test build just made, whose features a plain build would
 /// not reuse); otherwise beside the harness's own executable.
 pub fn find_apps() -> Result<Apps, AppsError> {
@@ -78,7 +88,7 @@ pub fn find_apps() -> Result<Apps, AppsError> {
         if std::env::var("LAB_NO_BUILD").as_deref() != Ok("1") {
             build_in(&ws)?;
         }
-        return apps_in(&release_dir(&ws), &ws.join("apps/hc"));
+        return apps_in(&profile_dir(&ws), &ws.join("apps/hc"));
     }
     let exe = std::env::current_exe().map_err(|e| AppsError::NotFound {
         what: "the harness's own executable".into(),
@@ -88,19 +98,16 @@ pub fn find_apps() -> Result<Apps, AppsError> {
     apps_in(&dir, &dir)
 }
 
-/// Runs `cargo build --release -p backend -p hc -p drain` in `workspace`.
+/// Runs `cargo build -p backend -p hc -p drain` in `workspace`, with
+/// `--release` only when this harness is a release build.
 pub fn build_in(workspace: &Path) -> Result<(), AppsError> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let args = [
-        "build",
-        "--release",
-        "-p",
-        "backend",
-        "-p",
-        "hc",
-        "-p",
-        "drain",
-    ];
+    let release = (PROFILE_DIR == "release").then_some("--release");
+    let args: Vec<&str> = ["build"]
+        .into_iter()
+        .chain(release)
+        .chain(["-p", "backend", "-p", "hc", "-p", "drain"])
+        .collect();
     eprintln!("harness: building the apps: cargo {}", args.join(" "));
     let status = Command::new(&cargo)
         .args(args)

@@ -212,7 +212,7 @@ fn csv_headers_are_exact() {
     synthetic_run(tmp.path());
     assert_eq!(
         first_line(&tmp.path().join("requests.csv")),
-        "id,kind,method,path,pod,conn_id,reused,intended_ms,sent_ms,ttfb_ms,end_ms,status,bytes,chunks,outcome,phase,origin,error"
+        "id,kind,method,path,pod,conn_id,reused,intended_ms,sent_ms,ttfb_ms,end_ms,status,bytes,chunks,outcome,phase,origin,haproxy_term,envoy_flags,error"
     );
     assert_eq!(
         first_line(&tmp.path().join("timeline.csv")),
@@ -235,7 +235,7 @@ fn csv_headers_are_exact() {
         "{row}"
     );
     assert!(
-        row.ends_with(",9900.000,502,2,,http_5xx,,haproxy,"),
+        row.ends_with(",9900.000,502,2,,http_5xx,,haproxy,,,"),
         "{row}"
     );
 }

@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use harness::apps::{release_dir, workspace_root};
+use harness::apps::{build_in, profile_dir, workspace_root};
 use harness::loadgen::{run, LoadConfig, LoadSpec};
 use harness::model::{Outcome, RunClock};
 use serde_json::Value;
@@ -24,15 +24,9 @@ struct Backend {
 
 fn backend() -> Backend {
     let ws = workspace_root().expect("tests run inside the workspace");
-    let bin = release_dir(&ws).join("backend");
+    let bin = profile_dir(&ws).join("backend");
     if !bin.is_file() {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let st = Command::new(cargo)
-            .args(["build", "--release", "-q", "-p", "backend"])
-            .current_dir(&ws)
-            .status()
-            .expect("cargo runs");
-        assert!(st.success(), "cargo build --release -p backend failed");
+        build_in(&ws).unwrap_or_else(|e| panic!("{e}"));
     }
     let mut child = Command::new(bin)
         .args(["--addr", "127.0.0.1:0", "--pod-name", "loadsmoke"])

@@ -63,10 +63,12 @@ fn a_vanished_runtime_api_is_a_recorded_gap_and_the_run_goes_on() {
     std::fs::rename(&away, &sock).unwrap();
 
     let status = wait_exit(&mut child, Duration::from_secs(120));
-    assert!(status.success(), "exit {status:?} (its stderr is above)");
-
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    assert!(
+        status.success(),
+        "exit {status:?} (its stderr is above); summary: {summary}"
+    );
     assert_eq!(summary["interrupted"], false, "{summary}");
     assert_eq!(summary["verdict"], "pass", "{summary}");
     let tl = harness::artifacts::read_timeline(&dir).unwrap();

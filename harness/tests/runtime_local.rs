@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use gate::Naming;
-use harness::apps::{release_dir, workspace_root, Apps};
+use harness::apps::{build_in, profile_dir, workspace_root, Apps};
 use harness::lab::{haproxy_api, start_haproxy, start_pod, PodLaunch, PodTees};
 use harness::runtime::procscan::{lab_processes, processes_of_run};
 use harness::runtime::{gc, LbPlace, LocalRuntime, ProcSpec, Runtime, Signal};
@@ -22,13 +22,13 @@ fn tools() -> Tools {
     locate().unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// backend and hc from target/release, built (`cargo build --release -p
-/// backend -p hc`) when missing (a workspace test run builds them fresh).
+/// backend and hc from the harness's profile folder, built
+/// (`apps::build_in`) when missing (a workspace test run builds them fresh).
 fn apps() -> Apps {
     let ws = workspace_root().expect("tests run inside the workspace");
-    let bin = release_dir(&ws);
+    let bin = profile_dir(&ws);
     if !bin.join("backend").is_file() || !bin.join("hc").is_file() {
-        build_backend_and_hc(&ws);
+        build_in(&ws).unwrap_or_else(|e| panic!("{e}"));
     }
     Apps {
         backend: bin.join("backend"),
@@ -36,19 +36,6 @@ fn apps() -> Apps {
         drain: bin.join("drain"),
         drain_script: ws.join("apps/hc/graceful-drain.sh"),
     }
-}
-
-fn build_backend_and_hc(ws: &std::path::Path) {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let st = Command::new(cargo)
-        .args(["build", "--release", "-q", "-p", "backend", "-p", "hc"])
-        .current_dir(ws)
-        .status()
-        .expect("cargo runs");
-    assert!(
-        st.success(),
-        "cargo build --release -p backend -p hc failed"
-    );
 }
 
 /// Kills whatever a test left, even when it fails half-way.

@@ -235,7 +235,7 @@ async fn signal_exits_zero_at_once_and_logs_in_naming(#[case] sig: Signal) {
 
 #[rstest]
 #[case(&[("HC_NAMING", "modern")], "naming")]
-#[case(&[("HC_LB_SIGNAL", "500")], "503 or 404")]
+#[case(&[("HC_LB_SIGNAL", "500")], "possible values: 503, 404")]
 #[case(&[("HC_ADDR", "nowhere")], "--addr")]
 #[test]
 fn bad_settings_fail_clearly(#[case] env: &[(&str, &str)], #[case] says: &str) {

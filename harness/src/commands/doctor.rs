@@ -190,12 +190,18 @@ fn apps() {
             PathBuf::from(d).display()
         )
     } else if let Some(ws) = crate::apps::workspace_root() {
-        let dir = crate::apps::release_dir(&ws);
+        let dir = crate::apps::profile_dir(&ws);
         let built = ["backend", "hc", "drain"]
             .iter()
             .all(|b| dir.join(b).is_file());
         format!(
-            "profile release: `cargo build --release -p backend -p hc -p drain` into {} ({})",
+            "profile {}: `cargo build{} -p backend -p hc -p drain` into {} ({})",
+            crate::apps::PROFILE_DIR,
+            if crate::apps::PROFILE_DIR == "release" {
+                " --release"
+            } else {
+                ""
+            },
             dir.display(),
             if built {
                 "built; rebuilt if stale"

@@ -12,6 +12,7 @@
 use std::time::Duration;
 
 use super::schema::{DrainOrder, LbBuffer, Load, Mode, PreStop, Scenario};
+use super::values::Sidecar;
 
 /// The mode claims that nothing is lost.
 pub fn claims_zero_loss(m: &Mode) -> bool {
@@ -86,7 +87,13 @@ pub fn required_end_lower_bound(sc: &Scenario, mode: &Mode) -> Option<(String, D
             }
         }
     };
-    Some((pod, end + inter))
+    // `end` is SIGTERM at the earliest; Istio's pilot-agent stops Envoy, the
+    // pod's last container, `termination_drain` after it.
+    let sidecar = match sc.topology.envoy.sidecar {
+        Sidecar::Istio => sc.topology.envoy.termination_drain.0,
+        Sidecar::Plain => Duration::ZERO,
+    };
+    Some((pod, end + sidecar + inter))
 }
 
 /// `Err` (one line naming the mode) when a zero-loss mode's steady load

@@ -7,7 +7,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use harness::apps::{build_in, release_dir, workspace_root, Apps};
+use harness::apps::{build_in, profile_dir, workspace_root, Apps};
 use harness::runtime::images::{ensure_lab_images, ImageReport, LabImages};
 use harness::tools::{locate, Tools};
 
@@ -15,10 +15,10 @@ pub fn tools() -> Tools {
     locate().unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// backend, hc and drain from target/release (built when missing).
+/// backend, hc and drain from the harness's profile folder (built when missing).
 pub fn apps() -> Apps {
     let ws = workspace_root().expect("tests run inside the workspace");
-    let bin = release_dir(&ws);
+    let bin = profile_dir(&ws);
     if ["backend", "hc", "drain"]
         .iter()
         .any(|b| !bin.join(b).is_file())
