@@ -110,7 +110,7 @@ pub fn build_in(workspace: &Path) -> Result<(), AppsError> {
         .collect();
     eprintln!("harness: building the apps: cargo {}", args.join(" "));
     let status = Command::new(&cargo)
-        .args(args)
+        .args(&args)
         .current_dir(workspace)
         .status()
         .map_err(AppsError::Cargo)?;
