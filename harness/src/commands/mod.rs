@@ -32,9 +32,7 @@ use clap::Subcommand;
 
 use crate::artifacts::csv::existing_csv;
 use crate::artifacts::rundir::parse_run_name;
-use crate::artifacts::{
-    names, read_requests, read_samples, ArtifactsError, Summary, Tally, Verdict,
-};
+use crate::artifacts::{names, read_samples, ArtifactsError, RequestsDigest, Summary, Verdict};
 
 /// The verbs of `harness`.
 #[derive(Subcommand)]
@@ -153,6 +151,8 @@ pub struct LoadedRun {
     pub recounted: bool,
     /// summary.json was missing and was made up from the folder and CSVs.
     pub summary_missing: bool,
+    /// requests.csv's aggregates, when loading had to read it (to recount).
+    pub requests: Option<RequestsDigest>,
 }
 
 /// Whether any hc state in the samples is a legacy-only name.
@@ -170,8 +170,8 @@ pub fn samples_speak_legacy(dir: &Path) -> bool {
 }
 
 /// Loads a run folder. A killed run (`.part` CSVs, or no summary.json)
-/// gets its counts and percentiles recomputed from its requests and is
-/// marked interrupted; nothing is written here.
+/// gets its counts and percentiles recomputed from its requests (streamed)
+/// and is marked interrupted; nothing is written here.
 pub fn load_run(dir: &Path) -> Result<LoadedRun, CommandError> {
     let meta = std::fs::metadata(dir).map_err(|e| ArtifactsError::io("run folder", dir, e))?;
     if !meta.is_dir() {
@@ -210,14 +210,16 @@ pub fn load_run(dir: &Path) -> Result<LoadedRun, CommandError> {
         Err(e) => return Err(e.into()),
     };
     let mut recounted = false;
+    let mut requests = None;
     if partial || summary_missing || (summary.interrupted && summary.requests == 0) {
-        if let Ok(reqs) = read_requests(dir) {
-            let mut t = Tally::new();
-            reqs.iter().for_each(|r| t.record(r));
-            if t.requests > 0 || summary_missing {
-                t.apply_to(&mut summary);
+        // An unreadable requests.csv leaves the counts as they are; the
+        // verbs that draw from it report its error themselves.
+        if let Ok(d) = RequestsDigest::read(dir) {
+            if d.requests() > 0 || summary_missing {
+                d.tally.apply_to(&mut summary);
                 recounted = true;
             }
+            requests = Some(d);
         }
     }
     if partial && !summary.interrupted {
@@ -235,6 +237,7 @@ pub fn load_run(dir: &Path) -> Result<LoadedRun, CommandError> {
         partial,
         recounted,
         summary_missing,
+        requests,
     })
 }
 

@@ -148,12 +148,14 @@ pub(super) fn write_summary_sections(o: &mut String, s: &Summary, t_term: Option
     );
 }
 
-/// Every disruption (from requests.csv, or from the attributions alone when
-/// the CSV is gone), with its attributed cause.
+/// Every disruption (the disrupted rows of requests.csv, or the
+/// attributions alone when it held no row: `csv_rows` is how many it held),
+/// with its attributed cause.
 pub(super) fn write_disruptions(
     o: &mut String,
     summary: Option<&Summary>,
-    requests: &[RequestRecord],
+    disrupted: &[RequestRecord],
+    csv_rows: u64,
 ) {
     let attributions = summary.map(|s| s.attributions.as_slice()).unwrap_or(&[]);
     let mut rows: Vec<Vec<String>> = Vec::new();
@@ -167,7 +169,7 @@ pub(super) fn write_disruptions(
         ),
         None => ("not attributed".into(), "–".into()),
     };
-    for r in requests.iter().filter(|r| r.outcome.is_disruption()) {
+    for r in disrupted.iter().filter(|r| r.outcome.is_disruption()) {
         let (cause, delta) = fmt_cause(&r.id);
         rows.push(vec![
             r.id.clone(),
@@ -182,7 +184,7 @@ pub(super) fn write_disruptions(
             delta,
         ]);
     }
-    if requests.is_empty() {
+    if csv_rows == 0 {
         for a in attributions {
             let (cause, delta) = fmt_cause(&a.request_id);
             rows.push(vec![
