@@ -7,7 +7,9 @@
 //! read the catalogue or end leftovers; the read-only verbs over finished
 //! (or killed) run folders (`report`, `compare`, `runs`) write only derived
 //! files (plots, pages, XML, the counts of a killed run's summary) and never
-//! change a CSV; `load` is the load generator on its own for benchmarks.
+//! change a CSV; `load` is the load generator on its own for benchmarks,
+//! and the hidden `synth-requests` writes a made-up run folder for the
+//! artifacts benchmark.
 //! Printing and sequencing only: the work is in the library modules, and
 //! nothing here is imported by them.
 
@@ -22,6 +24,7 @@ mod preflight;
 pub mod report;
 pub mod runs;
 pub mod scenario;
+pub mod synth;
 pub mod tools;
 
 use std::path::{Path, PathBuf};
@@ -65,6 +68,9 @@ pub enum Command {
     /// Write a scenario mode as Kubernetes manifests, the external HAProxy's
     /// backend lines and a README on verifying a rollout with `harness watch`.
     Export(export::ExportArgs),
+    /// Write a made-up run folder with N requests (the artifacts benchmark).
+    #[command(hide = true)]
+    SynthRequests(synth::SynthArgs),
 }
 
 impl Command {
@@ -82,6 +88,7 @@ impl Command {
             Command::Doctor(a) => doctor::cli(&a),
             Command::Tools(a) => tools::cli(&a),
             Command::Export(a) => a.run(),
+            Command::SynthRequests(a) => a.run().map_err(Into::into),
         };
         res.unwrap_or_else(|e| {
             eprintln!("harness: error: {}", one_line(&e));

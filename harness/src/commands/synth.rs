@@ -1,0 +1,206 @@
+//! `harness synth-requests <dir> --rows N` (hidden): writes a made-up but
+//! realistic run folder (requests.csv of steady load at a fixed rate over
+//! two pods, with a few disruptions around a termination in the middle;
+//! timeline.csv, samples.csv and summary.json to match) for the artifacts
+//! benchmark (`scripts/bench-artifacts.sh`) and the tests at scale.
+//!
+//! Deterministic (no clock, no randomness beyond a fixed-seed xorshift);
+//! it writes only into the folder it is given and never runs anything.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use chrono::{TimeZone, Utc};
+
+use super::CommandError;
+use crate::artifacts::{RequestsWriter, SamplesWriter, Summary, Tally, TimelineWriter};
+use crate::model::{Origin, Outcome, Phase, RequestKind, RequestRecord, Sample, TimelineEvent};
+
+/// What to generate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Synth {
+    pub rows: u64,
+    /// Disrupted requests, spread over 2 s after the middle of the run.
+    pub disruptions: u64,
+    /// Intended send rate, requests per second.
+    pub rate: f64,
+}
+
+/// What was written: the counts a straightforward reading must find.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub tally: Tally,
+    pub disrupted_ids: Vec<String>,
+}
+
+/// A fixed-seed xorshift: the same folder every time.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Row `i`: which rows are disrupted is a pure function of `i` and `s`.
+fn row(i: u64, s: &Synth, rng: &mut Rng) -> RequestRecord {
+    let intended = 1000.0 + i as f64 * 1000.0 / s.rate;
+    let sent = intended + 0.05 + rng.unit() * 0.4;
+    // A long tail: 1 % of requests take 5-50 ms.
+    let service = if rng.unit() < 0.01 {
+        5.0 + rng.unit() * 45.0
+    } else {
+        0.8 + rng.unit() * 2.5
+    };
+    let pod = if i.is_multiple_of(2) {
+        "pod-a"
+    } else {
+        "pod-b"
+    };
+    let mut r = RequestRecord {
+        id: format!("steady-{i}"),
+        kind: RequestKind::Steady,
+        method: "GET".into(),
+        path: "/".into(),
+        pod: Some(pod.into()),
+        conn_id: 1 + i % 16,
+        reused: i >= 16,
+        intended_ms: intended,
+        sent_ms: sent,
+        ttfb_ms: Some(sent + service),
+        end_ms: sent + service + 0.01,
+        status: Some(200),
+        bytes: 2,
+        chunks: None,
+        outcome: Outcome::Ok,
+        phase: None,
+        origin: None,
+        error: None,
+    };
+    let window = (2.0 * s.rate) as u64;
+    let start = s.rows / 2;
+    let step = (window / s.disruptions.max(1)).max(1);
+    let k = i.wrapping_sub(start);
+    if i >= start && k.is_multiple_of(step) && k / step < s.disruptions {
+        if k / step % 3 == 2 {
+            r.outcome = Outcome::Http5xx;
+            r.status = Some(503);
+            r.origin = Some(Origin::Haproxy);
+        } else {
+            r.outcome = Outcome::Reset;
+            r.phase = Some(Phase::Head);
+            r.status = None;
+            r.ttfb_ms = None;
+            r.bytes = 0;
+            r.error = Some("connection reset by peer".into());
+        }
+    }
+    r
+}
+
+/// Writes the folder; returns what a reader must count.
+pub fn write(dir: &Path, s: &Synth) -> Result<Written, CommandError> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| crate::artifacts::ArtifactsError::io("creating", dir, e))?;
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut w = RequestsWriter::create(dir)?;
+    let mut tally = Tally::new();
+    let mut disrupted_ids = Vec::new();
+    let mut t_end = 0.0f64;
+    for i in 0..s.rows {
+        let r = row(i, s, &mut rng);
+        tally.record(&r);
+        if r.outcome.is_disruption() {
+            disrupted_ids.push(r.id.clone());
+        }
+        t_end = t_end.max(r.end_ms);
+        w.write(&r)?;
+    }
+    w.finish()?;
+    let t_term = 1000.0 + (s.rows / 2) as f64 * 1000.0 / s.rate;
+    let mut tw = TimelineWriter::create(dir)?;
+    for (dt, source, event) in [
+        (-5.0, "kubelet", "terminating"),
+        (-4.0, "kubelet", "prestop_start"),
+        (0.0, "haproxy", "server_down"),
+        (1500.0, "kubelet", "sigterm"),
+        (2500.0, "kubelet", "exit"),
+    ] {
+        tw.write(&TimelineEvent {
+            t_ms: t_term + dt,
+            source: source.into(),
+            pod: Some("pod-a".into()),
+            event: event.into(),
+            detail: String::new(),
+        })?;
+    }
+    tw.finish()?;
+    let mut sw = SamplesWriter::create(dir)?;
+    let mut t = 0.0;
+    while t <= t_end {
+        for pod in ["pod-a", "pod-b"] {
+            let gone = pod == "pod-a" && t > t_term;
+            sw.write(&Sample {
+                t_ms: t,
+                pod: pod.into(),
+                hc_state: Some(if gone { "CLOSED" } else { "OPEN" }.into()),
+                envoy_rq_active: Some(if gone { 0 } else { 3 }),
+                envoy_cx_active: Some(if gone { 0 } else { 8 }),
+                haproxy_status: Some(if gone { "DOWN" } else { "UP" }.into()),
+            })?;
+        }
+        t += 250.0;
+    }
+    sw.finish()?;
+    let t0 = Utc
+        .with_ymd_and_hms(2026, 12, 3, 0, 0, 0)
+        .single()
+        .unwrap_or_default();
+    let mut summary = Summary::new("synth", "current", "synth", t0);
+    tally.apply_to(&mut summary);
+    summary.interrupted = false;
+    summary.decide_verdict();
+    summary.write(dir)?;
+    Ok(Written {
+        tally,
+        disrupted_ids,
+    })
+}
+
+/// The flags of `harness synth-requests`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SynthArgs {
+    /// The folder to write (created when missing).
+    pub dir: PathBuf,
+    #[arg(long)]
+    pub rows: u64,
+    #[arg(long, default_value_t = 20)]
+    pub disruptions: u64,
+    #[arg(long, default_value_t = 2000.0)]
+    pub rate: f64,
+}
+
+impl SynthArgs {
+    pub fn run(&self) -> Result<ExitCode, CommandError> {
+        let s = Synth {
+            rows: self.rows,
+            disruptions: self.disruptions,
+            rate: self.rate,
+        };
+        let w = write(&self.dir, &s)?;
+        println!(
+            "wrote {}: {} requests, {} disrupted",
+            self.dir.display(),
+            w.tally.requests,
+            w.tally.disruptions
+        );
+        Ok(ExitCode::SUCCESS)
+    }
+}
