@@ -66,7 +66,7 @@ fn band_rects(svg: &str) -> usize {
 #[rstest]
 #[case::none(0)]
 #[case::a_few(7)]
-#[case::dense_on_the_same_pixels(400)]
+#[case::dense_on_the_same_pixels(2000)]
 fn the_plot_has_one_point_per_disruption_and_a_band(#[case] n: u64) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("run");

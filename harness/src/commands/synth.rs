@@ -13,7 +13,9 @@ use std::process::ExitCode;
 use chrono::{TimeZone, Utc};
 
 use super::CommandError;
-use crate::artifacts::{RequestsWriter, SamplesWriter, Summary, Tally, TimelineWriter};
+use crate::artifacts::{
+    Attribution, RequestsWriter, SamplesWriter, Summary, Tally, TimelineWriter,
+};
 use crate::model::{Origin, Outcome, Phase, RequestKind, RequestRecord, Sample, TimelineEvent};
 
 /// What to generate.
@@ -105,26 +107,9 @@ fn row(i: u64, s: &Synth, rng: &mut Rng) -> RequestRecord {
     r
 }
 
-/// Writes the folder; returns what a reader must count.
-pub fn write(dir: &Path, s: &Synth) -> Result<Written, CommandError> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| crate::artifacts::ArtifactsError::io("creating", dir, e))?;
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    let mut w = RequestsWriter::create(dir)?;
-    let mut tally = Tally::new();
-    let mut disrupted_ids = Vec::new();
-    let mut t_end = 0.0f64;
-    for i in 0..s.rows {
-        let r = row(i, s, &mut rng);
-        tally.record(&r);
-        if r.outcome.is_disruption() {
-            disrupted_ids.push(r.id.clone());
-        }
-        t_end = t_end.max(r.end_ms);
-        w.write(&r)?;
-    }
-    w.finish()?;
-    let t_term = 1000.0 + (s.rows / 2) as f64 * 1000.0 / s.rate;
+/// The termination of pod-a at `t_term` on the timeline, and 4 Hz samples
+/// of both pods (pod-a CLOSED and DOWN after it) until `t_end`.
+fn write_timeline_and_samples(dir: &Path, t_term: f64, t_end: f64) -> Result<(), CommandError> {
     let mut tw = TimelineWriter::create(dir)?;
     for (dt, source, event) in [
         (-5.0, "kubelet", "terminating"),
@@ -159,12 +144,47 @@ pub fn write(dir: &Path, s: &Synth) -> Result<Written, CommandError> {
         t += 250.0;
     }
     sw.finish()?;
+    Ok(())
+}
+
+/// Writes the folder; returns what a reader must count.
+pub fn write(dir: &Path, s: &Synth) -> Result<Written, CommandError> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| crate::artifacts::ArtifactsError::io("creating", dir, e))?;
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut w = RequestsWriter::create(dir)?;
+    let mut tally = Tally::new();
+    let mut disrupted_ids = Vec::new();
+    let mut attributions = Vec::new();
+    let mut t_end = 0.0f64;
+    let t_term = 1000.0 + (s.rows / 2) as f64 * 1000.0 / s.rate;
+    for i in 0..s.rows {
+        let r = row(i, s, &mut rng);
+        tally.record(&r);
+        if r.outcome.is_disruption() {
+            disrupted_ids.push(r.id.clone());
+            attributions.push(Attribution {
+                request_id: r.id.clone(),
+                outcome: r.outcome,
+                t_ms: r.end_ms,
+                cause: Some("haproxy server_down pod-a".into()),
+                cause_t_ms: Some(t_term),
+                delta_ms: Some(r.end_ms - t_term),
+                pod: r.pod.clone(),
+            });
+        }
+        t_end = t_end.max(r.end_ms);
+        w.write(&r)?;
+    }
+    w.finish()?;
+    write_timeline_and_samples(dir, t_term, t_end)?;
     let t0 = Utc
         .with_ymd_and_hms(2026, 12, 3, 0, 0, 0)
         .single()
         .unwrap_or_default();
     let mut summary = Summary::new("synth", "current", "synth", t0);
     tally.apply_to(&mut summary);
+    summary.attributions = attributions;
     summary.interrupted = false;
     summary.decide_verdict();
     summary.write(dir)?;
