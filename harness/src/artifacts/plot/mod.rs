@@ -25,6 +25,7 @@ use crate::model::{Outcome, Sample, TimelineEvent};
 
 mod latency;
 mod panels;
+mod thin;
 use latency::draw_latency;
 use panels::{draw_active, draw_bands, draw_event_labels};
 

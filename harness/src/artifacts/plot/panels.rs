@@ -11,6 +11,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use super::thin::thin;
 use super::{
     e2s, event_label, pods, source_color, state_color, DrawResult, PlotData, MARGIN, POD_COLORS,
     Y_LABEL_AREA,
@@ -183,7 +184,8 @@ pub(super) fn segments<'a>(states: &[(f64, Option<&'a str>)]) -> Vec<(f64, f64, 
     out
 }
 
-/// Bottom panel: Envoy's active requests (and connections, lighter) per pod.
+/// Bottom panel: Envoy's active requests (and connections, lighter) per
+/// pod, each line thinned to the pixel columns (`thin.rs`).
 pub(super) fn draw_active<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     data: &PlotData,
@@ -211,7 +213,7 @@ where
             "Envoy active requests (rq) and connections (cx) per pod",
             ("sans-serif", 16),
         )
-        .build_cartesian_2d(xr, 0.0..ymax * 1.1)
+        .build_cartesian_2d(xr.clone(), 0.0..ymax * 1.1)
         .map_err(e2s)?;
     chart
         .configure_mesh()
@@ -223,6 +225,8 @@ where
         .draw()
         .map_err(e2s)?;
     mark_lines(&mut chart, marks, 0.0..ymax * 1.1)?;
+    // One pixel column's width in seconds: the lines are thinned to it.
+    let step = (xr.end - xr.start) / f64::from(area.dim_in_pixel().0.max(1));
     for (i, pod) in pods(data).iter().enumerate() {
         let color = POD_COLORS[i % POD_COLORS.len()];
         let mut samples: Vec<&Sample> = data.samples.iter().filter(|s| &s.pod == pod).collect();
@@ -251,7 +255,8 @@ where
                 };
             }
             let mut first = true;
-            for run in runs.into_iter().filter(|r| !r.is_empty()) {
+            for run in runs.iter().filter(|r| !r.is_empty()) {
+                let run = thin(run, step);
                 let anno = chart
                     .draw_series(LineSeries::new(run, style))
                     .map_err(e2s)?;
