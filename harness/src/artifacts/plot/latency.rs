@@ -22,6 +22,9 @@ const P99_SHADE: f64 = 0.45;
 const MAX_SHADE: f64 = 0.18;
 /// Latencies below this (ms) are drawn at it: the axis is logarithmic.
 const FLOOR_MS: f64 = 0.01;
+/// A longer stretch without an ok request breaks the p50 line (shorter
+/// ones are the spacing of a low request rate, joined so it reads as a line).
+const GAP_MS: f64 = 1000.0;
 
 type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, LogCoord<f64>>>;
 
@@ -85,12 +88,13 @@ where
         .collect())
 }
 
-/// Runs of adjacent buckets: a gap (no ok request) breaks the p50 line.
+/// Runs of buckets no more than [`GAP_MS`] apart: a longer gap (no ok
+/// request) breaks the p50 line.
 fn contiguous(band: &[BandBucket]) -> Vec<&[BandBucket]> {
     let mut runs = Vec::new();
     let mut start = 0;
     for i in 1..=band.len() {
-        if i == band.len() || band[i].t0_ms > band[i - 1].t1_ms {
+        if i == band.len() || band[i].t0_ms - band[i - 1].t1_ms > GAP_MS {
             runs.push(&band[start..i]);
             start = i;
         }
@@ -197,9 +201,14 @@ mod tests {
 
     #[test]
     fn a_gap_breaks_the_line() {
-        let band = [b(0.0, 10.0), b(10.0, 20.0), b(40.0, 50.0)];
+        let band = [
+            b(0.0, 10.0),
+            b(10.0, 20.0),
+            b(400.0, 410.0),
+            b(1500.0, 1510.0),
+        ];
         let runs = contiguous(&band);
-        assert_eq!(runs.iter().map(|r| r.len()).collect::<Vec<_>>(), [2, 1]);
+        assert_eq!(runs.iter().map(|r| r.len()).collect::<Vec<_>>(), [3, 1]);
         assert!(contiguous(&[]).is_empty());
     }
 }
