@@ -5,7 +5,13 @@
 #     network;
 #   - the verdict is on the page, and so is every disrupted request of
 #     summary.json with its attributed cause (or "No request was disrupted");
-#   - a screenshot is produced (default <run-dir>/report.png).
+#   - a screenshot is produced (default <run-dir>/report.png);
+#   - the page stays light at any run size: report.html at most
+#     REPORT_MAX_BYTES (default 4000000) and the DOM Chromium built at most
+#     REPORT_MAX_ELEMENTS elements (default 60000); the plot is a band, not a
+#     point per request. It prints the render time (the screenshot's time
+#     minus a blank page's, same flags) and, only when REPORT_RENDER_BUDGET_S
+#     is set (the benchmark sets 1), fails above it: timing is not a CI gate.
 # Usage: scripts/report-check.sh <run-dir> [screenshot.png]
 # Chromium: $CHROMIUM, else `chromium`, else `chromium-browser` (Debian: apt-get install chromium).
 set -euo pipefail
@@ -36,12 +42,23 @@ url="file://$report"
 # 1. The DOM as Chromium built it, and every console message while loading.
 timeout 120 "$chrome" "${flags[@]}" --dump-dom "$url" >"$work/dom.html" 2>"$work/dom.err" \
   || die "chromium --dump-dom failed (exit $?): $(tail -n 5 "$work/dom.err")"
-# 2. The screenshot.
+# 2. The screenshot, timed against a blank page's (Chromium's own start).
 mkdir -p "$(dirname "$shot")"
 rm -f "$shot"
-timeout 120 "$chrome" "${flags[@]}" --hide-scrollbars --window-size=1400,3000 \
-  --screenshot="$shot" "$url" >"$work/shot.out" 2>"$work/shot.err" \
+shoot() { # shoot URL PNG LOG: one headless screenshot
+  timeout 120 "$chrome" "${flags[@]}" --hide-scrollbars --window-size=1400,3000 \
+    --screenshot="$2" "$1" >"$3.out" 2>"$3.err"
+}
+printf '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>blank</title></head><body>blank</body></html>\n' >"$work/blank.html"
+shoot "file://$work/blank.html" "$work/blank.png" "$work/blank" \
+  || die "chromium --screenshot of a blank page failed (exit $?): $(tail -n 5 "$work/blank.err")"
+t_blank=$(awk '{print $1}' /proc/uptime)
+shoot "file://$work/blank.html" "$work/blank.png" "$work/blank" || true
+t0=$(awk '{print $1}' /proc/uptime)
+shoot "$url" "$shot" "$work/shot" \
   || die "chromium --screenshot failed (exit $?): $(tail -n 5 "$work/shot.err")"
+t1=$(awk '{print $1}' /proc/uptime)
+render_s=$(awk -v b0="$t_blank" -v b1="$t0" -v p1="$t1" 'BEGIN { printf "%.2f", (p1 - b1) - (b1 - b0) }')
 
 if grep -h 'CONSOLE' "$work/dom.err" "$work/shot.err" >"$work/console.txt"; then
   cat "$work/console.txt" >&2
@@ -50,15 +67,24 @@ fi
 [ -s "$shot" ] || die "no screenshot at $shot"
 [ "$(head -c 8 "$shot" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ] || die "$shot is not a PNG"
 
-python3 - "$work/dom.html" "$run_dir/summary.json" "$report" <<'PY'
-import html, json, re, sys
+echo "report-check: render ${render_s} s (screenshot minus a blank page's)"
+python3 - "$work/dom.html" "$run_dir/summary.json" "$report" \
+  "${REPORT_MAX_BYTES:-4000000}" "${REPORT_MAX_ELEMENTS:-60000}" <<'PY'
+import html, json, os, re, sys
 dom_path, summary_path, report_path = sys.argv[1:4]
+max_bytes, max_elements = int(sys.argv[4]), int(sys.argv[5])
 dom = open(dom_path, encoding="utf-8").read()
 raw = open(report_path, encoding="utf-8").read()
 s = json.load(open(summary_path, encoding="utf-8"))
 fail = []
 if len(dom) < 1000 or "<body" not in dom:
     fail.append(f"the DOM Chromium built is {len(dom)} bytes: the page did not load")
+size = os.path.getsize(report_path)
+elements = len(re.findall(r"<[A-Za-z]", dom))
+if size > max_bytes:
+    fail.append(f"report.html is {size} bytes, more than {max_bytes}: something on the page grows with the requests")
+if elements > max_elements:
+    fail.append(f"the page has {elements} elements, more than {max_elements}: something on it grows with the requests")
 # Text as a reader sees it: tags out, entities decoded, whitespace folded.
 text = re.sub(r"<svg.*?</svg>", " ", dom, flags=re.S)
 text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", text)).split())
@@ -84,6 +110,10 @@ for f in fail:
     print("report-check: FAIL:", f, file=sys.stderr)
 if fail:
     sys.exit(1)
-print(f"report-check: ok: verdict {verdict}, {len(atts)} disruption(s) with their causes on the page")
+print(f"report-check: ok: verdict {verdict}, {len(atts)} disruption(s) with their causes on the page, {size} bytes, {elements} elements")
 PY
+if [ -n "${REPORT_RENDER_BUDGET_S:-}" ]; then
+  awk -v r="$render_s" -v b="$REPORT_RENDER_BUDGET_S" 'BEGIN { exit !(r <= b) }' \
+    || die "rendering took ${render_s} s, more than REPORT_RENDER_BUDGET_S=${REPORT_RENDER_BUDGET_S}"
+fi
 echo "report-check: screenshot $shot"

@@ -309,6 +309,37 @@ fn an_unfinished_writer_leaves_a_readable_part_file() {
     assert!(err.contains("samples.csv"), "{err}");
 }
 
+/// A killed writer's `.part` whose last fragment is longer than the
+/// streaming reader's 64 KiB block (no line break in it): the reader looks
+/// further back for the last complete row and reads every row up to it.
+#[test]
+fn a_part_file_with_a_fragment_longer_than_a_block_reads_its_complete_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rows: Vec<RequestRecord> = (0..3000)
+        .map(|i| {
+            let o = if i % 100 == 7 {
+                Outcome::Reset
+            } else {
+                Outcome::Ok
+            };
+            request(i, RequestKind::Steady, "pod-a", i as f64, 3.0, o)
+        })
+        .collect();
+    let mut w = RequestsWriter::create(tmp.path()).unwrap();
+    for r in &rows {
+        w.write(r).unwrap();
+    }
+    std::mem::forget(w);
+    let part = tmp.path().join("requests.csv.part");
+    let mut bytes = fs::read(&part).unwrap();
+    bytes.extend_from_slice(b"r3000,steady,GET,/,pod-a,1,true,3000.000,");
+    bytes.extend(std::iter::repeat_n(b'9', 150_000));
+    fs::write(&part, bytes).unwrap();
+    let key = |r: &RequestRecord| (r.id.clone(), r.outcome, r.error.clone());
+    let got: Vec<_> = read_requests(tmp.path()).unwrap().iter().map(key).collect();
+    assert_eq!(got, rows.iter().map(key).collect::<Vec<_>>());
+}
+
 #[test]
 fn a_final_file_with_a_bad_row_is_an_error_naming_the_file() {
     let tmp = tempfile::tempdir().unwrap();

@@ -1,12 +1,15 @@
 //! A run's artifacts: the run folder, the streaming CSV writers and their
-//! readers, the latency histograms (`latency.hgrm`), `summary.json`, the plot
+//! readers, the requests' one-pass aggregates (`digest`, `band`), the
+//! latency histograms (`latency.hgrm`), `summary.json`, the plot
 //! (`plot.svg`, `plot.png`) and the one-page `report.html`.
 //!
 //! Everything here reads or writes files of one run folder; it never starts
 //! processes, never talks to the network and never decides what a run means
 //! (attribution and verdicts are computed elsewhere and only recorded here).
 
+pub mod band;
 pub mod csv;
+pub mod digest;
 pub mod hgrm;
 pub mod junit;
 pub mod plot;
@@ -17,8 +20,10 @@ pub mod summary;
 use std::path::{Path, PathBuf};
 
 pub use self::csv::{
-    read_requests, read_samples, read_timeline, RequestsWriter, SamplesWriter, TimelineWriter,
+    read_requests, read_samples, read_timeline, requests, RequestsWriter, SamplesWriter,
+    TimelineWriter,
 };
+pub use digest::RequestsDigest;
 pub use hgrm::{LatencyMs, LatencyStats, Percentiles};
 pub use plot::{plot_png, plot_svg};
 pub use report::{write_report, write_report_for};

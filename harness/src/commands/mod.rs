@@ -7,7 +7,9 @@
 //! read the catalogue or end leftovers; the read-only verbs over finished
 //! (or killed) run folders (`report`, `compare`, `runs`) write only derived
 //! files (plots, pages, XML, the counts of a killed run's summary) and never
-//! change a CSV; `load` is the load generator on its own for benchmarks.
+//! change a CSV; `load` is the load generator on its own for benchmarks,
+//! and the hidden `synth-requests` writes a made-up run folder for the
+//! artifacts benchmark.
 //! Printing and sequencing only: the work is in the library modules, and
 //! nothing here is imported by them.
 
@@ -23,6 +25,7 @@ mod preflight;
 pub mod report;
 pub mod runs;
 pub mod scenario;
+pub mod synth;
 pub mod tools;
 
 use std::path::{Path, PathBuf};
@@ -33,9 +36,7 @@ use clap::Subcommand;
 
 use crate::artifacts::csv::existing_csv;
 use crate::artifacts::rundir::parse_run_name;
-use crate::artifacts::{
-    names, read_requests, read_samples, ArtifactsError, Summary, Tally, Verdict,
-};
+use crate::artifacts::{names, read_samples, ArtifactsError, RequestsDigest, Summary, Verdict};
 
 /// The verbs of `harness`.
 #[derive(Subcommand)]
@@ -72,6 +73,9 @@ pub enum Command {
     /// files): graceful must lose nothing, current must lose, no run may be
     /// invalid or interrupted; other modes are reported. Exits 1 when it fails.
     Gate(ci_gate::GateArgs),
+    /// Write a made-up run folder with N requests (the artifacts benchmark).
+    #[command(hide = true)]
+    SynthRequests(synth::SynthArgs),
 }
 
 impl Command {
@@ -90,6 +94,7 @@ impl Command {
             Command::Tools(a) => tools::cli(&a),
             Command::Export(a) => a.run(),
             Command::Gate(a) => a.run().map_err(Into::into),
+            Command::SynthRequests(a) => a.run().map_err(Into::into),
         };
         res.unwrap_or_else(|e| {
             eprintln!("harness: error: {}", one_line(&e));
@@ -159,6 +164,8 @@ pub struct LoadedRun {
     pub recounted: bool,
     /// summary.json was missing and was made up from the folder and CSVs.
     pub summary_missing: bool,
+    /// requests.csv's aggregates, when loading had to read it (to recount).
+    pub requests: Option<RequestsDigest>,
 }
 
 /// Whether any hc state in the samples is a legacy-only name.
@@ -176,8 +183,8 @@ pub fn samples_speak_legacy(dir: &Path) -> bool {
 }
 
 /// Loads a run folder. A killed run (`.part` CSVs, or no summary.json)
-/// gets its counts and percentiles recomputed from its requests and is
-/// marked interrupted; nothing is written here.
+/// gets its counts and percentiles recomputed from its requests (streamed)
+/// and is marked interrupted; nothing is written here.
 pub fn load_run(dir: &Path) -> Result<LoadedRun, CommandError> {
     let meta = std::fs::metadata(dir).map_err(|e| ArtifactsError::io("run folder", dir, e))?;
     if !meta.is_dir() {
@@ -216,14 +223,16 @@ pub fn load_run(dir: &Path) -> Result<LoadedRun, CommandError> {
         Err(e) => return Err(e.into()),
     };
     let mut recounted = false;
+    let mut requests = None;
     if partial || summary_missing || (summary.interrupted && summary.requests == 0) {
-        if let Ok(reqs) = read_requests(dir) {
-            let mut t = Tally::new();
-            reqs.iter().for_each(|r| t.record(r));
-            if t.requests > 0 || summary_missing {
-                t.apply_to(&mut summary);
+        // An unreadable requests.csv leaves the counts as they are; the
+        // verbs that draw from it report its error themselves.
+        if let Ok(d) = RequestsDigest::read(dir) {
+            if d.requests() > 0 || summary_missing {
+                d.tally.apply_to(&mut summary);
                 recounted = true;
             }
+            requests = Some(d);
         }
     }
     if partial && !summary.interrupted {
@@ -241,6 +250,7 @@ pub fn load_run(dir: &Path) -> Result<LoadedRun, CommandError> {
         partial,
         recounted,
         summary_missing,
+        requests,
     })
 }
 

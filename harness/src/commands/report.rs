@@ -2,7 +2,8 @@
 //! `report.html` and `junit.xml` (and `latency.hgrm` when missing) from its
 //! CSVs, also for a run whose harness was killed (`.part` CSVs): then the
 //! summary's counts are recomputed from the requests and it is marked
-//! interrupted.
+//! interrupted. requests.csv is streamed once into a [`RequestsDigest`]
+//! that every file is drawn from, so memory does not grow with its rows.
 //!
 //! It never changes a CSV and never turns an interrupted run into a verdict.
 
@@ -10,9 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::{load_run, CommandError};
-use crate::artifacts::{
-    junit, names, plot_png, plot_svg, read_requests, write_report, LatencyStats,
-};
+use crate::artifacts::plot::{write_png, write_svg, PlotData};
+use crate::artifacts::report::write_report_with;
+use crate::artifacts::{junit, names, RequestsDigest};
 
 /// What a rebuild wrote.
 #[derive(Debug, Clone)]
@@ -26,27 +27,35 @@ pub struct Rebuilt {
 
 /// Rebuilds the derived files of the run folder `dir`.
 pub fn rebuild(dir: &Path) -> Result<Rebuilt, CommandError> {
-    let run = load_run(dir)?;
+    let mut run = load_run(dir)?;
     let mut files = Vec::new();
     if run.summary_missing || run.recounted || run.partial {
         run.summary.write(dir)?;
         files.push(dir.join(names::SUMMARY));
     }
-    if !dir.join(names::HGRM).is_file() {
-        if let Ok(reqs) = read_requests(dir) {
-            let mut lat = LatencyStats::new();
-            reqs.iter().for_each(|r| {
-                lat.record(r);
-            });
-            lat.write_hgrm(&dir.join(names::HGRM))?;
-            lat.write_hgrm_uncorrected(&dir.join(names::HGRM_UNCORRECTED))?;
-            files.push(dir.join(names::HGRM));
-            files.push(dir.join(names::HGRM_UNCORRECTED));
-        }
+    let requests = match run.requests.take() {
+        Some(d) => Some(d),
+        None => RequestsDigest::read_if_any(dir)?,
+    };
+    if let Some(d) = requests
+        .as_ref()
+        .filter(|_| !dir.join(names::HGRM).is_file())
+    {
+        d.tally.latency.write_hgrm(&dir.join(names::HGRM))?;
+        d.tally
+            .latency
+            .write_hgrm_uncorrected(&dir.join(names::HGRM_UNCORRECTED))?;
+        files.push(dir.join(names::HGRM));
+        files.push(dir.join(names::HGRM_UNCORRECTED));
     }
-    files.push(plot_svg(dir)?);
-    files.push(plot_png(dir)?);
-    files.push(write_report(dir)?);
+    let had_requests = requests.is_some();
+    let data = PlotData::with_requests(dir, requests.unwrap_or_default())?;
+    files.push(write_svg(dir, &data)?);
+    files.push(write_png(dir, &data)?);
+    files.push(write_report_with(
+        dir,
+        had_requests.then_some(&data.requests),
+    )?);
     files.push(junit::write_run(dir, &run.summary)?);
     Ok(Rebuilt {
         dir: dir.to_path_buf(),

@@ -1,8 +1,11 @@
 //! `plot.svg` and `plot.png` of a run, rebuilt from its CSVs alone (so
-//! `harness report` can redraw an old or killed run): latency per request
-//! over its intended send time coloured by outcome, the timeline's events as
-//! labelled marks, hc and HAProxy state bands per pod, and Envoy's active
-//! requests per pod.
+//! `harness report` can redraw an old or killed run): latency over the
+//! intended send time (every disrupted request as a point coloured by its
+//! outcome, the ok requests as a p50/p99/max band per time bucket), the
+//! timeline's events as labelled marks, hc and HAProxy state bands per pod,
+//! and Envoy's active requests per pod. Its size grows with the disruptions
+//! and the run's length, never with the number of ok requests; the
+//! disruption points are the plot's only circles.
 //!
 //! Text uses the bundled DejaVu Sans, so rendering needs no system font. It
 //! never changes the CSVs it reads.
@@ -14,13 +17,17 @@ use std::sync::Once;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::csv::{read_requests, read_samples, read_timeline};
+use super::csv::{read_samples, read_timeline};
+use super::digest::RequestsDigest;
 use super::rundir::{persist_rename, write_atomic};
 use super::{names, ArtifactsError};
-use crate::model::{Event, Outcome, RequestRecord, Sample, Source};
+use crate::model::{Event, Outcome, Sample, Source};
 
+mod latency;
 mod panels;
-use panels::{draw_active, draw_bands, draw_event_labels, draw_latency};
+mod thin;
+use latency::draw_latency;
+use panels::{draw_active, draw_bands, draw_event_labels};
 
 const FONT: &[u8] = include_bytes!("../../../assets/DejaVuSans.ttf");
 const WIDTH: u32 = 1600;
@@ -42,14 +49,22 @@ pub fn register_fonts() {
 #[derive(Debug, Default, Clone)]
 pub struct PlotData {
     pub title: String,
-    pub requests: Vec<RequestRecord>,
+    /// The requests' aggregates (band, disruptions, pods, ranges).
+    pub requests: RequestsDigest,
     pub timeline: Vec<Event>,
     pub samples: Vec<Sample>,
 }
 
 impl PlotData {
-    /// Reads a run folder's CSVs (final or `.part`); a missing file is empty.
+    /// Reads a run folder's CSVs (final or `.part`, requests streamed); a
+    /// missing file is empty.
     pub fn load(dir: &Path) -> Result<Self, ArtifactsError> {
+        let requests = RequestsDigest::read_if_any(dir)?.unwrap_or_default();
+        Self::with_requests(dir, requests)
+    }
+
+    /// Like [`PlotData::load`], with the requests already digested.
+    pub fn with_requests(dir: &Path, requests: RequestsDigest) -> Result<Self, ArtifactsError> {
         fn or_empty<T>(r: Result<Vec<T>, ArtifactsError>) -> Result<Vec<T>, ArtifactsError> {
             match r {
                 Err(ArtifactsError::Missing { .. }) => Ok(Vec::new()),
@@ -65,7 +80,7 @@ impl PlotData {
         };
         Ok(PlotData {
             title,
-            requests: or_empty(read_requests(dir))?,
+            requests,
             timeline: or_empty(read_timeline(dir))?,
             samples: or_empty(read_samples(dir))?,
         })
@@ -86,9 +101,13 @@ pub fn render_svg(data: &PlotData) -> Result<String, String> {
 
 /// Writes `<dir>/plot.svg` from the CSVs in `dir`; returns its path.
 pub fn plot_svg(dir: &Path) -> Result<PathBuf, ArtifactsError> {
+    write_svg(dir, &PlotData::load(dir)?)
+}
+
+/// Writes `<dir>/plot.svg` from `data`; returns its path.
+pub fn write_svg(dir: &Path, data: &PlotData) -> Result<PathBuf, ArtifactsError> {
     let path = dir.join(names::PLOT_SVG);
-    let data = PlotData::load(dir)?;
-    let svg = render_svg(&data).map_err(|detail| ArtifactsError::Plot {
+    let svg = render_svg(data).map_err(|detail| ArtifactsError::Plot {
         path: path.clone(),
         detail,
     })?;
@@ -98,17 +117,21 @@ pub fn plot_svg(dir: &Path) -> Result<PathBuf, ArtifactsError> {
 
 /// Writes `<dir>/plot.png` from the CSVs in `dir`; returns its path.
 pub fn plot_png(dir: &Path) -> Result<PathBuf, ArtifactsError> {
+    write_png(dir, &PlotData::load(dir)?)
+}
+
+/// Writes `<dir>/plot.png` from `data`; returns its path.
+pub fn write_png(dir: &Path, data: &PlotData) -> Result<PathBuf, ArtifactsError> {
     let path = dir.join(names::PLOT_PNG);
     let tmp = dir.join(".plot.tmp.png");
-    let data = PlotData::load(dir)?;
     register_fonts();
     let plot_err = |detail: String| ArtifactsError::Plot {
         path: path.clone(),
         detail,
     };
     let drawn = (|| {
-        let root = BitMapBackend::new(&tmp, (WIDTH, height(&data))).into_drawing_area();
-        draw(&root, &data).map_err(plot_err)?;
+        let root = BitMapBackend::new(&tmp, (WIDTH, height(data))).into_drawing_area();
+        draw(&root, data).map_err(plot_err)?;
         root.present().map_err(|e| plot_err(e.to_string()))?;
         persist_rename(&tmp, &path)
     })();
@@ -121,7 +144,7 @@ pub fn plot_png(dir: &Path) -> Result<PathBuf, ArtifactsError> {
 
 pub(super) fn pods(data: &PlotData) -> Vec<String> {
     let mut p: Vec<String> = data.samples.iter().map(|s| s.pod.clone()).collect();
-    p.extend(data.requests.iter().filter_map(|r| r.pod.clone()));
+    p.extend(data.requests.pods.iter().cloned());
     p.sort();
     p.dedup();
     p
@@ -202,10 +225,7 @@ pub(super) fn event_label(e: &Event) -> String {
 
 /// The x range in seconds covering every request, event and sample.
 fn x_range(data: &PlotData) -> Range<f64> {
-    let mut max = 1.0f64;
-    for r in &data.requests {
-        max = max.max(r.end_ms).max(r.intended_ms);
-    }
+    let mut max = data.requests.t_max_ms.max(1.0);
     for e in &data.timeline {
         max = max.max(e.t_ms);
     }

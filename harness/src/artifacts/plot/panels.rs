@@ -1,8 +1,9 @@
-//! The plot's panels: latency scatter with event marks, the event labels,
-//! the state bands and Envoy's active gauges. Drawing only; the data comes
-//! from `PlotData` and nothing here reads or writes files.
+//! The plot's lower panels and marks: the event marks and their labels,
+//! the state bands and Envoy's active gauges (the latency panel is in
+//! `latency.rs`). Drawing only; the data comes from `PlotData` and nothing
+//! here reads or writes files.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::ops::Range;
 
 use plotters::coord::types::RangedCoordf64;
@@ -10,13 +11,14 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use super::thin::thin;
 use super::{
-    e2s, event_label, outcome_color, pods, source_color, state_color, DrawResult, PlotData, MARGIN,
-    POD_COLORS, Y_LABEL_AREA,
+    e2s, event_label, pods, source_color, state_color, DrawResult, PlotData, MARGIN, POD_COLORS,
+    Y_LABEL_AREA,
 };
-use crate::model::{Event, Outcome, RequestRecord, Sample};
+use crate::model::{Event, Sample};
 
-fn mark_lines<DB: DrawingBackend, Y: Ranged<ValueType = f64>>(
+pub(super) fn mark_lines<DB: DrawingBackend, Y: Ranged<ValueType = f64>>(
     chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, Y>>,
     marks: &[&Event],
     y: Range<f64>,
@@ -35,81 +37,6 @@ where
             .map_err(e2s)?;
     }
     Ok(())
-}
-
-/// Top panel; returns the pixel x of every mark (for the labels above it).
-pub(super) fn draw_latency<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    data: &PlotData,
-    xr: Range<f64>,
-    marks: &[&Event],
-) -> Result<Vec<i32>, String>
-where
-    DB::ErrorType: 'static,
-{
-    let lat = |r: &RequestRecord| r.latency_ms().max(0.01);
-    let ymax = data.requests.iter().map(lat).fold(1.0, f64::max) * 2.0;
-    let ymin = data.requests.iter().map(lat).fold(ymax, f64::min).min(1.0) / 2.0;
-    let mut chart = ChartBuilder::on(area)
-        .margin_left(MARGIN)
-        .margin_right(MARGIN)
-        .x_label_area_size(36)
-        .y_label_area_size(Y_LABEL_AREA)
-        .caption(
-            "latency per request (ms, from intended send time, log scale)",
-            ("sans-serif", 16),
-        )
-        .build_cartesian_2d(xr, (ymin..ymax).log_scale())
-        .map_err(e2s)?;
-    chart
-        .configure_mesh()
-        .x_desc("intended send time (s)")
-        .y_desc("latency (ms)")
-        .y_label_formatter(&|v| {
-            if *v >= 1.0 {
-                format!("{v:.0}")
-            } else {
-                format!("{v:.2}")
-            }
-        })
-        .label_style(("sans-serif", 13))
-        .light_line_style(RGBColor(235, 235, 235))
-        .draw()
-        .map_err(e2s)?;
-    mark_lines(&mut chart, marks, ymin..ymax)?;
-    for o in Outcome::ALL {
-        let color = outcome_color(o);
-        let size = if o == Outcome::Ok { 2 } else { 4 };
-        let all = data.requests.iter().filter(|r| r.outcome == o);
-        let n = all.clone().count();
-        // Points that land on the same pixel are drawn once: a long run stays
-        // a small file and loses nothing visible.
-        let mut seen = HashSet::new();
-        let pts: Vec<(f64, f64)> = all
-            .map(|r| (r.intended_ms / 1000.0, lat(r)))
-            .filter(|p| seen.insert(chart.backend_coord(p)))
-            .collect();
-        chart
-            .draw_series(
-                pts.into_iter()
-                    .map(move |p| Circle::new(p, size, color.filled())),
-            )
-            .map_err(e2s)?
-            .label(format!("{o} ({n})"))
-            .legend(move |(x, y)| Circle::new((x + 8, y), 5, color.filled()));
-    }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .label_font(("sans-serif", 13))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(e2s)?;
-    Ok(marks
-        .iter()
-        .map(|e| chart.backend_coord(&(e.t_ms / 1000.0, ymin)).0)
-        .collect())
 }
 
 /// Rotated labels above the top panel; labels that would overlap are pushed
@@ -257,7 +184,8 @@ pub(super) fn segments<'a>(states: &[(f64, Option<&'a str>)]) -> Vec<(f64, f64, 
     out
 }
 
-/// Bottom panel: Envoy's active requests (and connections, lighter) per pod.
+/// Bottom panel: Envoy's active requests (and connections, lighter) per
+/// pod, each line thinned to the pixel columns (`thin.rs`).
 pub(super) fn draw_active<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     data: &PlotData,
@@ -285,7 +213,7 @@ where
             "Envoy active requests (rq) and connections (cx) per pod",
             ("sans-serif", 16),
         )
-        .build_cartesian_2d(xr, 0.0..ymax * 1.1)
+        .build_cartesian_2d(xr.clone(), 0.0..ymax * 1.1)
         .map_err(e2s)?;
     chart
         .configure_mesh()
@@ -297,6 +225,8 @@ where
         .draw()
         .map_err(e2s)?;
     mark_lines(&mut chart, marks, 0.0..ymax * 1.1)?;
+    // One pixel column's width in seconds: the lines are thinned to it.
+    let step = (xr.end - xr.start) / f64::from(area.dim_in_pixel().0.max(1));
     for (i, pod) in pods(data).iter().enumerate() {
         let color = POD_COLORS[i % POD_COLORS.len()];
         let mut samples: Vec<&Sample> = data.samples.iter().filter(|s| &s.pod == pod).collect();
@@ -325,7 +255,8 @@ where
                 };
             }
             let mut first = true;
-            for run in runs.into_iter().filter(|r| !r.is_empty()) {
+            for run in runs.iter().filter(|r| !r.is_empty()) {
+                let run = thin(run, step);
                 let anno = chart
                     .draw_series(LineSeries::new(run, style))
                     .map_err(e2s)?;

@@ -14,7 +14,8 @@ use chrono::SecondsFormat;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::csv::{read_requests, read_timeline};
+use super::csv::read_timeline;
+use super::digest::RequestsDigest;
 use super::plot::{render_svg, PlotData};
 use super::rundir::write_atomic;
 use super::summary::{Summary, Verdict};
@@ -103,17 +104,31 @@ fn raw_files(dir: &Path) -> Vec<String> {
 /// Works on a killed run (`.part` CSVs, a summary marked interrupted) and on
 /// a folder with files missing (each missing part says so).
 pub fn write_report(dir: &Path) -> Result<PathBuf, ArtifactsError> {
+    let requests = RequestsDigest::read_if_any(dir)?;
+    write_report_with(dir, requests.as_ref())
+}
+
+/// Like [`write_report`], with requests.csv already digested (`None`: the
+/// run has none).
+pub fn write_report_with(
+    dir: &Path,
+    requests: Option<&RequestsDigest>,
+) -> Result<PathBuf, ArtifactsError> {
     let path = dir.join(names::REPORT);
-    let html = render_report(dir)?;
+    let html = render_report_with(dir, requests)?;
     write_atomic(&path, html.as_bytes())?;
     Ok(path)
 }
 
 /// Writes `<dir>/report.html` for `summary` (the run's, before its
-/// summary.json is written) and the run folder's other files.
-pub fn write_report_for(dir: &Path, summary: &Summary) -> Result<PathBuf, ArtifactsError> {
+/// summary.json is written), with requests.csv already digested.
+pub fn write_report_for(
+    dir: &Path,
+    summary: &Summary,
+    requests: Option<&RequestsDigest>,
+) -> Result<PathBuf, ArtifactsError> {
     let path = dir.join(names::REPORT);
-    let html = render_report_with(dir, Some(summary.clone()))?;
+    let html = render_page(dir, Some(summary.clone()), requests)?;
     write_atomic(&path, html.as_bytes())?;
     Ok(path)
 }
@@ -127,19 +142,37 @@ fn or_empty<T>(r: Result<Vec<T>, ArtifactsError>) -> Result<Vec<T>, ArtifactsErr
 
 /// The page as a string.
 pub fn render_report(dir: &Path) -> Result<String, ArtifactsError> {
-    render_report_with(dir, Summary::read(dir).ok())
+    let requests = RequestsDigest::read_if_any(dir)?;
+    render_report_with(dir, requests.as_ref())
 }
 
-fn render_report_with(dir: &Path, summary: Option<Summary>) -> Result<String, ArtifactsError> {
-    let requests = or_empty(read_requests(dir))?;
+/// The page as a string, with requests.csv already digested.
+pub fn render_report_with(
+    dir: &Path,
+    requests: Option<&RequestsDigest>,
+) -> Result<String, ArtifactsError> {
+    render_page(dir, Summary::read(dir).ok(), requests)
+}
+
+/// The page of `summary` (`None`: the run has no readable summary.json).
+fn render_page(
+    dir: &Path,
+    summary: Option<Summary>,
+    requests: Option<&RequestsDigest>,
+) -> Result<String, ArtifactsError> {
     let timeline = or_empty(read_timeline(dir))?;
     let svg = match fs::read_to_string(dir.join(names::PLOT_SVG)) {
         Ok(s) => s,
-        Err(_) => render_svg(&PlotData::load(dir)?).map_err(|detail| ArtifactsError::Plot {
-            path: dir.join(names::PLOT_SVG),
-            detail,
-        })?,
+        Err(_) => {
+            let data = PlotData::with_requests(dir, requests.cloned().unwrap_or_default())?;
+            render_svg(&data).map_err(|detail| ArtifactsError::Plot {
+                path: dir.join(names::PLOT_SVG),
+                detail,
+            })?
+        }
     };
+    let disrupted = requests.map_or(&[][..], |d| d.disrupted.as_slice());
+    let total = requests.map(RequestsDigest::requests);
     let run_name = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -208,7 +241,7 @@ fn render_report_with(dir: &Path, summary: Option<Summary>) -> Result<String, Ar
     let _ = writeln!(o, "<h2 id=\"what-happened\">What happened</h2>");
     list(
         &mut o,
-        &narrative::what_happened(summary.as_ref(), &requests),
+        &narrative::what_happened(summary.as_ref(), disrupted, total),
     );
     let moments = narrative::key_moments(&timeline);
     if !moments.is_empty() {
@@ -231,7 +264,7 @@ fn render_report_with(dir: &Path, summary: Option<Summary>) -> Result<String, Ar
     }
     let _ = writeln!(
         o,
-        "<h2 id=\"plot\">Plot</h2><p class=\"muted\">Top: every request at its intended send time, its latency, coloured by outcome; vertical lines are the timeline's events (labelled above). Middle: hc state and HAProxy's view per pod. Bottom: Envoy's active requests and connections per pod. Also as <a href=\"plot.png\">plot.png</a>.</p><div class=\"plot\">{svg}</div>"
+        "<h2 id=\"plot\">Plot</h2><p class=\"muted\">Top: latency at the intended send time: every disrupted request as a point coloured by its outcome, the ok requests as a band per time bucket (line: p50; darker shade: p50 to p99; lighter: p99 to max); vertical lines are the timeline's events (labelled above). Middle: hc state and HAProxy's view per pod. Bottom: Envoy's active requests and connections per pod. Also as <a href=\"plot.png\">plot.png</a>.</p><div class=\"plot\">{svg}</div>"
     );
     let t_term = timeline
         .iter()
@@ -240,7 +273,7 @@ fn render_report_with(dir: &Path, summary: Option<Summary>) -> Result<String, Ar
     if let Some(s) = &summary {
         write_summary_sections(&mut o, s, t_term);
     }
-    write_disruptions(&mut o, summary.as_ref(), &requests);
+    write_disruptions(&mut o, summary.as_ref(), disrupted, total.unwrap_or(0));
 
     let _ = writeln!(o, "<h2>Timeline ({} events)</h2>", timeline.len());
     let rows: Vec<Vec<String>> = timeline

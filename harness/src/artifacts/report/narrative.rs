@@ -161,16 +161,21 @@ fn cause_of(s: Option<&Summary>, id: &str) -> String {
         .unwrap_or_else(|| "not attributed (the run did not get that far)".into())
 }
 
-/// What happened to the requests, as list items (escaped HTML).
-pub fn what_happened(s: Option<&Summary>, requests: &[RequestRecord]) -> Vec<String> {
-    let bad: Vec<&RequestRecord> = requests
+/// What happened to the requests, as list items (escaped HTML), from the
+/// disrupted requests and how many requests requests.csv held (`None`
+/// when it is gone: the summary's count is used).
+pub fn what_happened(
+    s: Option<&Summary>,
+    disrupted: &[RequestRecord],
+    total: Option<u64>,
+) -> Vec<String> {
+    let bad: Vec<&RequestRecord> = disrupted
         .iter()
         .filter(|r| r.outcome.is_disruption())
         .collect();
-    let total = if requests.is_empty() {
-        s.map_or(0, |s| s.requests)
-    } else {
-        requests.len() as u64
+    let total = match total {
+        Some(n) if n > 0 => n,
+        _ => s.map_or(0, |s| s.requests),
     };
     let mut out = Vec::new();
     if bad.is_empty() {

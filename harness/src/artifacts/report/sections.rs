@@ -143,12 +143,14 @@ pub(super) fn write_summary_sections(o: &mut String, s: &Summary, t_term: Option
     );
 }
 
-/// Every disruption (from requests.csv, or from the attributions alone when
-/// the CSV is gone), with its attributed cause.
+/// Every disruption (the disrupted rows of requests.csv, or the
+/// attributions alone when it held no row: `csv_rows` is how many it held),
+/// with its attributed cause.
 pub(super) fn write_disruptions(
     o: &mut String,
     summary: Option<&Summary>,
-    requests: &[RequestRecord],
+    disrupted: &[RequestRecord],
+    csv_rows: u64,
 ) {
     let attributions = summary.map(|s| s.attributions.as_slice()).unwrap_or(&[]);
     let mut rows: Vec<Vec<String>> = Vec::new();
@@ -165,7 +167,7 @@ pub(super) fn write_disruptions(
     };
     // `–`: that proxy logged no line of it (or the run predates the columns).
     let logged = |v: &Option<String>| v.clone().unwrap_or_else(|| "–".into());
-    for r in requests.iter().filter(|r| r.outcome.is_disruption()) {
+    for r in disrupted.iter().filter(|r| r.outcome.is_disruption()) {
         let (cause, delta, evidence) = fmt_cause(&r.id);
         rows.push(vec![
             r.id.clone(),
@@ -183,7 +185,7 @@ pub(super) fn write_disruptions(
             delta,
         ]);
     }
-    if requests.is_empty() {
+    if csv_rows == 0 {
         for a in attributions {
             let (cause, delta, evidence) = fmt_cause(&a.request_id);
             rows.push(vec![
