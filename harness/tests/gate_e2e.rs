@@ -88,10 +88,13 @@ fn a_zero_loss_claim_whose_load_ends_before_the_termination_settled_is_invalid()
     let s = summary(&dirs[0]);
     assert_eq!(s["verdict"], "invalid", "{s}");
     assert_eq!(s["coverage"]["covered"], false, "{s}");
-    // The window was measured: the pod's last exit comes after the load's end.
+    // The window was measured: it needs load until one check interval after
+    // the pod's last exit and HAProxy's settling, which is after the load's end.
     let end = s["coverage"]["load_end_ms"].as_f64().unwrap();
     let exit = s["coverage"]["last_exit_ms"].as_f64().unwrap();
-    assert!(exit > end, "{s}");
+    let settled = s["coverage"]["lb_settled_ms"].as_f64().unwrap();
+    let need = s["coverage"]["required_end_ms"].as_f64().unwrap();
+    assert!(need >= exit.max(settled) && need > end, "{s}");
     // Every request is still accounted for: the run is invalid for its
     // window alone.
     for e in s["accounting"].as_array().unwrap() {
