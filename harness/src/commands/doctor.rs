@@ -196,7 +196,11 @@ fn apps() {
             .all(|b| dir.join(b).is_file());
         format!(
             "profile {}: `cargo build{} -p backend -p hc -p drain` into {} ({})",
-            crate::apps::PROFILE_DIR,
+            if crate::apps::PROFILE_DIR == "release" {
+                "release"
+            } else {
+                "dev (optimised, the workspace's one profile)"
+            },
             if crate::apps::PROFILE_DIR == "release" {
                 " --release"
             } else {

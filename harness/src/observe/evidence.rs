@@ -186,18 +186,22 @@ fn mechanism(h: Option<&RequestLog>, e: Option<&EnvoyLog>) -> Mechanism {
         (Some('P' | 'I' | 'R' | 'L' | 'U'), _) => {
             m("HAProxy ended it itself (proxy-side)", None, none)
         }
+        // HAProxy closed Envoy's connection, or lost the request after
+        // Envoy's answer, without a line of its own: a session killed by
+        // shutdown-sessions at the server's DOWN is such a case (observed
+        // with HAProxy 2.6), so the DOWN of that pod is looked for.
         _ if has("DC") => m(
             "Envoy saw HAProxy close the connection (downstream close)",
-            None,
-            none,
+            Some(Anchor::Haproxy),
+            lb_down,
         ),
         _ if e.is_some_and(|e| e.status.is_some_and(|s| s >= 500)) => {
             m("the app answered 5xx", None, none)
         }
         _ => m(
             "the proxies logged a normal end: the loss happened between HAProxy and the client",
-            None,
-            none,
+            Some(Anchor::Haproxy),
+            lb_down,
         ),
     }
 }

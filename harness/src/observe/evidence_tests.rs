@@ -198,3 +198,36 @@ fn the_store_maps_proxy_times_to_the_run_clock() {
     let end = logs.evidence("r1").haproxy.unwrap().end_ms.unwrap();
     assert!((end - 2_250.0).abs() < 1.5, "{end}");
 }
+
+/// Seen in s15 (HAProxy 2.6.12): a session killed by shutdown-sessions at
+/// pod-a's DOWN has no HAProxy line; Envoy logged DC. The DOWN just before
+/// Envoy's line is cited; without one, nothing is claimed.
+#[test]
+fn an_envoy_dc_without_haproxys_line_cites_haproxys_down_when_there_is_one() {
+    let line = "access rid=steady-2958 status=0 flags=DI,DC details=downstream_remote_disconnect upstream=127.0.10.1:8080 duration_ms=21 bytes=0 start=1.0 method=GET path=/slow/";
+    let e = Evidence {
+        haproxy: None,
+        envoy: Some(envoy(line, "pod-a", 41_456.9)),
+    };
+    let r = req("steady-2958", 41_457.2, Some("pod-a"), Outcome::Closed);
+    let down = vec![
+        ev(41_455.8, "haproxy", "pod-a", "server_down"),
+        ev(41_455.0, "haproxy", "pod-b", "server_up"),
+    ];
+    let a = attribute(&r, &e, &down);
+    let c = a.cause.unwrap();
+    assert!(c.contains("haproxy pod-a server_down"), "{c}");
+    assert!(
+        c.ends_with("Envoy saw HAProxy close the connection (downstream close)"),
+        "{c}"
+    );
+    assert_eq!(a.evidence, EvidenceKind::EnvoyLog);
+    // Another pod's DOWN, or one long before, is not this request's cause.
+    for events in [
+        vec![ev(41_455.8, "haproxy", "pod-b", "server_down")],
+        vec![ev(30_000.0, "haproxy", "pod-a", "server_down")],
+    ] {
+        let c = attribute(&r, &e, &events).cause.unwrap();
+        assert!(!c.contains("server_down"), "{c}");
+    }
+}
