@@ -89,14 +89,17 @@ pub async fn drive(
             .interrupted()
             .map(|s| Interrupted(s.name().to_string()))
     });
-    let mut d = collect(staged, writers).await;
-    d.outcome = outcome;
-    d.interrupted = interrupted;
-    d
+    collect(staged, writers, outcome, interrupted).await
 }
 
-/// Waits for the writers and reads back what they wrote.
-async fn collect(staged: &Staged, writers: Writers) -> Driven {
+/// Waits for the writers and reads back what they wrote, beside how the
+/// drive ended.
+async fn collect(
+    staged: &Staged,
+    writers: Writers,
+    outcome: anyhow::Result<DriveFacts>,
+    interrupted: Option<Interrupted>,
+) -> Driven {
     let mut write_errors = Vec::new();
     let records = match tokio::time::timeout(SINK_FINISH, writers.requests).await {
         Ok(Ok(Ok(r))) => Some(r),
@@ -140,8 +143,8 @@ async fn collect(staged: &Staged, writers: Writers) -> Driven {
         Vec::new()
     });
     Driven {
-        outcome: Ok(DriveFacts::default()),
-        interrupted: None,
+        outcome,
+        interrupted,
         records,
         events,
         samples,

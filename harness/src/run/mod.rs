@@ -78,13 +78,12 @@ pub async fn run_mode(env: &RunEnv, sc: &Scenario, mode_name: &str) -> anyhow::R
     let sc = &effective;
     let (staged, senders, writers) = stage::stage(env, sc, mode_name).await?;
     let mode = &sc.modes[mode_name];
-    let mut driven = drive::drive(env, sc, &staged, senders, writers).await;
+    let driven = drive::drive(env, sc, &staged, senders, writers).await;
     let judged = judge::judge(sc, mode, staged.summary.clone(), &driven);
     let summary = record::record(&staged.dir, judged)?;
     staged.progress.finish();
     let dir = staged.dir.path().to_path_buf();
-    let outcome = std::mem::replace(&mut driven.outcome, Ok(DriveFacts::default()));
-    match (outcome, driven.interrupted) {
+    match (driven.outcome, driven.interrupted) {
         (Ok(_), None) => Ok(RunResult { dir, summary }),
         (Ok(_), Some(i)) => Err(anyhow::Error::new(i))
             .with_context(|| format!("run folder {} (marked interrupted)", dir.display())),
