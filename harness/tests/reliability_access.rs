@@ -7,12 +7,11 @@
 
 mod run_support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const NET: u8 = 94;
 
@@ -65,31 +64,14 @@ fn paths_under<'a>(text: &'a str, prefix: &str) -> Vec<&'a str> {
 fn public_port_cannot_drain_and_artifacts_leak_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let secret = format!("s3cr3t-{:016x}", rand::random::<u64>());
-    let mut child = run_support::harness(&run_support::INTERRUPT_RUN, tmp.path())
-        .env("LAB_POD_NET", NET.to_string())
+    let mut c = run_support::harness(&run_support::INTERRUPT_RUN, tmp.path());
+    c.env("LAB_POD_NET", NET.to_string())
         .env("AWS_SECRET_ACCESS_KEY", &secret)
         .env("GITHUB_TOKEN", format!("{secret}-gh"))
-        .env("LAB_TEST_PASSWORD", format!("{secret}-pw"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for l in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let l = rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("no 'load running' line");
-        if l.contains("load running") {
-            break;
-        }
-    }
+        .env("LAB_TEST_PASSWORD", format!("{secret}-pw"));
+    // stderr echoed with a `[harness]` prefix, so a failing run says why.
+    let (mut child, rx) = run_support::spawn_lines(c);
+    run_support::wait_for_line(&rx, "load running", Duration::from_secs(120));
     // pod-b is not terminated by the scenario: every POST on its public
     // port is unknown there, and its state does not move.
     let public = format!("127.0.{NET}.2:18180");
@@ -121,18 +103,12 @@ fn public_port_cannot_drain_and_artifacts_leak_nothing() {
     let mode = std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode & 0o077, 0, "HAProxy's admin socket is mode {mode:o}");
 
-    let t = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(120),
-            "the run did not end"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    assert!(status.success(), "{status:?}");
+    let status = run_support::wait_exit(&mut child, Duration::from_secs(120));
+    assert!(
+        status.success(),
+        "{status:?}; summary: {}",
+        std::fs::read_to_string(dir.join("summary.json")).unwrap_or_default()
+    );
     // The drain of pod-a went through its admin port.
     let tl = std::fs::read_to_string(dir.join("timeline.csv")).unwrap();
     assert!(tl.contains(",drain,pod-a,hc_close_lb,"), "{tl}");
