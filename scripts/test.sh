@@ -1,10 +1,11 @@
 #!/bin/sh
 # The test command: builds every test of the workspace (and with it the
-# harness), lets the harness find or fetch HAProxy, Envoy, busybox and curl
-# (`harness tools --fetch`, the one provisioning implementation), then runs
-# every test of the workspace with the workspace's one build profile (cargo's
-# dev profile, optimised: the same build README's first command makes). LAB_TOOLS=fetch ignores tools on PATH; LAB_TOOLS_DIR moves
-# the tools folder.
+# harness), lets the harness find or fetch HAProxy, Envoy, busybox, curl and
+# kubernetes-validate (`harness tools --fetch`, the one provisioning
+# implementation), then runs every test of the workspace with the
+# workspace's one build profile (cargo's dev profile, optimised: the same
+# build README's first command makes). LAB_TOOLS=fetch ignores tools on
+# PATH; LAB_TOOLS_DIR moves the tools folder.
 set -eu
 cd "$(dirname "$0")/.."
 cargo nextest run --workspace --no-run

