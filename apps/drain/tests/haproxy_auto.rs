@@ -1,6 +1,10 @@
 //! LB_BUFFER=auto against a real HAProxy checking a real hc: drain's `/close`
 //! comes after HAProxy took the server out (DOWN after `fall` 503s, NOLB at
-//! the first 404 with `http-check disable-on-404`), and within 0.5 s of it.
+//! the first 404 with `http-check disable-on-404`), and before its next
+//! check: drain let go on exactly `fall` refusals by hc's count, and closed
+//! less than one check interval (2 s) after HAProxy's line. Without a
+//! checker, the wait runs to LB_BUFFER_MAX and no further than half the
+//! 10 s default a drain ignoring the setting would wait.
 
 mod common;
 
@@ -10,6 +14,9 @@ use common::*;
 use rstest::rstest;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
+
+/// HAProxy's check interval (`inter`).
+const INTER: Duration = Duration::from_secs(2);
 
 struct Haproxy {
     proc: Proc,
@@ -23,10 +30,11 @@ impl Haproxy {
         let cfg = format!(
             "global\n  log stdout format raw local0\n  stats socket {sock} mode 600 level admin\n\
              defaults\n  mode http\n  log global\n  option httplog\n  timeout connect 1s\n  timeout client 30s\n  timeout server 30s\n\
-             backend be\n  option httpchk GET /health_check.html\n{soft}  server pod {server} check port {check_port} inter 2s fall 2 rise 2\n\
+             backend be\n  option httpchk GET /health_check.html\n{soft}  server pod {server} check port {check_port} inter {inter}ms fall 2 rise 2\n\
              frontend fe\n  bind 127.0.0.1:{fe}\n  default_backend be\n",
             sock = sock.display(),
             soft = if soft_stop { "  http-check disable-on-404\n" } else { "" },
+            inter = INTER.as_millis(),
             fe = free_port(),
         );
         let path = dir.path().join("haproxy.cfg");
@@ -107,6 +115,22 @@ async fn close_follows_the_lb_letting_go(
     let released = d.msgs("lb_released");
     assert_eq!(released.len(), 1, "{log}");
     assert!(field(&released[0].text, "waited_ms").is_some(), "{log}");
+    let fall = if signal == hc::LbSignal::Status404 {
+        1
+    } else {
+        2
+    };
+    // Let go on the refusal that made HAProxy act, not one check later:
+    // every checker's count is exactly `fall` (HAProxy's next check is
+    // INTER away; drain reads hc every 50 ms).
+    let counts = field(&released[0].text, "refusals").unwrap_or_default();
+    assert!(
+        !counts.is_empty()
+            && counts
+                .split(',')
+                .all(|c| c.rsplit(':').next() == Some(&fall.to_string())),
+        "{log}"
+    );
     let close = &d.msgs("hc_close")[0];
     let listeners = d.msgs("envoy_drain_listeners")[0].at;
     if order == "lb-first" {
@@ -122,19 +146,16 @@ async fn close_follows_the_lb_letting_go(
         "hc_close before HAProxy let go: {log}\n{}",
         lb.proc.text()
     );
+    // Before HAProxy's next check: a drain that waited for one more refusal
+    // (or to LB_BUFFER_MAX) closes INTER or more after the line.
     let after = close.at - marked.at;
     assert!(
-        after < Duration::from_millis(500),
+        after < INTER,
         "hc_close {after:?} after HAProxy let go: {log}"
     );
     // The refusals drain waited for, by hc's own count.
     let st = hc_status(&hc).await;
     assert_eq!(st.state, "CLOSED");
-    let fall = if signal == hc::LbSignal::Status404 {
-        1
-    } else {
-        2
-    };
     assert!(
         !st.progress.lb_refusals.is_empty() && st.progress.lb_refusals.values().all(|&n| n >= fall)
     );
@@ -163,8 +184,11 @@ async fn no_checker_waits_until_the_bound() {
     assert!(d.msgs("lb_released").is_empty(), "{log}");
     let t = d.msgs("lb_wait_timeout");
     assert_eq!(t.len(), 1, "{log}");
+    // At least the bound, and well short of the 10 s default that a wait
+    // ignoring LB_BUFFER_MAX would run to (half of it).
+    let default_max = drain::Config::default().lb_buffer_max.as_millis() as u64;
     let waited: u64 = field(&t[0].text, "waited_ms").unwrap().parse().unwrap();
-    assert!((1500..2000).contains(&waited), "{log}");
-    assert!(wall < Duration::from_secs(4), "{wall:?}");
+    assert!((1500..default_max / 2).contains(&waited), "{log}");
+    assert!(wall < Duration::from_millis(default_max), "{wall:?}: {log}");
     assert_eq!(hc_status(&hc).await.state, "CLOSED");
 }

@@ -1,5 +1,9 @@
 //! hc misbehaving during a drain: reopened by the operator (exit 5, the drain
 //! stops and does not fight it) and unreachable (exit 4, best effort goes on).
+//!
+//! How soon is bounded by what a drain that got it wrong would wait out (its
+//! 60 s deadline and LB bound; one 5 s call timeout on the dead hc), with
+//! the rest left as slack for a busy machine.
 
 mod common;
 
@@ -27,10 +31,10 @@ async fn reopened_hc_aborts_with_5(
             ("HC_URL", &hc),
             ("ENVOY_ADMIN", &envoy.admin),
             ("DRAIN_ORDER", order),
-            ("DRAIN_TIMEOUT", "20s"),
+            ("DRAIN_TIMEOUT", "60s"),
             ("POLL_INTERVAL", "200ms"),
             ("LB_BUFFER", "auto"),
-            ("LB_BUFFER_MAX", "20s"),
+            ("LB_BUFFER_MAX", "60s"),
         ],
         &[],
     );
@@ -47,7 +51,7 @@ async fn reopened_hc_aborts_with_5(
     let reopened = std::time::Instant::now();
     assert_eq!(hc_post(&hc, "/reopen").await, 200);
 
-    let (code, _) = d.finish(Duration::from_secs(30)).await;
+    let (code, _) = d.finish(Duration::from_secs(90)).await;
     let log = d.text();
     assert_eq!(code, 5, "{log}");
     let abort = d.msgs("aborted_reopened");
@@ -57,8 +61,14 @@ async fn reopened_hc_aborts_with_5(
     // Stopped, did not fight: no /close, hc stays OPEN.
     assert!(d.msgs("hc_close").is_empty(), "{log}");
     assert_eq!(hc_status(&hc).await.state, "OPEN");
-    // Promptly: within the request's end (seed) or a few LB polls (lb-first).
-    assert!(abort[0].at - reopened < Duration::from_secs(3), "{log}");
+    // Promptly: at the request's end (seed, 2 s) or the next LB poll
+    // (lb-first). A drain that missed the reopen would run on to its 60 s
+    // deadline or LB bound; a third of that is the bound.
+    let took = abort[0].at - reopened;
+    assert!(
+        took < Duration::from_secs(20),
+        "aborted {took:?} after: {log}"
+    );
     let last = d
         .lines
         .iter()
@@ -97,9 +107,15 @@ async fn unreachable_hc_goes_on_and_exits_4() {
             l[0].text.contains("level=warn") && l[0].text.contains("error="),
             "{log}"
         );
+        // Refused at once, not waited on until the call gave up.
+        assert!(!l[0].text.contains("timed out"), "{m}: {log}");
     }
     for m in ["envoy_drain_listeners", "drained", "lb_wait"] {
         assert_eq!(d.msgs(m).len(), 1, "{m}: {log}");
     }
-    assert!(wall < Duration::from_secs(3), "{wall:?}");
+    // Under one call timeout (the run itself takes well under a second): a
+    // drain that waited on the dead hc even once, or ran to its 10 s
+    // deadline, fails.
+    let call_timeout = drain::Config::default().call_timeout;
+    assert!(wall < call_timeout, "{wall:?}: {log}");
 }
