@@ -90,7 +90,7 @@ fn suite_xml(o: &mut String, s: &Summary, run_dir: Option<&Path>) {
         ("run_id", s.run_id.clone()),
         ("run_dir", dir),
         ("verdict", s.verdict.as_str().to_string()),
-        ("runtime", s.runtime.clone()),
+        ("runtime", s.runtime_name().to_string()),
         ("naming", s.naming.to_string()),
         ("requests", s.requests.to_string()),
         ("disruptions", s.disruptions.to_string()),

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::hgrm::{LatencyMs, LatencyStats};
 use super::rundir::write_atomic;
 use super::{names, ArtifactsError};
-use crate::model::{Attribution, Outcome, RequestRecord};
+use crate::model::{Attribution, Outcome, RequestRecord, RuntimeKind};
 
 /// `disruptions_by_origin` key of a disruption no server answered (reset,
 /// closed, truncated, refused, timeout): seen by the client only.
@@ -145,8 +145,9 @@ pub struct Summary {
     pub started_at: DateTime<Utc>,
     pub ended_at: Option<DateTime<Utc>>,
     pub wall_s: Option<f64>,
-    /// `local` or `docker`.
-    pub runtime: String,
+    /// `local` or `docker`; `""` (None) when unknown.
+    #[serde(with = "crate::model::runtime_kind::or_empty")]
+    pub runtime: Option<RuntimeKind>,
     /// Why that runtime was chosen.
     pub runtime_reason: String,
     pub naming: gate::Naming,
@@ -184,6 +185,11 @@ pub fn zero_outcomes() -> BTreeMap<Outcome, u64> {
 }
 
 impl Summary {
+    /// `local`, `docker`, or `""` when the runtime is unknown.
+    pub fn runtime_name(&self) -> &'static str {
+        self.runtime.map_or("", RuntimeKind::as_str)
+    }
+
     /// A summary with nothing counted yet; `verdict` is `interrupted` until
     /// [`Summary::decide_verdict`] says otherwise, so a run that dies before
     /// the end leaves an honest file.
@@ -195,7 +201,7 @@ impl Summary {
             started_at,
             ended_at: None,
             wall_s: None,
-            runtime: String::new(),
+            runtime: None,
             runtime_reason: String::new(),
             naming: gate::Naming::Gate,
             versions: BTreeMap::new(),

@@ -7,9 +7,11 @@
 
 mod attribution;
 mod event;
+pub mod runtime_kind;
 
 pub use attribution::Attribution;
 pub use event::{Event, EventKind, ServerState, Source};
+pub use runtime_kind::RuntimeKind;
 
 use std::fmt;
 use std::time::{Duration, Instant, SystemTime};

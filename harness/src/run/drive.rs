@@ -167,7 +167,7 @@ async fn run_lab(
     progress.phase(format!(
         "starting {} pods, Envoy sidecars and HAProxy ({} runtime)",
         sc.topology.pods,
-        rt.name()
+        rt.kind()
     ));
     let topo = start_topology(env, sc, staged).await?;
     progress.phase(format!(

@@ -207,7 +207,7 @@ fn render_page(
                 esc(&s.run_id),
                 esc(&s.started_at.to_rfc3339_opts(SecondsFormat::Millis, true)),
                 s.wall_s.map_or("wall time unknown".into(), |w| format!("{w:.1} s")),
-                esc(&s.runtime),
+                esc(s.runtime_name()),
                 esc(&s.runtime_reason),
                 if s.naming == gate::Naming::Legacy { "legacy (hc states shown with their gate names in brackets)" } else { "gate" },
             );
