@@ -17,6 +17,7 @@ mod faults;
 mod hooks;
 mod judge;
 mod lines;
+mod moments;
 mod order;
 mod record;
 mod records;
