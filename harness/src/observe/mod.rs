@@ -8,6 +8,7 @@
 pub mod envoy_log;
 pub mod evidence;
 pub mod haproxy_log;
+mod mechanism;
 pub mod proxy_logs;
 
 use std::collections::HashMap;
