@@ -8,10 +8,14 @@
 mod attribution;
 mod event;
 pub mod runtime_kind;
+mod server_state;
+mod source;
 
 pub use attribution::Attribution;
-pub use event::{Event, EventKind, ServerState, Source};
+pub use event::{Event, EventKind};
 pub use runtime_kind::RuntimeKind;
+pub use server_state::ServerState;
+pub use source::Source;
 
 use std::fmt;
 use std::time::{Duration, Instant, SystemTime};
