@@ -11,7 +11,7 @@ use std::path::Path;
 
 use super::band::LatencyBand;
 use super::csv::requests;
-use super::summary::Tally;
+use super::tally::Tally;
 use super::ArtifactsError;
 use crate::model::RequestRecord;
 
