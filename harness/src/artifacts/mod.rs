@@ -9,6 +9,7 @@
 
 pub mod band;
 pub mod csv;
+pub mod derived;
 pub mod digest;
 pub mod hgrm;
 pub mod junit;

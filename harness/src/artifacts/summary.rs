@@ -271,32 +271,20 @@ impl Summary {
 mod tests {
     use super::*;
     use crate::artifacts::Tally;
+    use crate::model::Origin;
     use crate::model::RequestRecord;
-    use crate::model::{Origin, RequestKind};
     use chrono::TimeZone;
 
     fn req(id: &str, outcome: Outcome, origin: Option<Origin>) -> RequestRecord {
         RequestRecord {
-            id: id.into(),
-            kind: RequestKind::Steady,
-            method: "GET".into(),
-            path: "/".into(),
-            pod: None,
             conn_id: 0,
             reused: true,
             intended_ms: 10.0,
             sent_ms: 11.0,
             ttfb_ms: Some(12.0),
             end_ms: 15.0,
-            status: None,
-            bytes: 0,
-            chunks: None,
-            outcome,
-            phase: None,
             origin,
-            haproxy_term: None,
-            envoy_flags: None,
-            error: None,
+            ..RequestRecord::for_test(id, outcome)
         }
     }
 

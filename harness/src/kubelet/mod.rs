@@ -10,7 +10,7 @@
 mod probe;
 mod terminate;
 
-pub use probe::{run_prober, Endpoint, EndpointState, Prober};
+pub use probe::{run_prober, Endpoint, EndpointState, ProbeKind, Prober};
 pub use terminate::{
     terminate, PodContainers, PreStopHook, Termination, TerminationReport, PRESTOP_EXTENSION,
 };

@@ -9,7 +9,9 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::model::{EventKind, Source};
+use crate::scenario::Kubelet;
 use crate::timeline::Timeline;
+use crate::topology::PodAddrs;
 
 /// A pod's EndpointSlice conditions: at deletion `ready` turns false and
 /// `terminating` true at once, while `serving` keeps following readiness.
@@ -78,13 +80,55 @@ impl Endpoint {
 #[derive(Debug, Clone)]
 pub struct Prober {
     pub pod: String,
-    /// `readiness` or `liveness`.
-    pub kind: &'static str,
+    pub kind: ProbeKind,
     pub url: String,
     pub period: Duration,
     pub failure_threshold: u32,
     /// Readiness probers drive the pod's endpoint.
     pub endpoint: Option<Endpoint>,
+}
+
+/// Which probe: readiness (drives the endpoint's `serving`) or liveness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeKind {
+    Readiness,
+    Liveness,
+}
+
+impl ProbeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProbeKind::Readiness => "readiness",
+            ProbeKind::Liveness => "liveness",
+        }
+    }
+
+    /// The timeline event of a verdict change.
+    fn event(self, ok: bool) -> EventKind {
+        match self {
+            ProbeKind::Readiness => EventKind::Ready(ok),
+            ProbeKind::Liveness => EventKind::Live(ok),
+        }
+    }
+}
+
+impl Prober {
+    /// `pod`'s `kind` prober as kubelet's settings say: readiness GETs hc's
+    /// `/health`, liveness its `/live`.
+    pub fn of(kind: ProbeKind, pod: &PodAddrs, k: &Kubelet, endpoint: Option<Endpoint>) -> Self {
+        let (path, period, failure_threshold) = match kind {
+            ProbeKind::Readiness => ("/health", k.readiness_period, k.readiness_failure_threshold),
+            ProbeKind::Liveness => ("/live", k.liveness_period, k.liveness_failure_threshold),
+        };
+        Prober {
+            pod: pod.name.clone(),
+            kind,
+            url: format!("{}{path}", pod.hc_url()),
+            period: period.0,
+            failure_threshold,
+            endpoint,
+        }
+    }
 }
 
 /// Probes until `cancel`; records every verdict change on the timeline
@@ -95,10 +139,6 @@ pub async fn run_prober(p: Prober, timeline: Timeline, cancel: CancellationToken
         .timeout(Duration::from_secs(1))
         .build()
         .expect("reqwest client without TLS always builds");
-    let kind = |ok: bool| match p.kind {
-        "readiness" => EventKind::Ready(ok),
-        _ => EventKind::Live(ok),
-    };
     let mut fails = 0u32;
     let mut verdict: Option<bool> = None;
     let mut tick = tokio::time::interval(p.period);
@@ -130,8 +170,8 @@ pub async fn run_prober(p: Prober, timeline: Timeline, cancel: CancellationToken
             timeline.emit(
                 Source::Prober,
                 Some(&p.pod),
-                kind(now),
-                format!("{} {detail}", p.kind),
+                p.kind.event(now),
+                format!("{} {detail}", p.kind.as_str()),
             );
         }
     }

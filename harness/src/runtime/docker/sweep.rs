@@ -166,6 +166,29 @@ async fn remove_matching(
     n
 }
 
+/// Runs the future `make` returns to its end on a new thread named `name`
+/// with a tokio runtime of its own (usable from a panic hook, a sync
+/// context, or outside any runtime).
+fn on_own_thread<F: std::future::Future<Output = ()> + 'static>(
+    name: &str,
+    make: impl FnOnce() -> F + Send + 'static,
+) {
+    let spawned = std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(make());
+        });
+    if let Err(e) = spawned {
+        eprintln!("harness: cannot start thread {name}: {e}");
+    }
+}
+
 /// Runs `f` on a fresh thread with its own engine connection (usable from
 /// a panic hook or a sync context), bounded by 15 s.
 fn blocking<T: Send + 'static>(
@@ -174,21 +197,14 @@ fn blocking<T: Send + 'static>(
         + 'static,
 ) -> Option<T> {
     let (tx, rx) = std::sync::mpsc::channel();
-    let _ = std::thread::Builder::new()
-        .name("lab-docker-sweep".into())
-        .spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            let out = rt.block_on(async move {
-                let d = connect().await.ok()?;
-                Some(f(d).await)
-            });
-            let _ = tx.send(out);
-        });
+    on_own_thread("lab-docker-sweep", move || async move {
+        let out = match connect().await {
+            Ok(d) => Some(f(d).await),
+            Err(_) => None,
+        };
+        // The caller may have stopped waiting (15 s): then nobody wants it.
+        let _ = tx.send(out);
+    });
     rx.recv_timeout(Duration::from_secs(15)).ok().flatten()
 }
 
@@ -250,17 +266,9 @@ pub fn install_docker_hooks() {
             prev(info);
         }));
         let interrupts = crate::runtime::install_cleanup_hooks();
-        let _ = std::thread::Builder::new()
-            .name("lab-docker-interrupts".into())
-            .spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                else {
-                    return;
-                };
-                rt.block_on(interrupts.recv());
-                remove_live_runs();
-            });
+        on_own_thread("lab-docker-interrupts", move || async move {
+            interrupts.recv().await;
+            remove_live_runs();
+        });
     });
 }
