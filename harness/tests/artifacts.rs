@@ -375,7 +375,7 @@ fn a_synthetic_run_renders_plots_and_report() {
     let mut s = Summary::new("s1", "current", &run.run_id(), chrono::Utc::now());
     tally.apply_to(&mut s);
     s.interrupted = false;
-    s.runtime = "local".into();
+    s.runtime = Some(harness::model::RuntimeKind::Local);
     s.runtime_reason = "no docker engine answered".into();
     s.versions.insert("haproxy".into(), "2.6.12".into());
     s.drain.steps = timeline

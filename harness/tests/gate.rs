@@ -8,12 +8,13 @@ use std::process::Command;
 
 use harness::artifacts::{Summary, Verdict};
 use harness::commands::ci_gate::{collect, judge};
+use harness::model::RuntimeKind;
 use rstest::rstest;
 
 /// A finished run's summary: `mode` with `disruptions` of 1000 requests.
 fn summary(mode: &str, disruptions: u64, verdict: Verdict) -> Summary {
     let mut s = Summary::new("s1", mode, "test", chrono::Utc::now());
-    s.runtime = "local".into();
+    s.runtime = Some(RuntimeKind::Local);
     s.interrupted = verdict == Verdict::Interrupted;
     s.requests = 1000;
     s.disruptions = disruptions;
@@ -68,7 +69,7 @@ fn gate_rules(
     three(root.path(), current, graceful, seed);
     let runs = collect(root.path(), "s1", None).unwrap();
     assert_eq!(runs.len(), 3);
-    let report = judge(&runs, "local");
+    let report = judge(&runs, RuntimeKind::Local);
     match failure {
         None => assert!(report.passed(), "{report:?}"),
         Some(f) => {
@@ -97,13 +98,19 @@ fn a_missing_mode_or_another_runtime_fails() {
         "20261203T100000Z-s1-current",
         &summary("current", 1, Verdict::Pass),
     );
-    let report = judge(&collect(root.path(), "s1", None).unwrap(), "local");
+    let report = judge(
+        &collect(root.path(), "s1", None).unwrap(),
+        RuntimeKind::Local,
+    );
     assert_eq!(report.failures, vec!["no graceful run found".to_string()]);
 
     let mut g = summary("graceful", 0, Verdict::Pass);
-    g.runtime = "docker".into();
+    g.runtime = Some(RuntimeKind::Docker);
     write_run(root.path(), "20261203T100130Z-s1-graceful", &g);
-    let report = judge(&collect(root.path(), "s1", None).unwrap(), "local");
+    let report = judge(
+        &collect(root.path(), "s1", None).unwrap(),
+        RuntimeKind::Local,
+    );
     assert!(
         report
             .failures
@@ -137,7 +144,7 @@ fn collision_suffix_folders_are_judged_by_their_summary() {
     );
     let runs = collect(root.path(), "s1", None).unwrap();
     assert_eq!(runs.len(), 5);
-    let report = judge(&runs, "local");
+    let report = judge(&runs, RuntimeKind::Local);
     assert_eq!(
         report
             .failures
@@ -181,9 +188,13 @@ fn runs_before_the_marker_and_other_scenarios_are_left_out() {
     write_run(root.path(), "20261203T100400Z-s15-graceful", &other);
     let runs = collect(root.path(), "s1", Some(marker)).unwrap();
     assert_eq!(runs.len(), 3, "{runs:?}");
-    assert!(judge(&runs, "local").passed());
+    assert!(judge(&runs, RuntimeKind::Local).passed());
     // Without the marker the old lossy run is judged too.
-    assert!(!judge(&collect(root.path(), "s1", None).unwrap(), "local").passed());
+    assert!(!judge(
+        &collect(root.path(), "s1", None).unwrap(),
+        RuntimeKind::Local
+    )
+    .passed());
 }
 
 #[test]

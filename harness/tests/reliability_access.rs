@@ -93,12 +93,7 @@ fn public_port_cannot_drain_and_artifacts_leak_nothing() {
     // The admin port exists (the harness's drain uses it) and answers GETs.
     let (status, _) = http(&format!("127.0.{NET}.2:18181"), "GET", "/drain/status");
     assert_eq!(status, 200);
-    let dir = std::fs::read_dir(tmp.path())
-        .unwrap()
-        .flatten()
-        .next()
-        .unwrap()
-        .path();
+    let dir = run_support::the_run_dir(tmp.path(), Duration::ZERO);
     let sock = dir.join("haproxy.sock");
     let mode = std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode & 0o077, 0, "HAProxy's admin socket is mode {mode:o}");

@@ -127,12 +127,7 @@ fn a_run_folder_turning_read_only_mid_run_fails_cleanly_and_keeps_what_was_writt
         seen.push(l);
     }
     std::thread::sleep(Duration::from_secs(2));
-    let dir = std::fs::read_dir(tmp.path())
-        .unwrap()
-        .flatten()
-        .next()
-        .unwrap()
-        .path();
+    let dir = run_support::the_run_dir(tmp.path(), Duration::ZERO);
     set_mode(&dir, 0o555);
     let _w = Writable(dir.clone());
     let st = wait_exit(&mut child, Duration::from_secs(120));
@@ -192,12 +187,7 @@ fn a_file_size_limit_is_a_write_error_not_a_crash() {
         leftovers(pid)
     );
     assert_ports_free();
-    let dir = std::fs::read_dir(tmp.path())
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.is_dir())
-        .expect("run folder");
+    let dir = run_support::the_run_dir(tmp.path(), Duration::ZERO);
     let text = err.join("\n");
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("summary.json")).expect("summary.json"))

@@ -37,10 +37,6 @@ fn env_num(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-fn fixture() -> String {
-    run_support::fixture("interrupt.toml")
-}
-
 fn harness(args: &[&str], net: u8) -> Command {
     let mut c = Command::new(harness_bin());
     c.args(args)
@@ -218,23 +214,12 @@ fn one_iteration(
     let tmp = tempfile::tempdir().unwrap();
     let shm_before = envoy_shm();
     let t0 = Instant::now();
-    let mut child = harness(
-        &[
-            "scenario",
-            &fixture(),
-            "--mode",
-            "graceful",
-            "--runtime",
-            "local",
-            "--artifacts",
-        ],
-        net,
-    )
-    .arg(tmp.path())
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("harness starts");
+    let mut child = run_support::harness(&run_support::INTERRUPT_RUN, tmp.path())
+        .env("LAB_POD_NET", net.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("harness starts");
     let pid = child.id();
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();

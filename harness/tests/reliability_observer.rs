@@ -5,28 +5,12 @@
 //! and its end, and the run must go on to its normal verdict.
 //! Pods on `127.0.92.N`.
 
-use std::path::{Path, PathBuf};
-
 use std::time::{Duration, Instant};
 
 mod run_support;
 
 use harness::model::{EventKind, Source};
 use run_support::{spawn_lines, wait_exit, wait_for_line};
-
-fn run_dir(root: &Path) -> PathBuf {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(d) = std::fs::read_dir(root)
-            .ok()
-            .and_then(|rd| rd.flatten().map(|e| e.path()).find(|p| p.is_dir()))
-        {
-            return d;
-        }
-        assert!(Instant::now() < deadline, "no run folder");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 #[test]
 fn a_vanished_runtime_api_is_a_recorded_gap_and_the_run_goes_on() {
@@ -35,7 +19,7 @@ fn a_vanished_runtime_api_is_a_recorded_gap_and_the_run_goes_on() {
     cmd.env("LAB_POD_NET", "92");
     let (mut child, rx) = spawn_lines(cmd);
     wait_for_line(&rx, "load running", Duration::from_secs(120));
-    let dir = run_dir(tmp.path());
+    let dir = run_support::the_run_dir(tmp.path(), Duration::from_secs(60));
     let sock = dir.join("haproxy.sock");
     assert!(sock.exists(), "stats socket at {}", sock.display());
     let away = dir.join("haproxy.sock.away");

@@ -7,35 +7,16 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use gate::Naming;
-use harness::apps::{build_in, profile_dir, workspace_root, Apps};
 use harness::lab::{haproxy_api, start_haproxy, start_pod, PodLaunch, PodTees};
 use harness::runtime::procscan::{lab_processes, processes_of_run};
 use harness::runtime::{gc, LbPlace, LocalRuntime, ProcSpec, Runtime, Signal};
-use harness::tools::{locate, Tools};
 use harness::topology::{render, HaproxyPlacement, PodAddrs, TopologySettings};
 use rstest::rstest;
 use testkit::{free_port, poll_ok as poll, ChildGuard};
 use tokio::sync::mpsc;
 
-fn tools() -> Tools {
-    locate().unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// backend and hc from the harness's profile folder, built
-/// (`apps::build_in`) when missing (a workspace test run builds them fresh).
-fn apps() -> Apps {
-    let ws = workspace_root().expect("tests run inside the workspace");
-    let bin = profile_dir(&ws);
-    if !bin.join("backend").is_file() || !bin.join("hc").is_file() {
-        build_in(&ws).unwrap_or_else(|e| panic!("{e}"));
-    }
-    Apps {
-        backend: bin.join("backend"),
-        hc: bin.join("hc"),
-        drain: bin.join("drain"),
-        drain_script: ws.join("apps/hc/graceful-drain.sh"),
-    }
-}
+mod run_support;
+use run_support::{apps, tools};
 
 /// Kills whatever a test left, even when it fails half-way.
 struct Guard(LocalRuntime);

@@ -5,13 +5,11 @@
 use std::path::Path;
 use std::process::Command;
 
-use harness::tools::{locate, Tools};
 use harness::topology::{render, DrainStrategy, HaproxyPlacement, LbSignal, TopologySettings};
 use rstest::rstest;
 
-fn tools() -> Tools {
-    locate().unwrap_or_else(|e| panic!("{e}"))
-}
+mod run_support;
+use run_support::tools;
 
 fn check(cmd: &mut Command, what: &str, file: &Path) -> String {
     let out = cmd

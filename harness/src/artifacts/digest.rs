@@ -11,7 +11,7 @@ use std::path::Path;
 
 use super::band::LatencyBand;
 use super::csv::requests;
-use super::summary::Tally;
+use super::tally::Tally;
 use super::ArtifactsError;
 use crate::model::RequestRecord;
 
@@ -86,30 +86,18 @@ impl RequestsDigest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Outcome, RequestKind};
+    use crate::model::Outcome;
 
     fn req(i: u32, outcome: Outcome, pod: &str) -> RequestRecord {
         RequestRecord {
-            id: format!("steady-{i}"),
-            kind: RequestKind::Steady,
-            method: "GET".into(),
-            path: "/".into(),
             pod: Some(pod.into()),
-            conn_id: 1,
             reused: true,
             intended_ms: f64::from(i) * 10.0,
             sent_ms: f64::from(i) * 10.0,
-            ttfb_ms: None,
             end_ms: f64::from(i) * 10.0 + 2.0,
             status: Some(200),
             bytes: 2,
-            chunks: None,
-            outcome,
-            phase: None,
-            origin: None,
-            haproxy_term: None,
-            envoy_flags: None,
-            error: None,
+            ..RequestRecord::for_test(&format!("steady-{i}"), outcome)
         }
     }
 

@@ -208,30 +208,18 @@ pub fn percentile_distribution(h: &Histogram<u64>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Origin, RequestKind};
+    use crate::model::Origin;
 
     fn req(outcome: Outcome, intended: f64, sent: f64, end: f64) -> RequestRecord {
         RequestRecord {
-            id: "r".into(),
-            kind: RequestKind::Steady,
-            method: "GET".into(),
-            path: "/".into(),
             pod: Some("pod-a".into()),
-            conn_id: 1,
-            reused: false,
             intended_ms: intended,
             sent_ms: sent,
-            ttfb_ms: None,
             end_ms: end,
             status: Some(200),
             bytes: 2,
-            chunks: None,
-            outcome,
-            phase: None,
             origin: (outcome == Outcome::Http5xx).then_some(Origin::Haproxy),
-            haproxy_term: None,
-            envoy_flags: None,
-            error: None,
+            ..RequestRecord::for_test("r", outcome)
         }
     }
 

@@ -65,17 +65,17 @@ fn cases_of(s: &Summary) -> Vec<Case> {
     cases
 }
 
+/// One run's testsuite: its properties, a testcase per [`Case`], the
+/// verdict and every disruption's cause as its output.
 fn suite_xml(o: &mut String, s: &Summary, run_dir: Option<&Path>) {
     let cases = cases_of(s);
-    let failures = cases
-        .iter()
-        .filter(|c| matches!(c.problem, Some(("failure", ..))))
-        .count();
-    let errors = cases
-        .iter()
-        .filter(|c| matches!(c.problem, Some(("error", ..))))
-        .count();
-    let classname = format!("{}.{}", s.scenario, s.mode);
+    let count = |kind: &str| {
+        cases
+            .iter()
+            .filter(|c| c.problem.as_ref().is_some_and(|p| p.0 == kind))
+            .count()
+    };
+    let (failures, errors) = (count("failure"), count("error"));
     let _ = writeln!(
         o,
         "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"0\" time=\"{:.3}\" timestamp=\"{}\">",
@@ -84,13 +84,33 @@ fn suite_xml(o: &mut String, s: &Summary, run_dir: Option<&Path>) {
         s.wall_s.unwrap_or(0.0),
         s.started_at.format("%Y-%m-%dT%H:%M:%S"),
     );
+    write_properties(o, s, run_dir);
+    let classname = format!("{}.{}", s.scenario, s.mode);
+    for c in &cases {
+        write_case(o, &classname, c);
+    }
+    let mut out = format!(
+        "verdict {}: {} requests, {} disruptions\n",
+        s.verdict.as_str(),
+        s.requests,
+        s.disruptions
+    );
+    for a in &s.attributions {
+        let _ = writeln!(out, "{}", a.one_line(3));
+    }
+    let _ = writeln!(o, "    <system-out>{}</system-out>", esc(&out));
+    o.push_str("  </testsuite>\n");
+}
+
+/// The run's id, folder, verdict, runtime, naming and counts.
+fn write_properties(o: &mut String, s: &Summary, run_dir: Option<&Path>) {
     o.push_str("    <properties>\n");
     let dir = run_dir.map(|d| d.display().to_string()).unwrap_or_default();
     for (k, v) in [
         ("run_id", s.run_id.clone()),
         ("run_dir", dir),
         ("verdict", s.verdict.as_str().to_string()),
-        ("runtime", s.runtime.clone()),
+        ("runtime", s.runtime_name().to_string()),
         ("naming", s.naming.to_string()),
         ("requests", s.requests.to_string()),
         ("disruptions", s.disruptions.to_string()),
@@ -103,49 +123,31 @@ fn suite_xml(o: &mut String, s: &Summary, run_dir: Option<&Path>) {
         );
     }
     o.push_str("    </properties>\n");
-    for c in &cases {
-        let _ = write!(
-            o,
-            "    <testcase classname=\"{}\" name=\"{}\" time=\"0\"",
-            esc(&classname),
-            esc(&c.name)
-        );
-        match &c.problem {
-            None => o.push_str("/>\n"),
-            Some((kind, msg, body)) => {
-                let _ = writeln!(
-                    o,
-                    ">\n      <{kind} message=\"{}\" type=\"{}\">{}</{kind}>\n    </testcase>",
-                    esc(msg),
-                    if *kind == "failure" {
-                        "expectation"
-                    } else {
-                        "interrupted"
-                    },
-                    esc(body)
-                );
-            }
+}
+
+fn write_case(o: &mut String, classname: &str, c: &Case) {
+    let _ = write!(
+        o,
+        "    <testcase classname=\"{}\" name=\"{}\" time=\"0\"",
+        esc(classname),
+        esc(&c.name)
+    );
+    match &c.problem {
+        None => o.push_str("/>\n"),
+        Some((kind, msg, body)) => {
+            let _ = writeln!(
+                o,
+                ">\n      <{kind} message=\"{}\" type=\"{}\">{}</{kind}>\n    </testcase>",
+                esc(msg),
+                if *kind == "failure" {
+                    "expectation"
+                } else {
+                    "interrupted"
+                },
+                esc(body)
+            );
         }
     }
-    let mut out = format!(
-        "verdict {}: {} requests, {} disruptions\n",
-        s.verdict.as_str(),
-        s.requests,
-        s.disruptions
-    );
-    for a in &s.attributions {
-        let _ = writeln!(
-            out,
-            "disruption {} ({}, pod {}) at {:.3} s: {}",
-            a.request_id,
-            a.outcome,
-            a.pod.as_deref().unwrap_or("?"),
-            a.t_ms / 1000.0,
-            a.cause.as_deref().unwrap_or("no cause found")
-        );
-    }
-    let _ = writeln!(o, "    <system-out>{}</system-out>", esc(&out));
-    o.push_str("  </testsuite>\n");
 }
 
 /// The JUnit document of one run.

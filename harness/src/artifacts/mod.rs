@@ -9,6 +9,7 @@
 
 pub mod band;
 pub mod csv;
+pub mod derived;
 pub mod digest;
 pub mod hgrm;
 pub mod junit;
@@ -16,6 +17,7 @@ pub mod plot;
 pub mod report;
 pub mod rundir;
 pub mod summary;
+pub mod tally;
 
 use std::path::{Path, PathBuf};
 
@@ -29,8 +31,9 @@ pub use plot::{plot_png, plot_svg};
 pub use report::{write_report, write_report_for};
 pub use rundir::{write_atomic, RunDir};
 pub use summary::{
-    Coverage, DrainStep, DrainSummary, EntryAccount, ExpectationResult, Summary, Tally, Verdict,
+    Coverage, DrainStep, DrainSummary, EntryAccount, ExpectationResult, Summary, Verdict,
 };
+pub use tally::Tally;
 
 /// File names inside a run folder (DESIGN §3.7).
 pub mod names {

@@ -1,7 +1,6 @@
 //! `summary.json`: one run's headline facts (versions, runtime, naming,
 //! counts by outcome, percentiles, drain durations, attributions,
-//! expectations, verdict), plus [`Tally`], which builds the counts from
-//! requests as they come without holding them.
+//! expectations, verdict); the counts come from [`super::tally::Tally`].
 //!
 //! It records what others decided (attribution, expectation results); it
 //! never judges a run itself beyond folding expectations into a verdict.
@@ -12,16 +11,10 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::hgrm::{LatencyMs, LatencyStats};
+use super::hgrm::LatencyMs;
 use super::rundir::write_atomic;
 use super::{names, ArtifactsError};
-use crate::model::{Attribution, Outcome, RequestRecord};
-
-/// `disruptions_by_origin` key of a disruption no server answered (reset,
-/// closed, truncated, refused, timeout): seen by the client only.
-pub const ORIGIN_CLIENT: &str = "client";
-/// `disruptions_by_origin` key of an HTTP answer whose origin is not known.
-pub const ORIGIN_UNKNOWN: &str = "unknown";
+use crate::model::{Attribution, Outcome, RuntimeKind};
 
 /// The run's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,8 +138,9 @@ pub struct Summary {
     pub started_at: DateTime<Utc>,
     pub ended_at: Option<DateTime<Utc>>,
     pub wall_s: Option<f64>,
-    /// `local` or `docker`.
-    pub runtime: String,
+    /// `local` or `docker`; `""` (None) when unknown.
+    #[serde(with = "crate::model::runtime_kind::or_empty")]
+    pub runtime: Option<RuntimeKind>,
     /// Why that runtime was chosen.
     pub runtime_reason: String,
     pub naming: gate::Naming,
@@ -184,6 +178,11 @@ pub fn zero_outcomes() -> BTreeMap<Outcome, u64> {
 }
 
 impl Summary {
+    /// `local`, `docker`, or `""` when the runtime is unknown.
+    pub fn runtime_name(&self) -> &'static str {
+        self.runtime.map_or("", RuntimeKind::as_str)
+    }
+
     /// A summary with nothing counted yet; `verdict` is `interrupted` until
     /// [`Summary::decide_verdict`] says otherwise, so a run that dies before
     /// the end leaves an honest file.
@@ -195,7 +194,7 @@ impl Summary {
             started_at,
             ended_at: None,
             wall_s: None,
-            runtime: String::new(),
+            runtime: None,
             runtime_reason: String::new(),
             naming: gate::Naming::Gate,
             versions: BTreeMap::new(),
@@ -268,90 +267,24 @@ impl Summary {
     }
 }
 
-/// Counts requests by outcome and origin and feeds the latency histograms,
-/// one request at a time.
-#[derive(Debug, Clone)]
-pub struct Tally {
-    pub requests: u64,
-    pub outcomes: BTreeMap<Outcome, u64>,
-    pub disruptions: u64,
-    pub disruptions_by_origin: BTreeMap<String, u64>,
-    pub latency: LatencyStats,
-}
-
-impl Default for Tally {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Tally {
-    pub fn new() -> Self {
-        Tally {
-            requests: 0,
-            outcomes: zero_outcomes(),
-            disruptions: 0,
-            disruptions_by_origin: BTreeMap::new(),
-            latency: LatencyStats::new(),
-        }
-    }
-
-    pub fn record(&mut self, r: &RequestRecord) {
-        self.requests += 1;
-        *self.outcomes.entry(r.outcome).or_default() += 1;
-        if r.outcome.is_disruption() {
-            self.disruptions += 1;
-            let key = match (r.outcome.is_http(), r.origin) {
-                (true, Some(o)) => o.as_str(),
-                (true, None) => ORIGIN_UNKNOWN,
-                (false, _) => ORIGIN_CLIENT,
-            };
-            *self
-                .disruptions_by_origin
-                .entry(key.to_string())
-                .or_default() += 1;
-        }
-        self.latency.record(r);
-    }
-
-    /// Copies the counts and percentiles into `s`.
-    pub fn apply_to(&self, s: &mut Summary) {
-        s.requests = self.requests;
-        s.outcomes = self.outcomes.clone();
-        s.disruptions = self.disruptions;
-        s.disruptions_by_origin = self.disruptions_by_origin.clone();
-        s.latency_ms = self.latency.percentiles();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Origin, RequestKind};
+    use crate::artifacts::Tally;
+    use crate::model::Origin;
+    use crate::model::RequestRecord;
     use chrono::TimeZone;
 
     fn req(id: &str, outcome: Outcome, origin: Option<Origin>) -> RequestRecord {
         RequestRecord {
-            id: id.into(),
-            kind: RequestKind::Steady,
-            method: "GET".into(),
-            path: "/".into(),
-            pod: None,
             conn_id: 0,
             reused: true,
             intended_ms: 10.0,
             sent_ms: 11.0,
             ttfb_ms: Some(12.0),
             end_ms: 15.0,
-            status: None,
-            bytes: 0,
-            chunks: None,
-            outcome,
-            phase: None,
             origin,
-            haproxy_term: None,
-            envoy_flags: None,
-            error: None,
+            ..RequestRecord::for_test(id, outcome)
         }
     }
 

@@ -16,6 +16,7 @@ use std::time::SystemTime;
 
 use super::CommandError;
 use crate::artifacts::{ArtifactsError, Summary, Verdict};
+use crate::model::RuntimeKind;
 
 /// The modes the gate judges; any other mode of the scenario is reported.
 pub const MUST_LOSE: &str = "current";
@@ -28,8 +29,8 @@ pub struct GateArgs {
     #[arg(long, default_value = "s1")]
     pub scenario: String,
     /// The runtime every run must have used (local or docker).
-    #[arg(long, env = "GATE_RUNTIME", default_value = "local")]
-    pub runtime: String,
+    #[arg(long, value_enum, env = "GATE_RUNTIME", default_value = "local")]
+    pub runtime: RuntimeKind,
     /// Only runs whose summary.json is not older than this file (the gate
     /// script touches it before it runs the scenario).
     #[arg(long)]
@@ -77,7 +78,7 @@ fn cli(args: &GateArgs) -> Result<ExitCode, CommandError> {
         None => None,
     };
     let runs = collect(&root, &args.scenario, since)?;
-    let report = judge(&runs, &args.runtime);
+    let report = judge(&runs, args.runtime);
     for l in &report.lines {
         println!("gate ({}): {l}", args.runtime);
     }
@@ -123,7 +124,7 @@ pub fn collect(
 }
 
 /// The gate's rules over the runs of one invocation.
-pub fn judge(runs: &[GateRun], runtime: &str) -> GateReport {
+pub fn judge(runs: &[GateRun], runtime: RuntimeKind) -> GateReport {
     let mut r = GateReport::default();
     for m in [MUST_LOSE, MUST_NOT_LOSE] {
         if !runs.iter().any(|g| g.summary.mode == m) {
@@ -165,7 +166,7 @@ pub fn judge(runs: &[GateRun], runtime: &str) -> GateReport {
     r
 }
 
-fn judge_one(g: &GateRun, name: &str, runtime: &str, failures: &mut Vec<String>) {
+fn judge_one(g: &GateRun, name: &str, runtime: RuntimeKind, failures: &mut Vec<String>) {
     let s = &g.summary;
     let mode = s.mode.as_str();
     match s.verdict {
@@ -185,10 +186,11 @@ fn judge_one(g: &GateRun, name: &str, runtime: &str, failures: &mut Vec<String>)
                 .join("; ")
         )),
     }
-    if s.runtime != runtime {
+    if s.runtime != Some(runtime) {
         failures.push(format!(
-            "{mode} run {name} ran on runtime {:?}, not {runtime:?}",
-            s.runtime
+            "{mode} run {name} ran on runtime {:?}, not {:?}",
+            s.runtime_name(),
+            runtime.as_str()
         ));
     }
     if mode == MUST_NOT_LOSE && s.disruptions != 0 {

@@ -8,6 +8,7 @@
 use anyhow::Context;
 
 use super::scenario::{RuntimeChoice, ScenarioArgs};
+use crate::model::RuntimeKind;
 use crate::run::RunEnv;
 use crate::scenario::PreStop;
 
@@ -16,8 +17,12 @@ use crate::scenario::PreStop;
 /// cleanup hooks, gc.
 pub(crate) fn prepare(args: &ScenarioArgs, rt: &tokio::runtime::Runtime) -> anyhow::Result<RunEnv> {
     let (engine, reason) = rt.block_on(choose_runtime(args.runtime))?;
-    let runtime_name = if engine.is_some() { "docker" } else { "local" };
-    println!("runtime: {runtime_name} ({reason})");
+    let runtime = if engine.is_some() {
+        RuntimeKind::Docker
+    } else {
+        RuntimeKind::Local
+    };
+    println!("runtime: {runtime} ({reason})");
     let prestop_override = args.prestop.map(PreStop::from);
     let artifacts_root = super::artifacts_root(args.artifacts.clone());
     std::fs::create_dir_all(&artifacts_root)
@@ -64,7 +69,7 @@ pub(crate) fn prepare(args: &ScenarioArgs, rt: &tokio::runtime::Runtime) -> anyh
         artifacts_root,
         naming: args.naming,
         prestop_override,
-        runtime_name: runtime_name.to_string(),
+        runtime,
         runtime_reason: reason,
         docker,
         interrupts,

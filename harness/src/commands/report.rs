@@ -11,9 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::{load_run, CommandError};
-use crate::artifacts::plot::{write_png, write_svg, PlotData};
-use crate::artifacts::report::write_report_with;
-use crate::artifacts::{junit, names, RequestsDigest};
+use crate::artifacts::derived::{write_derived, OnFailure};
+use crate::artifacts::{names, RequestsDigest};
 
 /// What a rebuild wrote.
 #[derive(Debug, Clone)]
@@ -37,26 +36,12 @@ pub fn rebuild(dir: &Path) -> Result<Rebuilt, CommandError> {
         Some(d) => Some(d),
         None => RequestsDigest::read_if_any(dir)?,
     };
-    if let Some(d) = requests
-        .as_ref()
-        .filter(|_| !dir.join(names::HGRM).is_file())
-    {
-        d.tally.latency.write_hgrm(&dir.join(names::HGRM))?;
-        d.tally
-            .latency
-            .write_hgrm_uncorrected(&dir.join(names::HGRM_UNCORRECTED))?;
-        files.push(dir.join(names::HGRM));
-        files.push(dir.join(names::HGRM_UNCORRECTED));
-    }
-    let had_requests = requests.is_some();
-    let data = PlotData::with_requests(dir, requests.unwrap_or_default())?;
-    files.push(write_svg(dir, &data)?);
-    files.push(write_png(dir, &data)?);
-    files.push(write_report_with(
+    files.extend(write_derived(
         dir,
-        had_requests.then_some(&data.requests),
+        &mut run.summary,
+        requests,
+        OnFailure::Stop,
     )?);
-    files.push(junit::write_run(dir, &run.summary)?);
     Ok(Rebuilt {
         dir: dir.to_path_buf(),
         files,

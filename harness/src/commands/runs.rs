@@ -14,6 +14,7 @@ use super::{CommandError, CSVS};
 use crate::artifacts::csv::existing_csv;
 use crate::artifacts::rundir::parse_run_name;
 use crate::artifacts::{ArtifactsError, Summary};
+use crate::model::RuntimeKind;
 
 /// One listed run.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,11 +49,7 @@ pub fn list_runs(root: &Path) -> Result<Vec<RunRow>, CommandError> {
                 started: s.started_at,
                 scenario: s.scenario,
                 mode: s.mode,
-                runtime: if s.runtime.is_empty() {
-                    "?".into()
-                } else {
-                    s.runtime
-                },
+                runtime: s.runtime.map_or("?", RuntimeKind::as_str).to_string(),
                 naming: s.naming.to_string(),
                 verdict: s.verdict.as_str().to_string(),
                 disruptions: Some(s.disruptions),

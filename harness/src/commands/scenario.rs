@@ -198,14 +198,7 @@ fn print_verdicts(id: &str, results: &[(String, anyhow::Result<RunResult>)]) {
             );
         }
         for a in s.attributions.iter().take(8) {
-            println!(
-                "  disruption {} ({}, pod {}) at {:.2} s: {}",
-                a.request_id,
-                a.outcome,
-                a.pod.as_deref().unwrap_or("?"),
-                a.t_ms / 1000.0,
-                a.cause.as_deref().unwrap_or("no cause found")
-            );
+            println!("  {}", a.one_line(2));
         }
         if s.attributions.len() > 8 {
             println!("  ... and {} more (summary.json)", s.attributions.len() - 8);

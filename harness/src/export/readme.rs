@@ -16,7 +16,20 @@ fn env_lines(env: &[(String, String)]) -> Vec<String> {
 
 /// The files: what each is and the values it carries.
 fn files(r: &Resolved) -> Vec<String> {
-    let (sc, k, h) = (&r.sc, &r.sc.kubelet, &r.settings.haproxy);
+    let mut out = configmap_lines(r);
+    out.extend(deployment_lines(r));
+    out.push(format!(
+        "- `{}`: the Service `{}` (ClusterIP, port 15006 to Envoy) for in-cluster \
+         clients; kube-proxy sends them to ready endpoints.",
+        names::SERVICE,
+        r.name()
+    ));
+    out.push(haproxy_line(r));
+    out
+}
+
+/// The ConfigMaps: Envoy's config, hc's env, drain's env (drain-based modes).
+fn configmap_lines(r: &Resolved) -> Vec<String> {
     let app = r.name();
     let mut out = vec![
         format!("- `{}`: the ConfigMaps.", names::CONFIGMAPS),
@@ -39,17 +52,24 @@ fn files(r: &Resolved) -> Vec<String> {
         ));
         out.extend(env_lines(&drain_env(r)));
     }
-    out.extend([
+    out
+}
+
+/// The Deployment and its three containers.
+fn deployment_lines(r: &Resolved) -> Vec<String> {
+    let (sc, k) = (&r.sc, &r.sc.kubelet);
+    let app = r.name();
+    vec![
         format!(
             "- `{}`: the Deployment `{app}` ({} replicas), `terminationGracePeriodSeconds: {}`, \
-             three containers:",
+         three containers:",
             names::DEPLOYMENT,
             sc.topology.pods,
             k.grace_period.0.as_secs()
         ),
         format!(
             "  - `hc` (`{}`): readiness GET `/health` on port 18180 every {} (failure \
-             threshold {}), liveness GET `/live` every {} (threshold {}); preStop `exec`: `{}`.",
+         threshold {}), liveness GET `/live` every {} (threshold {}); preStop `exec`: `{}`.",
             r.image("hc"),
             k.readiness_period,
             k.readiness_failure_threshold,
@@ -59,45 +79,44 @@ fn files(r: &Resolved) -> Vec<String> {
         ),
         format!(
             "  - `backend` (`{}`) and `envoy` (`{}`): a preStop that waits as long as hc's \
-             (see below).",
+         (see below).",
             r.image("backend"),
             r.image("envoy")
         ),
-        format!(
-            "- `{}`: the Service `{app}` (ClusterIP, port 15006 to Envoy) for in-cluster \
-             clients; kube-proxy sends them to ready endpoints.",
-            names::SERVICE
-        ),
-        format!(
-            "- `{}`: the external HAProxy's `backend` section, rendered from the lab's \
-             `haproxy/` template: `inter {}ms fall {} rise {}`, checks GET \
-             `/health_check.html` on hc's port 18180, {}{}{}. Replace the 192.0.2.N \
-             addresses with your pod IPs (the LB must reach pod IPs).",
-            names::HAPROXY_BACKEND,
-            h.inter_ms,
-            h.fall,
-            h.rise,
-            if h.lb_signal == crate::scenario::LbSignal::Status404 {
-                "`http-check disable-on-404` (hc's 404 in CLOSING: NOLB, nothing killed)"
-            } else {
-                "a 503 from hc fails a check (`fall` of them: DOWN)"
-            },
-            if h.agent_check {
-                format!(
-                    ", `agent-check` on hc's port 18182 every {} ms",
-                    h.agent_inter_ms
-                )
-            } else {
-                String::new()
-            },
-            if h.on_marked_down_shutdown_sessions {
-                ", `on-marked-down shutdown-sessions`"
-            } else {
-                ""
-            },
-        ),
-    ]);
-    out
+    ]
+}
+
+/// The external HAProxy's backend section and its check settings.
+fn haproxy_line(r: &Resolved) -> String {
+    let h = &r.settings.haproxy;
+    format!(
+        "- `{}`: the external HAProxy's `backend` section, rendered from the lab's \
+         `haproxy/` template: `inter {}ms fall {} rise {}`, checks GET \
+         `/health_check.html` on hc's port 18180, {}{}{}. Replace the 192.0.2.N \
+         addresses with your pod IPs (the LB must reach pod IPs).",
+        names::HAPROXY_BACKEND,
+        h.inter_ms,
+        h.fall,
+        h.rise,
+        if h.lb_signal == crate::scenario::LbSignal::Status404 {
+            "`http-check disable-on-404` (hc's 404 in CLOSING: NOLB, nothing killed)"
+        } else {
+            "a 503 from hc fails a check (`fall` of them: DOWN)"
+        },
+        if h.agent_check {
+            format!(
+                ", `agent-check` on hc's port 18182 every {} ms",
+                h.agent_inter_ms
+            )
+        } else {
+            String::new()
+        },
+        if h.on_marked_down_shutdown_sessions {
+            ", `on-marked-down shutdown-sessions`"
+        } else {
+            ""
+        },
+    )
 }
 
 /// The README's text.

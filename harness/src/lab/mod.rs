@@ -18,7 +18,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::apps::Apps;
-use crate::kubelet::{Endpoint, Prober};
+use crate::kubelet::{Endpoint, ProbeKind, Prober};
 use crate::model::{EventKind, Source};
 use crate::observe::{ObserveConfig, PodTarget};
 use crate::runtime::{LbPlace, LineSink, Runtime};
@@ -262,27 +262,12 @@ fn observe_config(sc: &Scenario, pods: &[PodAddrs], socket: &Path) -> ObserveCon
 /// Kubelet's readiness and liveness probers of every pod (readiness also
 /// drives the pod's EndpointSlice `serving`).
 fn probers(sc: &Scenario, pods: &[PodAddrs], endpoints: &[(String, Endpoint)]) -> Vec<Prober> {
-    let k = &sc.kubelet;
     pods.iter()
         .zip(endpoints)
         .flat_map(|(p, (_, ep))| {
             [
-                Prober {
-                    pod: p.name.clone(),
-                    kind: "readiness",
-                    url: format!("{}/health", p.hc_url()),
-                    period: k.readiness_period.0,
-                    failure_threshold: k.readiness_failure_threshold,
-                    endpoint: Some(ep.clone()),
-                },
-                Prober {
-                    pod: p.name.clone(),
-                    kind: "liveness",
-                    url: format!("{}/live", p.hc_url()),
-                    period: k.liveness_period.0,
-                    failure_threshold: k.liveness_failure_threshold,
-                    endpoint: None,
-                },
+                Prober::of(ProbeKind::Readiness, p, &sc.kubelet, Some(ep.clone())),
+                Prober::of(ProbeKind::Liveness, p, &sc.kubelet, None),
             ]
         })
         .collect()

@@ -20,6 +20,7 @@
 
 mod classify;
 mod client;
+mod launch;
 mod paths;
 mod pool;
 mod request;
@@ -28,7 +29,7 @@ mod timer;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
@@ -38,10 +39,10 @@ pub use classify::{classify, outcome_of_break, Break, Expect, Seen, Stop, Verdic
 pub use pool::hard_cap;
 pub use schedule::{is_late, KeepAliveDice, SteadySchedule, LATE_MS};
 
-use crate::model::{RequestKind, RequestRecord, RunClock};
+use crate::model::{RequestRecord, RunClock};
 use client::Connector;
-use pool::Pool;
-use request::{perform, Ctx, Job, Via};
+use launch::Launch;
+use request::Ctx;
 
 /// One load generator of a run.
 #[derive(Debug, Clone, PartialEq)]
@@ -160,114 +161,11 @@ pub async fn run(
         cfg.specs.len(),
     ));
     let requests = TaskTracker::new();
-    let mut pools = Vec::new();
-    let mut schedulers = Vec::new();
+    let mut launch = Launch::new(&ctx, &connector, &requests);
     for (entry, spec) in cfg.specs.into_iter().enumerate() {
-        match spec {
-            LoadSpec::Long {
-                count,
-                seconds,
-                start_ms,
-                pin_pod,
-            } => {
-                let path = paths::sleep(seconds, pin_pod.as_deref());
-                let b = Burst {
-                    entry,
-                    kind: RequestKind::Long,
-                    count,
-                };
-                burst(&ctx, &requests, b, &path, start_ms);
-            }
-            LoadSpec::Stream {
-                count,
-                seconds,
-                interval_ms,
-                start_ms,
-                pin_pod,
-            } => {
-                let path = paths::stream(seconds, interval_ms, pin_pod.as_deref());
-                let b = Burst {
-                    entry,
-                    kind: RequestKind::Stream,
-                    count,
-                };
-                burst(&ctx, &requests, b, &path, start_ms);
-            }
-            LoadSpec::Steady {
-                rate,
-                duration_ms,
-                path,
-                start_ms,
-                keepalive,
-                max_conns,
-                seed,
-            } => {
-                let schedule = SteadySchedule::new(start_ms, rate, duration_ms);
-                ctx.schedule(entry, schedule.len());
-                let pool = Arc::new(Pool::new(connector.clone(), max_conns));
-                pools.push(pool.clone());
-                let dice = KeepAliveDice::new(seed, keepalive);
-                schedulers.push(steady(
-                    entry,
-                    schedule,
-                    path,
-                    dice,
-                    pool,
-                    ctx.clone(),
-                    requests.clone(),
-                ));
-            }
-            LoadSpec::Open {
-                rate,
-                duration_ms,
-                path,
-                start_ms,
-                connections,
-            } => {
-                let schedule = SteadySchedule::new(start_ms, rate, duration_ms);
-                ctx.schedule(entry, schedule.len());
-                let pool = Arc::new(Pool::fixed(connector.clone(), connections));
-                pools.push(pool.clone());
-                schedulers.push(steady(
-                    entry,
-                    schedule,
-                    path,
-                    KeepAliveDice::new(0, 1.0),
-                    pool,
-                    ctx.clone(),
-                    requests.clone(),
-                ));
-            }
-            LoadSpec::Closed {
-                connections,
-                duration_ms,
-                path,
-                start_ms,
-            } => {
-                let pool = Arc::new(Pool::new(connector.clone(), connections));
-                pools.push(pool.clone());
-                let end_ms = start_ms.saturating_add(duration_ms) as f64;
-                for _ in 0..connections {
-                    schedulers.push(tokio::spawn(closed_worker(
-                        entry,
-                        path.clone(),
-                        start_ms as f64,
-                        end_ms,
-                        pool.clone(),
-                        ctx.clone(),
-                    )));
-                }
-            }
-        }
+        launch.spec(entry, spec);
     }
-    let mut failures = Vec::new();
-    for scheduler in futures::future::join_all(schedulers).await {
-        if let Err(e) = scheduler {
-            // Only a panic ends a scheduler early; what it spawned still runs.
-            tracing::error!(error = %e, "steady scheduler failed");
-            failures.push(format!("a load scheduler ended early: {e}"));
-        }
-    }
+    let (failures, pools) = launch.join_schedulers().await;
     requests.close();
     requests.wait().await;
     for pool in &pools {
@@ -278,117 +176,4 @@ pub async fn run(
     stats.entries = ctx.entries.iter().map(|e| e.snapshot()).collect();
     stats.failures = failures;
     stats
-}
-
-/// `count` requests of one kind of one load entry.
-struct Burst {
-    entry: usize,
-    kind: RequestKind,
-    count: u32,
-}
-
-/// `count` requests of `path`, each on its own connection, all at `start_ms`.
-fn burst(ctx: &Arc<Ctx>, requests: &TaskTracker, b: Burst, path: &str, start_ms: u64) {
-    let Burst { entry, kind, count } = b;
-    ctx.schedule(entry, u64::from(count));
-    for _ in 0..count {
-        let job = Job {
-            id: ctx.next_id(kind),
-            entry,
-            kind,
-            path: path.to_string(),
-            intended_ms: start_ms as f64,
-            via: Via::Fresh,
-        };
-        let ctx = ctx.clone();
-        requests.spawn(async move {
-            let at = ctx.clock.at_ms(job.intended_ms);
-            tokio::select! {
-                biased;
-                _ = ctx.cancel.cancelled() => {}
-                _ = tokio::time::sleep_until(at.into()) => perform(job, ctx.clone()).await,
-            }
-        });
-    }
-}
-
-/// The open-loop driver: a task in the runtime that waits for each intended
-/// time on a µs-precise timer ([`timer::SendTimer`], a timerfd in the
-/// runtime's own epoll: no thread of its own, no hand-off) and spawns the
-/// request as its own task, so a slow answer never delays the next send.
-/// When it wakes late it sends every request already due at once, each
-/// keeping its own intended time (a late send counts as late).
-fn steady(
-    entry: usize,
-    schedule: SteadySchedule,
-    path: String,
-    mut dice: KeepAliveDice,
-    pool: Arc<Pool>,
-    ctx: Arc<Ctx>,
-    requests: TaskTracker,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let timer = timer::SendTimer::new();
-        for intended_ms in schedule.iter() {
-            let at = ctx.clock.at_ms(intended_ms);
-            if Instant::now() < at {
-                tokio::select! {
-                    biased;
-                    _ = ctx.cancel.cancelled() => return,
-                    _ = timer.wait_until(at) => {}
-                }
-            } else if ctx.cancel.is_cancelled() {
-                return;
-            }
-            let job = Job {
-                id: ctx.next_id(RequestKind::Steady),
-                entry,
-                kind: RequestKind::Steady,
-                path: path.clone(),
-                intended_ms,
-                via: Via::Pool {
-                    pool: pool.clone(),
-                    reuse: dice.reuse(),
-                },
-            };
-            requests.spawn(perform(job, ctx.clone()));
-        }
-    })
-}
-
-/// One closed-loop worker: from `start_ms` until `end_ms`, one request at a
-/// time, the next as soon as the previous one is recorded. With one request
-/// in flight per worker the pool never opens more than `connections`.
-async fn closed_worker(
-    entry: usize,
-    path: String,
-    start_ms: f64,
-    end_ms: f64,
-    pool: Arc<Pool>,
-    ctx: Arc<Ctx>,
-) {
-    tokio::select! {
-        biased;
-        _ = ctx.cancel.cancelled() => return,
-        _ = tokio::time::sleep_until(ctx.clock.at_ms(start_ms).into()) => {}
-    }
-    loop {
-        let now_ms = ctx.clock.now_ms();
-        if now_ms >= end_ms || ctx.cancel.is_cancelled() {
-            return;
-        }
-        ctx.schedule(entry, 1);
-        let job = Job {
-            id: ctx.next_id(RequestKind::Steady),
-            entry,
-            kind: RequestKind::Steady,
-            path: path.clone(),
-            intended_ms: now_ms,
-            via: Via::Pool {
-                pool: pool.clone(),
-                reuse: true,
-            },
-        };
-        perform(job, ctx.clone()).await;
-    }
 }

@@ -28,6 +28,21 @@ pub struct Attribution {
     pub evidence: EvidenceKind,
 }
 
+impl Attribution {
+    /// `disruption <id> (<outcome>, pod <pod>) at <t> s: <cause>`, the time
+    /// with `decimals` decimals (the JUnit output and the console alike).
+    pub fn one_line(&self, decimals: usize) -> String {
+        format!(
+            "disruption {} ({}, pod {}) at {:.decimals$} s: {}",
+            self.request_id,
+            self.outcome,
+            self.pod.as_deref().unwrap_or("?"),
+            self.t_ms / 1000.0,
+            self.cause.as_deref().unwrap_or("no cause found")
+        )
+    }
+}
+
 /// (De)serializes an `Outcome` by `Outcome::as_str`, so summary.json and
 /// requests.csv spell outcomes alike.
 mod outcome_name {

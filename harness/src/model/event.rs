@@ -14,130 +14,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// Who produced an event.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Source {
-    Kubelet,
-    /// drain's (or the preStop script's) step lines.
-    Drain,
-    /// The `n`th HAProxy (1 is `haproxy`, 2 is `haproxy2`, ...).
-    Haproxy(u8),
-    Hc,
-    Envoy,
-    Backend,
-    Prober,
-    Endpoint,
-    Harness,
-    Loadgen,
-    Fault,
-    /// A name this build does not know (read from an older run folder).
-    Other(String),
-}
-
-impl Source {
-    /// The first (or only) HAProxy.
-    pub const HAPROXY: Source = Source::Haproxy(1);
-
-    pub fn as_str(&self) -> std::borrow::Cow<'static, str> {
-        use std::borrow::Cow::{Borrowed, Owned};
-        match self {
-            Source::Kubelet => Borrowed("kubelet"),
-            Source::Drain => Borrowed("drain"),
-            Source::Haproxy(1) => Borrowed("haproxy"),
-            Source::Haproxy(n) => Owned(format!("haproxy{n}")),
-            Source::Hc => Borrowed("hc"),
-            Source::Envoy => Borrowed("envoy"),
-            Source::Backend => Borrowed("backend"),
-            Source::Prober => Borrowed("prober"),
-            Source::Endpoint => Borrowed("endpoint"),
-            Source::Harness => Borrowed("harness"),
-            Source::Loadgen => Borrowed("loadgen"),
-            Source::Fault => Borrowed("fault"),
-            Source::Other(s) => Owned(s.clone()),
-        }
-    }
-
-    /// The source a name stands for (a container's name, a CSV cell).
-    pub fn parse(s: &str) -> Source {
-        match s {
-            "kubelet" => Source::Kubelet,
-            "drain" => Source::Drain,
-            "haproxy" => Source::HAPROXY,
-            "hc" => Source::Hc,
-            "envoy" => Source::Envoy,
-            "backend" => Source::Backend,
-            "prober" => Source::Prober,
-            "endpoint" => Source::Endpoint,
-            "harness" => Source::Harness,
-            "loadgen" => Source::Loadgen,
-            "fault" => Source::Fault,
-            _ => match s.strip_prefix("haproxy").and_then(|n| n.parse::<u8>().ok()) {
-                Some(n) if n >= 2 => Source::Haproxy(n),
-                _ => Source::Other(s.to_string()),
-            },
-        }
-    }
-
-    pub fn is_haproxy(&self) -> bool {
-        matches!(self, Source::Haproxy(_))
-    }
-}
-
-impl fmt::Display for Source {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.as_str())
-    }
-}
-
-/// A server's state as HAProxy names it (`show stat` status or log line),
-/// by its first word: `DOWN 1/2` is `Down`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ServerState {
-    Up,
-    Down,
-    Nolb,
-    Drain,
-    Maint,
-    /// `no check` and anything else.
-    Other,
-}
-
-impl ServerState {
-    pub fn parse(status: &str) -> ServerState {
-        let first = status.split_whitespace().next().unwrap_or("");
-        match first.to_ascii_uppercase().as_str() {
-            "UP" => ServerState::Up,
-            "DOWN" => ServerState::Down,
-            "NOLB" => ServerState::Nolb,
-            "DRAIN" => ServerState::Drain,
-            "MAINT" => ServerState::Maint,
-            _ => ServerState::Other,
-        }
-    }
-
-    /// The state a HAProxy log line's `state` announces (`DOWN`, `going
-    /// DOWN for maintenance`, `UP`, `stopping`, ...).
-    pub fn of_log(state: &str) -> ServerState {
-        let s = state.to_ascii_lowercase();
-        if s.starts_with("down") || s.contains("going down") {
-            ServerState::Down
-        } else if s.starts_with("up") {
-            ServerState::Up
-        } else if s.contains("stopping") || s.contains("nolb") || s.contains("drain") {
-            ServerState::Nolb
-        } else {
-            ServerState::Other
-        }
-    }
-
-    /// HAProxy sends this server no new requests.
-    pub fn is_released(self) -> bool {
-        matches!(
-            self,
-            ServerState::Down | ServerState::Nolb | ServerState::Drain | ServerState::Maint
-        )
-    }
-}
+use super::{ServerState, Source};
 
 /// What happened.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -460,18 +337,6 @@ mod tests {
     }
 
     #[test]
-    fn sources_read_back_including_numbered_haproxies() {
-        for s in [
-            "kubelet", "haproxy", "haproxy2", "drain", "fault", "loadgen",
-        ] {
-            assert_eq!(Source::parse(s).as_str(), s);
-        }
-        assert_eq!(Source::parse("haproxy3"), Source::Haproxy(3));
-        assert_eq!(Source::parse("haproxy1"), Source::Other("haproxy1".into()));
-        assert_eq!(Source::parse("istio"), Source::Other("istio".into()));
-    }
-
-    #[test]
     fn a_status_row_carries_its_new_state() {
         let k = EventKind::parse(&Source::HAPROXY, "status", "UP -> DOWN (runtime API poll)");
         assert_eq!(k, EventKind::Status(ServerState::Down));
@@ -503,17 +368,5 @@ mod tests {
         assert!(up.is_marked());
         let st = Event::new(1.0, Source::Hc, None, EventKind::State, "");
         assert!(!st.is_marked());
-    }
-
-    #[test]
-    fn log_states() {
-        assert_eq!(ServerState::of_log("DOWN"), ServerState::Down);
-        assert_eq!(
-            ServerState::of_log("going DOWN for maintenance"),
-            ServerState::Down
-        );
-        assert_eq!(ServerState::of_log("UP"), ServerState::Up);
-        assert_eq!(ServerState::of_log("stopping"), ServerState::Nolb);
-        assert_eq!(ServerState::of_log("weird"), ServerState::Other);
     }
 }

@@ -7,9 +7,15 @@
 
 mod attribution;
 mod event;
+pub mod runtime_kind;
+mod server_state;
+mod source;
 
 pub use attribution::Attribution;
-pub use event::{Event, EventKind, ServerState, Source};
+pub use event::{Event, EventKind};
+pub use runtime_kind::RuntimeKind;
+pub use server_state::ServerState;
+pub use source::Source;
 
 use std::fmt;
 use std::time::{Duration, Instant, SystemTime};
@@ -251,6 +257,35 @@ pub struct RequestRecord {
 }
 
 impl RequestRecord {
+    /// A `GET /` steady request `id` that ended with `outcome` at 0 ms on
+    /// connection 1, everything else empty: the unit tests' one request,
+    /// each test setting what it is about.
+    #[cfg(test)]
+    pub fn for_test(id: &str, outcome: Outcome) -> RequestRecord {
+        RequestRecord {
+            id: id.into(),
+            kind: RequestKind::Steady,
+            method: "GET".into(),
+            path: "/".into(),
+            pod: None,
+            conn_id: 1,
+            reused: false,
+            intended_ms: 0.0,
+            sent_ms: 0.0,
+            ttfb_ms: None,
+            end_ms: 0.0,
+            status: None,
+            bytes: 0,
+            chunks: None,
+            outcome,
+            phase: None,
+            origin: None,
+            haproxy_term: None,
+            envoy_flags: None,
+            error: None,
+        }
+    }
+
     /// What happened, in a few words: `http_5xx 502 from haproxy`,
     /// `reset mid-body`, `closed before the response head`, `ok`.
     pub fn outcome_words(&self) -> String {

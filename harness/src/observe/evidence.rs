@@ -9,12 +9,11 @@
 //! Pure: no I/O, no clock (times are ms of the run, the proxies' own log
 //! times already mapped by [`super::proxy_logs`]). Never guesses a pod.
 
-use crate::model::{
-    Attribution, Event, EventKind, EvidenceKind, Outcome, RequestRecord, ServerState, Source,
-};
+use crate::model::{Attribution, Event, EventKind, EvidenceKind, Outcome, RequestRecord, Source};
 
 use super::envoy_log::EnvoyLog;
 use super::haproxy_log::RequestLog;
+use super::mechanism::{mechanism, Anchor};
 
 /// How far before the disruption an event may be to be `inferred` its cause.
 pub const INFER_WINDOW_MS: f64 = 3_000.0;
@@ -75,134 +74,6 @@ impl Evidence {
     pub fn fill(&self, rec: &mut RequestRecord) {
         rec.haproxy_term = self.haproxy_term();
         rec.envoy_flags = self.envoy_flags();
-    }
-}
-
-/// Whose events start a mechanism.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Anchor {
-    /// The HAProxy that logged the request.
-    Haproxy,
-    Envoy,
-    Backend,
-}
-
-/// A mechanism and the timeline events (whose, which kinds) that start it.
-struct Mechanism {
-    text: &'static str,
-    anchor_source: Option<Anchor>,
-    anchors: fn(&EventKind) -> bool,
-}
-
-fn none(_: &EventKind) -> bool {
-    false
-}
-
-fn lb_down(k: &EventKind) -> bool {
-    *k == EventKind::Server(ServerState::Down)
-}
-
-fn envoy_gone(k: &EventKind) -> bool {
-    matches!(
-        k,
-        EventKind::Exit
-            | EventKind::Sigterm
-            | EventKind::Sigkill
-            | EventKind::Kill
-            | EventKind::EnvoyStop
-            | EventKind::DrainListeners
-            | EventKind::ListenerClosed
-    )
-}
-
-fn backend_gone(k: &EventKind) -> bool {
-    matches!(
-        k,
-        EventKind::Exit | EventKind::Sigterm | EventKind::Sigkill | EventKind::Kill
-    )
-}
-
-/// What HAProxy's termination state and Envoy's flags say happened.
-fn mechanism(h: Option<&RequestLog>, e: Option<&EnvoyLog>) -> Mechanism {
-    let m = |text, anchor_source, anchors: fn(&EventKind) -> bool| Mechanism {
-        text,
-        anchor_source,
-        anchors,
-    };
-    let tsc: Vec<char> = h
-        .map(|h| h.termination.chars().collect())
-        .unwrap_or_default();
-    let flags = e.map(|e| e.flags.as_str()).unwrap_or_default();
-    let has = |f: &str| flags.split(',').any(|x| x == f);
-    match (tsc.first(), tsc.get(1)) {
-        (Some('D'), _) => {
-            return m(
-                "HAProxy marked the server DOWN and on-marked-down shutdown-sessions killed the request",
-                Some(Anchor::Haproxy),
-                lb_down,
-            )
-        }
-        (Some('K'), _) => return m("HAProxy's admin killed the session", None, none),
-        (Some('S'), Some('C')) if !has("UF") => {
-            return m(
-                "HAProxy could not connect to the pod's Envoy (refused or reset at connect)",
-                Some(Anchor::Envoy),
-                envoy_gone,
-            )
-        }
-        _ => {}
-    }
-    if has("UC") || has("UR") {
-        return m(
-            "the backend closed Envoy's upstream connection",
-            Some(Anchor::Backend),
-            backend_gone,
-        );
-    }
-    if has("UF") {
-        return m(
-            "Envoy could not connect to the backend",
-            Some(Anchor::Backend),
-            backend_gone,
-        );
-    }
-    if has("UH") || has("URX") || has("UO") || has("UT") || has("LR") {
-        return m("Envoy answered itself", Some(Anchor::Envoy), envoy_gone);
-    }
-    match (tsc.first(), tsc.get(1)) {
-        (Some('S'), Some('H')) => m(
-            "the pod's Envoy closed or reset the connection before the response head",
-            Some(Anchor::Envoy),
-            envoy_gone,
-        ),
-        (Some('S'), _) => m(
-            "the pod's Envoy closed or reset the connection mid-response",
-            Some(Anchor::Envoy),
-            envoy_gone,
-        ),
-        (Some('C'), _) => m("the client closed the connection first", None, none),
-        (Some('s'), _) => m("HAProxy's server timeout expired", None, none),
-        (Some('c'), _) => m("HAProxy's client timeout expired", None, none),
-        (Some('P' | 'I' | 'R' | 'L' | 'U'), _) => {
-            m("HAProxy ended it itself (proxy-side)", None, none)
-        }
-        // HAProxy closed Envoy's connection, or lost the request after
-        // Envoy's answer, without a line of its own: a session killed by
-        // shutdown-sessions at the server's DOWN is such a case (observed
-        // with HAProxy 2.6), so the DOWN of that pod is looked for.
-        _ if has("DC") => m(
-            "Envoy saw HAProxy close the connection (downstream close)",
-            Some(Anchor::Haproxy),
-            lb_down,
-        ),
-        _ if e.is_some_and(|e| e.status.is_some_and(|s| s >= 500)) => {
-            m("the app answered 5xx", None, none)
-        }
-        _ => m(
-            "the proxies logged a normal end: the loss happened between HAProxy and the client",
-            Some(Anchor::Haproxy),
-            lb_down,
-        ),
     }
 }
 

@@ -13,26 +13,14 @@ fn ev(t: f64, source: &str, pod: &str, event: &str) -> Event {
 
 fn req(id: &str, end: f64, pod: Option<&str>, outcome: Outcome) -> RequestRecord {
     RequestRecord {
-        id: id.into(),
         kind: RequestKind::Long,
-        method: "GET".into(),
-        path: "/".into(),
         pod: pod.map(str::to_string),
         conn_id: 7,
         reused: true,
-        intended_ms: 0.0,
-        sent_ms: 0.0,
-        ttfb_ms: None,
         end_ms: end,
         status: (outcome == Outcome::Http5xx).then_some(502),
-        bytes: 0,
-        chunks: None,
-        outcome,
-        phase: None,
         origin: (outcome == Outcome::Http5xx).then_some(Origin::Haproxy),
-        haproxy_term: None,
-        envoy_flags: None,
-        error: None,
+        ..RequestRecord::for_test(id, outcome)
     }
 }
 

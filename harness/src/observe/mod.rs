@@ -8,6 +8,7 @@
 pub mod envoy_log;
 pub mod evidence;
 pub mod haproxy_log;
+mod mechanism;
 pub mod proxy_logs;
 
 use std::collections::HashMap;
@@ -52,9 +53,7 @@ pub async fn run(
         .pool_max_idle_per_host(2)
         .build()
         .expect("reqwest client without TLS always builds");
-    let mut last_hc: HashMap<String, String> = HashMap::new();
-    let mut last_lb: HashMap<String, String> = HashMap::new();
-    let mut haproxy_gap = false;
+    let mut seen = Seen::default();
     let mut tick = tokio::time::interval(cfg.period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
@@ -65,61 +64,14 @@ pub async fn run(
         };
         let t_ms = timeline.clock().now_ms();
         let lb = show_stat(&cfg.haproxy_socket, &cfg.haproxy_backend).await;
-        match (&lb, haproxy_gap) {
-            (Err(e), false) => {
-                haproxy_gap = true;
-                // At the tick's time, so the gap lines up with its samples.
-                timeline.emit_at(
-                    t_ms,
-                    Source::Harness,
-                    None,
-                    EventKind::ObserverGap,
-                    format!("haproxy runtime API: {e}"),
-                );
-            }
-            (Ok(_), true) => {
-                haproxy_gap = false;
-                timeline.emit_at(
-                    t_ms,
-                    Source::Harness,
-                    None,
-                    EventKind::ObserverResumed,
-                    "haproxy runtime API",
-                );
-            }
-            _ => {}
-        }
+        seen.haproxy_answer(lb.as_ref().err(), t_ms, &timeline);
         let polls = cfg.pods.iter().map(|p| poll_pod(&http, p));
         let results = futures::future::join_all(polls).await;
         for (pod, (hc_state, rq, cx)) in cfg.pods.iter().zip(results) {
             let lb_status = lb.as_ref().ok().and_then(|m| m.get(&pod.name).cloned());
-            if let Some(s) = &hc_state {
-                if last_hc.get(&pod.name) != Some(s) {
-                    let from = last_hc.insert(pod.name.clone(), s.clone());
-                    timeline.emit_at(
-                        t_ms,
-                        Source::Hc,
-                        Some(&pod.name),
-                        EventKind::State,
-                        format!("{} -> {s}", from.as_deref().unwrap_or("?")),
-                    );
-                }
-            }
-            if let Some(s) = &lb_status {
-                if last_lb.get(&pod.name) != Some(s) {
-                    let from = last_lb.insert(pod.name.clone(), s.clone());
-                    timeline.emit_at(
-                        t_ms,
-                        Source::HAPROXY,
-                        Some(&pod.name),
-                        EventKind::Status(ServerState::parse(s)),
-                        format!(
-                            "{} -> {s} (runtime API poll)",
-                            from.as_deref().unwrap_or("?")
-                        ),
-                    );
-                }
-            }
+            seen.hc_state(&pod.name, hc_state.as_ref(), t_ms, &timeline);
+            seen.lb_status(&pod.name, lb_status.as_ref(), t_ms, &timeline);
+            // The samples' sink gone means the run is ending: nothing to keep.
             let _ = samples.send(Sample {
                 t_ms,
                 pod: pod.name.clone(),
@@ -131,6 +83,77 @@ pub async fn run(
         }
         if last {
             return;
+        }
+    }
+}
+
+/// What the observers saw last: a change from it goes on the timeline.
+#[derive(Default)]
+struct Seen {
+    hc: HashMap<String, String>,
+    lb: HashMap<String, String>,
+    haproxy_gap: bool,
+}
+
+impl Seen {
+    /// HAProxy's runtime API stopping or resuming answering, at the tick's
+    /// time (so the gap lines up with its samples).
+    fn haproxy_answer(&mut self, err: Option<&String>, t_ms: f64, timeline: &Timeline) {
+        match (err, self.haproxy_gap) {
+            (Some(e), false) => {
+                self.haproxy_gap = true;
+                timeline.emit_at(
+                    t_ms,
+                    Source::Harness,
+                    None,
+                    EventKind::ObserverGap,
+                    format!("haproxy runtime API: {e}"),
+                );
+            }
+            (None, true) => {
+                self.haproxy_gap = false;
+                timeline.emit_at(
+                    t_ms,
+                    Source::Harness,
+                    None,
+                    EventKind::ObserverResumed,
+                    "haproxy runtime API",
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// A pod's hc state, on the timeline when it changed.
+    fn hc_state(&mut self, pod: &str, state: Option<&String>, t_ms: f64, timeline: &Timeline) {
+        let Some(s) = state else { return };
+        if self.hc.get(pod) != Some(s) {
+            let from = self.hc.insert(pod.to_string(), s.clone());
+            timeline.emit_at(
+                t_ms,
+                Source::Hc,
+                Some(pod),
+                EventKind::State,
+                format!("{} -> {s}", from.as_deref().unwrap_or("?")),
+            );
+        }
+    }
+
+    /// HAProxy's status of a pod, on the timeline when it changed.
+    fn lb_status(&mut self, pod: &str, status: Option<&String>, t_ms: f64, timeline: &Timeline) {
+        let Some(s) = status else { return };
+        if self.lb.get(pod) != Some(s) {
+            let from = self.lb.insert(pod.to_string(), s.clone());
+            timeline.emit_at(
+                t_ms,
+                Source::HAPROXY,
+                Some(pod),
+                EventKind::Status(ServerState::parse(s)),
+                format!(
+                    "{} -> {s} (runtime API poll)",
+                    from.as_deref().unwrap_or("?")
+                ),
+            );
         }
     }
 }

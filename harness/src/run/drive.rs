@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::kubelet;
@@ -163,11 +164,10 @@ async fn run_lab(
     cancel: &CancellationToken,
 ) -> anyhow::Result<DriveFacts> {
     let (timeline, progress, rt) = (&staged.timeline, &staged.progress, &staged.rt);
-    let mode = &sc.modes[&staged.mode_name];
     progress.phase(format!(
         "starting {} pods, Envoy sidecars and HAProxy ({} runtime)",
         sc.topology.pods,
-        rt.name()
+        rt.kind()
     ));
     let topo = start_topology(env, sc, staged).await?;
     progress.phase(format!(
@@ -177,74 +177,27 @@ async fn run_lab(
         sc.topology.haproxy.fall,
         sc.topology.haproxy.rise
     ));
-    let observers = tokio::spawn(crate::observe::run(
-        topo.observe.clone(),
-        timeline.clone(),
-        senders.samples,
-        cancel.clone(),
-    ));
-    for p in &topo.probers {
-        tokio::spawn(kubelet::run_prober(
-            p.clone(),
-            timeline.clone(),
-            cancel.clone(),
-        ));
-    }
+    let observers = start_watchers(&topo, timeline, senders.samples, cancel);
 
     // Load and faults are scheduled from the same instant.
     let t_load = timeline.clock().now_ms() + 200.0;
     let specs = setup::load_specs(sc, t_load);
-    let scheduled_specs = specs.clone();
-    timeline.emit_at(
-        t_load,
-        Source::Loadgen,
-        None,
-        EventKind::LoadStart,
-        format!("{} generators", specs.len()),
-    );
     let load = start_load(
         &topo,
-        loadgen::LoadConfig {
-            target: topo.frontend,
-            specs,
-            request_timeout_margin: Duration::from_secs(30),
-        },
+        specs.clone(),
+        t_load,
         timeline,
         senders.requests,
         cancel.child_token(),
     );
-    let runner = hooks::fault_runner(env, sc, mode, &topo, rt, timeline);
-    let mut terms = Vec::new();
-    for (i, f) in sc.faults.iter().enumerate() {
-        let action = f.action(i).map_err(|e| anyhow::anyhow!(e))?;
-        let at = timeline.clock().at_ms(t_load + f.at.as_f64_ms());
-        terms.push(tokio::spawn(runner.clone().run(action, at)));
-    }
-    progress.phase(format!(
-        "load running; {} scheduled",
-        sc.faults
-            .iter()
-            .enumerate()
-            .map(|(i, f)| format!("{} at +{}", hooks::describe_fault(f, i), f.at))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
+    let terms = schedule_faults(env, sc, staged, &topo, t_load)?;
     progress
         .state()
         .load_started(crate::progress::planned_load(sc));
-    let ticker = {
-        let (tl, pr) = (timeline.clone(), progress.state());
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(Duration::from_millis(500));
-            loop {
-                every.tick().await;
-                pr.pods_from(&tl.snapshot());
-            }
-        })
-    };
+    let ticker = progress_ticker(timeline, progress);
     let stats = load.await.context("load generator task")?;
     let mut facts = DriveFacts {
-        specs: scheduled_specs,
+        specs,
         load: Some(stats.clone()),
         ..Default::default()
     };
@@ -260,6 +213,76 @@ async fn run_lab(
     cancel.cancel();
     observers.await.context("the observers' task")?;
     Ok(facts)
+}
+
+/// The observers (returned, to be awaited once cancelled) and kubelet's
+/// probers, every one stopping at `cancel`.
+fn start_watchers(
+    topo: &lab::Topo,
+    timeline: &Timeline,
+    samples: tokio::sync::mpsc::UnboundedSender<Sample>,
+    cancel: &CancellationToken,
+) -> JoinHandle<()> {
+    let observers = tokio::spawn(crate::observe::run(
+        topo.observe.clone(),
+        timeline.clone(),
+        samples,
+        cancel.clone(),
+    ));
+    for p in &topo.probers {
+        tokio::spawn(kubelet::run_prober(
+            p.clone(),
+            timeline.clone(),
+            cancel.clone(),
+        ));
+    }
+    observers
+}
+
+/// One task per fault, each waiting for its moment after `t_load`; says on
+/// the progress line what is scheduled.
+fn schedule_faults(
+    env: &RunEnv,
+    sc: &Scenario,
+    staged: &Staged,
+    topo: &lab::Topo,
+    t_load: f64,
+) -> anyhow::Result<Vec<FaultTask>> {
+    let (timeline, rt) = (&staged.timeline, &staged.rt);
+    let mode = &sc.modes[&staged.mode_name];
+    let runner = hooks::fault_runner(env, sc, mode, topo, rt, timeline);
+    let mut terms = Vec::new();
+    for (i, f) in sc.faults.iter().enumerate() {
+        let action = f.action(i).map_err(|e| anyhow::anyhow!(e))?;
+        let at = timeline.clock().at_ms(t_load + f.at.as_f64_ms());
+        terms.push(tokio::spawn(runner.clone().run(action, at)));
+    }
+    staged.progress.phase(format!(
+        "load running; {} scheduled",
+        sc.faults
+            .iter()
+            .enumerate()
+            .map(|(i, f)| format!("{} at +{}", hooks::describe_fault(f, i), f.at))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    Ok(terms)
+}
+
+/// A fault's task: the terminations it caused.
+type FaultTask = JoinHandle<anyhow::Result<Vec<(String, kubelet::TerminationReport)>>>;
+
+/// Every 500 ms, the progress line's pods from the timeline (aborted by the
+/// caller).
+fn progress_ticker(timeline: &Timeline, progress: &crate::progress::Progress) -> JoinHandle<()> {
+    let (tl, pr) = (timeline.clone(), progress.state());
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            every.tick().await;
+            pr.pods_from(&tl.snapshot());
+        }
+    })
 }
 
 /// The lab's topology, its HAProxy and Envoy output teed into the timeline
@@ -290,17 +313,30 @@ async fn start_topology(env: &RunEnv, sc: &Scenario, staged: &Staged) -> anyhow:
     lab::start_topology(&staging, &staged.rt).await
 }
 
-/// Starts the load: on docker from a thread inside HAProxy's network
+/// Starts the load at `t_load` (said on the timeline): on docker from a thread inside HAProxy's network
 /// namespace (a client inside the run's network, DESIGN §3.2), falling back
 /// to the host's route into the run's bridge when the namespace cannot be
 /// entered (said on the timeline); on local from the harness's runtime.
 fn start_load(
     topo: &lab::Topo,
-    cfg: loadgen::LoadConfig,
+    specs: Vec<loadgen::LoadSpec>,
+    t_load: f64,
     timeline: &Timeline,
     requests: tokio::sync::mpsc::UnboundedSender<RequestRecord>,
     cancel: CancellationToken,
-) -> tokio::task::JoinHandle<loadgen::LoadStats> {
+) -> JoinHandle<loadgen::LoadStats> {
+    timeline.emit_at(
+        t_load,
+        Source::Loadgen,
+        None,
+        EventKind::LoadStart,
+        format!("{} generators", specs.len()),
+    );
+    let cfg = loadgen::LoadConfig {
+        target: topo.frontend,
+        specs,
+        request_timeout_margin: Duration::from_secs(30),
+    };
     let clock = timeline.clock();
     if let Some(pid) = topo.haproxy_netns_pid {
         let (c, r, k) = (cfg.clone(), requests.clone(), cancel.clone());

@@ -61,7 +61,8 @@ pub fn judge(sc: &Scenario, mode: &Mode, mut summary: Summary, d: &Driven) -> Ju
     summary.drain.steps = drain_steps(&d.events);
     let first_terminated = sc.faults.iter().flat_map(|f| f.terminated_pods()).next();
     if let Some(pod) = first_terminated {
-        summary.drain.close_lb_to_down_ms = verdict::lb_release_after_close_lb(&d.events, pod);
+        summary.drain.close_lb_to_down_ms =
+            super::moments::lb_release_after_close_lb(&d.events, pod);
     }
     let interrupted = d.interrupted.is_some() || failed;
     if !interrupted {

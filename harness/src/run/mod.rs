@@ -17,6 +17,7 @@ mod faults;
 mod hooks;
 mod judge;
 mod lines;
+mod moments;
 mod order;
 mod record;
 mod records;
@@ -48,7 +49,7 @@ pub struct RunEnv {
     pub artifacts_root: PathBuf,
     pub naming: gate::Naming,
     pub prestop_override: Option<PreStop>,
-    pub runtime_name: String,
+    pub runtime: crate::model::RuntimeKind,
     pub runtime_reason: String,
     /// The engine and the lab's images when the runtime is docker.
     pub docker: Option<DockerEnv>,

@@ -8,7 +8,7 @@
 
 use crate::model::{Event, EventKind, Sample, Source};
 
-use super::verdict::{close_lb_ms, fmt_s};
+use super::moments::{close_lb_ms, fmt_s};
 
 /// What the order checks read.
 pub struct OrderFacts<'a> {

@@ -33,7 +33,7 @@ pub fn write_resolved_scenario(
     let body = toml::to_string_pretty(&one).context("serialising the resolved scenario")?;
     let text = format!(
         "# Resolved settings of this run (every default filled in).\n# runtime = {:?} ({})\n# naming = {:?}\n{body}",
-        env.runtime_name,
+        env.runtime.as_str(),
         env.runtime_reason,
         env.naming.to_string()
     );

@@ -70,7 +70,7 @@ pub async fn stage(
     progress.phase(format!("run folder {}", dir.path().display()));
     let clock = RunClock::new();
     let mut summary = Summary::new(&sc.id, mode_name, &run_id, chrono::Utc::now());
-    summary.runtime = env.runtime_name.clone();
+    summary.runtime = Some(env.runtime);
     summary.runtime_reason = env.runtime_reason.clone();
     summary.naming = env.naming;
     summary.versions = versions(env);

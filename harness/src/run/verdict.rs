@@ -5,11 +5,12 @@
 
 use std::collections::BTreeMap;
 
+use super::moments::{close_lb_ms, find_event, fmt_s};
 use crate::artifacts::ExpectationResult;
 use crate::kubelet::TerminationReport;
 use crate::model::Attribution;
-use crate::model::{Event, EventKind, Outcome, RequestRecord, Sample, Source};
-use crate::scenario::{EventPattern, Expect, Load, Scenario};
+use crate::model::{Event, Outcome, RequestRecord, Sample};
+use crate::scenario::{Expect, Load, Scenario};
 
 /// The facts a verdict is made of.
 pub struct RunFacts<'a> {
@@ -39,7 +40,21 @@ pub fn judge(sc: &Scenario, expect: &Expect, f: &RunFacts<'_>) -> Vec<Expectatio
             detail,
         })
     };
-    // A pinned long request must have been served by its pod, or the scenario proves nothing.
+    judge_pin(sc, f, &mut push);
+    judge_disruptions(expect, f, &mut push);
+    judge_long(expect, f, &mut push);
+    judge_timings(expect, f, &mut push);
+    judge_order(expect, f, &mut push);
+    judge_outcomes(expect, f, &mut push);
+    judge_termination(expect, f, &mut push);
+    judge_timeline(expect, f, &mut push);
+    judge_gaps(expect, f, &mut push);
+    out
+}
+
+/// A pinned long request must have been served by its pod, or the
+/// scenario proves nothing.
+fn judge_pin(sc: &Scenario, f: &RunFacts<'_>, push: &mut impl FnMut(&str, bool, String)) {
     let pins: Vec<&String> = sc
         .load
         .iter()
@@ -65,6 +80,10 @@ pub fn judge(sc: &Scenario, expect: &Expect, f: &RunFacts<'_>) -> Vec<Expectatio
             format!("{on_pod}/{} on {pin} ({})", f.long.len(), seen.join(", ")),
         );
     }
+}
+
+/// The disruption count's bounds.
+fn judge_disruptions(expect: &Expect, f: &RunFacts<'_>, push: &mut impl FnMut(&str, bool, String)) {
     if let Some(min) = expect.disruptions_min {
         push(
             &format!("disruptions >= {min}"),
@@ -79,6 +98,10 @@ pub fn judge(sc: &Scenario, expect: &Expect, f: &RunFacts<'_>) -> Vec<Expectatio
             format!("{} disruptions", f.disruptions),
         );
     }
+}
+
+/// Whether the long requests were lost, and close-lb against their end.
+fn judge_long(expect: &Expect, f: &RunFacts<'_>, push: &mut impl FnMut(&str, bool, String)) {
     if let Some(want) = expect.long_lost {
         let lost = f.long.iter().filter(|r| r.outcome.is_disruption()).count();
         let all_lost = !f.long.is_empty() && lost == f.long.len();
@@ -121,6 +144,10 @@ pub fn judge(sc: &Scenario, expect: &Expect, f: &RunFacts<'_>) -> Vec<Expectatio
             ),
         );
     }
+}
+
+/// The steady load's p99 and preStop's duration.
+fn judge_timings(expect: &Expect, f: &RunFacts<'_>, push: &mut impl FnMut(&str, bool, String)) {
     if let Some(max) = expect.steady_p99_max {
         let ok = f.steady_p99_ms.is_some_and(|p| p <= max.as_f64_ms());
         push(
@@ -146,9 +173,6 @@ pub fn judge(sc: &Scenario, expect: &Expect, f: &RunFacts<'_>) -> Vec<Expectatio
             format!("preStop {}", fmt_s(f.prestop_ms)),
         );
     }
-    judge_order(expect, f, &mut push);
-    judge_more(expect, f, &mut push);
-    out
 }
 
 /// close-lb before SIGTERM, SIGTERM after Envoy went idle ([`super::order`]).
@@ -185,8 +209,8 @@ fn judge_order(expect: &Expect, f: &RunFacts<'_>, push: &mut impl FnMut(&str, bo
     }
 }
 
-/// The expectations beyond counts and the long request.
-fn judge_more(expect: &Expect, f: &RunFacts<'_>, push: &mut impl FnMut(&str, bool, String)) {
+/// The count bounds per outcome.
+fn judge_outcomes(expect: &Expect, f: &RunFacts<'_>, push: &mut impl FnMut(&str, bool, String)) {
     let count = |k: &Outcome| f.outcomes.get(k).copied().unwrap_or(0);
     for (k, min) in &expect.outcomes_min {
         push(
@@ -202,6 +226,11 @@ fn judge_more(expect: &Expect, f: &RunFacts<'_>, push: &mut impl FnMut(&str, boo
             format!("{} {k}", count(k)),
         );
     }
+}
+
+/// The termination's course: preStop's exit and cut, the LB letting go,
+/// each container's exit code.
+fn judge_termination(expect: &Expect, f: &RunFacts<'_>, push: &mut impl FnMut(&str, bool, String)) {
     if let Some(code) = expect.drain_exit_code {
         let got = f.termination.and_then(|t| t.prestop_exit);
         push(
@@ -253,6 +282,10 @@ fn judge_more(expect: &Expect, f: &RunFacts<'_>, push: &mut impl FnMut(&str, boo
             ),
         );
     }
+}
+
+/// Causes found and timeline events present or absent.
+fn judge_timeline(expect: &Expect, f: &RunFacts<'_>, push: &mut impl FnMut(&str, bool, String)) {
     for needle in &expect.attribution_contains {
         let hits = f
             .attributions
@@ -288,6 +321,10 @@ fn judge_more(expect: &Expect, f: &RunFacts<'_>, push: &mut impl FnMut(&str, boo
             },
         );
     }
+}
+
+/// The gaps between two timeline events.
+fn judge_gaps(expect: &Expect, f: &RunFacts<'_>, push: &mut impl FnMut(&str, bool, String)) {
     for g in &expect.gaps {
         let from = find_event(f.timeline, &g.from, g.pod.as_deref(), f64::NEG_INFINITY);
         let to = from.and_then(|a| find_event(f.timeline, &g.to, g.pod.as_deref(), a.t_ms));
@@ -314,55 +351,5 @@ fn judge_more(expect: &Expect, f: &RunFacts<'_>, push: &mut impl FnMut(&str, boo
                 fmt_s(to.map(|e| e.t_ms))
             ),
         );
-    }
-}
-
-/// The first event at or after `after` matching `pattern` (and `pod`, when
-/// the event has one).
-pub fn find_event<'a>(
-    timeline: &'a [Event],
-    pattern: &str,
-    pod: Option<&str>,
-    after: f64,
-) -> Option<&'a Event> {
-    let p = EventPattern::parse(pattern)?;
-    timeline.iter().find(|e| {
-        e.t_ms >= after
-            && p.matches(&e.source.as_str(), e.kind.as_str(), &e.detail)
-            && (pod.is_none() || e.pod.is_none() || e.pod.as_deref() == pod)
-    })
-}
-
-/// How long after close-lb HAProxy let `pod` go: its log's DOWN/NOLB line,
-/// or the runtime API showing DOWN, NOLB, DRAIN or MAINT, whichever first.
-pub fn lb_release_after_close_lb(events: &[Event], pod: &str) -> Option<f64> {
-    let c = close_lb_ms(events)?;
-    events
-        .iter()
-        .filter(|e| e.source == Source::HAPROXY && e.pod.as_deref() == Some(pod) && e.t_ms >= c)
-        .find(|e| e.kind.is_lb_release())
-        .map(|e| e.t_ms - c)
-}
-
-/// When hc was told to close the LB: drain's `hc_close_lb` step, else hc's
-/// observed move to CLOSING (either naming).
-pub fn close_lb_ms(timeline: &[Event]) -> Option<f64> {
-    timeline
-        .iter()
-        .find(|e| e.source == Source::Drain && e.kind == EventKind::Step("hc_close_lb".into()))
-        .or_else(|| {
-            timeline.iter().find(|e| {
-                e.source == Source::Hc
-                    && e.kind == EventKind::State
-                    && (e.detail.ends_with("CLOSING") || e.detail.ends_with("DRAINED_WAIT_LB"))
-            })
-        })
-        .map(|e| e.t_ms)
-}
-
-pub(super) fn fmt_s(ms: Option<f64>) -> String {
-    match ms {
-        Some(ms) => format!("{:.2} s", ms / 1000.0),
-        None => "never".into(),
     }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::docker::DockerRuntime;
 use super::{Exit, LbPlace, LocalRuntime, Proc, ProcSpec, Runtime, RuntimeError, Signal};
+use crate::model::RuntimeKind;
 use crate::topology::PodAddrs;
 
 /// The runtime a run uses.
@@ -19,11 +20,11 @@ pub enum LabRuntime {
 }
 
 impl LabRuntime {
-    /// `local` or `docker` (summary.json's `runtime`).
-    pub fn name(&self) -> &'static str {
+    /// Which runtime this is (summary.json's `runtime`).
+    pub fn kind(&self) -> RuntimeKind {
         match self {
-            LabRuntime::Local(_) => "local",
-            LabRuntime::Docker(_) => "docker",
+            LabRuntime::Local(_) => RuntimeKind::Local,
+            LabRuntime::Docker(_) => RuntimeKind::Docker,
         }
     }
 }

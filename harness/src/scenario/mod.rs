@@ -6,18 +6,21 @@
 //! network.
 
 pub mod coverage;
+mod dur;
 mod expect;
 mod faults;
 mod schema;
 mod validate;
 mod values;
+mod warnings;
 
 use std::path::{Path, PathBuf};
 
 pub use expect::EventPattern;
 pub use schema::*;
-pub use validate::{pod_names, validate, warnings};
+pub use validate::{pod_names, validate};
 pub use values::{Container, DrainHook, FaultSignal};
+pub use warnings::warnings;
 
 /// Why a scenario could not be used; every message names the file.
 #[derive(Debug, thiserror::Error)]

@@ -35,7 +35,7 @@ async fn a_pod_serves_behind_haproxy_drains_by_exec_and_leaves_nothing() {
     let rt = LabRuntime::Docker(drt);
     let pods = rt.pod_addrs(2);
     let lb = rt.haproxy_place(0).unwrap();
-    assert_eq!(rt.name(), "docker");
+    assert_eq!(rt.kind().as_str(), "docker");
     let settings = TopologySettings {
         pods: 2,
         ..TopologySettings::default()

@@ -7,31 +7,9 @@
 use std::process::Command;
 use std::time::Duration;
 
-use harness::apps::{build_in, profile_dir, workspace_root, Apps};
 use harness::runtime::images::{ensure_lab_images, ImageReport, LabImages};
-use harness::tools::{locate, Tools};
 
-pub fn tools() -> Tools {
-    locate().unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// backend, hc and drain from the harness's profile folder (built when missing).
-pub fn apps() -> Apps {
-    let ws = workspace_root().expect("tests run inside the workspace");
-    let bin = profile_dir(&ws);
-    if ["backend", "hc", "drain"]
-        .iter()
-        .any(|b| !bin.join(b).is_file())
-    {
-        build_in(&ws).unwrap_or_else(|e| panic!("{e}"));
-    }
-    Apps {
-        backend: bin.join("backend"),
-        hc: bin.join("hc"),
-        drain: bin.join("drain"),
-        drain_script: ws.join("apps/hc/graceful-drain.sh"),
-    }
-}
+pub use crate::run_support::{apps, tools};
 
 /// The engine; a test FAILS (not skips) without one.
 pub async fn docker() -> bollard::Docker {

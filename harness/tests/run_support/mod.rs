@@ -1,7 +1,7 @@
-//! Shared helpers of the tests that run the `harness` binary (included with
-//! `mod run_support;`): the command, its stderr as a stream of lines,
-//! waiting for a progress line, a bounded wait for the exit, SIGINT, and
-//! reading run folders.
+//! Shared helpers of the harness's integration tests (included with
+//! `mod run_support;`): the tools and apps a lab needs; the `harness`
+//! command, its stderr as a stream of lines, waiting for a progress line, a
+//! bounded wait for the exit, SIGINT, and reading run folders.
 //!
 //! Helpers only: they assert nothing about the product beyond "it answered
 //! within the bound", and they never leave a child running past a failure
@@ -13,6 +13,34 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
+
+use harness::apps::{build_in, profile_dir, workspace_root, Apps};
+use harness::tools::{locate, Tools};
+
+/// The tools (HAProxy, Envoy, ...) as the harness finds them; panics naming
+/// what is missing.
+pub fn tools() -> Tools {
+    locate().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// backend, hc and drain from the harness's profile folder, built
+/// (`apps::build_in`) when missing (a workspace test run builds them fresh).
+pub fn apps() -> Apps {
+    let ws = workspace_root().expect("tests run inside the workspace");
+    let bin = profile_dir(&ws);
+    if ["backend", "hc", "drain"]
+        .iter()
+        .any(|b| !bin.join(b).is_file())
+    {
+        build_in(&ws).unwrap_or_else(|e| panic!("{e}"));
+    }
+    Apps {
+        backend: bin.join("backend"),
+        hc: bin.join("hc"),
+        drain: bin.join("drain"),
+        drain_script: ws.join("apps/hc/graceful-drain.sh"),
+    }
+}
 
 pub fn harness_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_harness"))
@@ -127,6 +155,22 @@ pub fn run_dirs(root: &Path) -> Vec<PathBuf> {
         .unwrap_or_default();
     v.sort();
     v
+}
+
+/// The one run folder under `root`, waiting up to `within` for it to appear.
+pub fn the_run_dir(root: &Path, within: Duration) -> PathBuf {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(d) = run_dirs(root).into_iter().next() {
+            return d;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no run folder in {}",
+            root.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// The two run folders of a `--mode both` run under `root`, as

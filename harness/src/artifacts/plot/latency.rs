@@ -11,7 +11,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::panels::mark_lines;
-use super::{e2s, outcome_color, DrawResult, PlotData, MARGIN, Y_LABEL_AREA};
+use super::{e2s, outcome_color, panel, series_legend, DrawResult, PlotData};
 use crate::artifacts::band::BandBucket;
 use crate::model::{Event, Outcome};
 
@@ -45,17 +45,13 @@ where
     let (lo, hi) = data.requests.latency_range_ms.unwrap_or((1.0, 1.0));
     let ymax = hi.max(FLOOR_MS).max(1.0) * 2.0;
     let ymin = lo.clamp(FLOOR_MS, 1.0) / 2.0;
-    let mut chart = ChartBuilder::on(area)
-        .margin_left(MARGIN)
-        .margin_right(MARGIN)
-        .x_label_area_size(36)
-        .y_label_area_size(Y_LABEL_AREA)
-        .caption(
-            "latency (ms, from intended send time, log scale): ok requests as a band per time bucket, every disruption as a point",
-            ("sans-serif", 16),
-        )
-        .build_cartesian_2d(xr, (ymin..ymax).log_scale())
-        .map_err(e2s)?;
+    let mut chart = panel(
+        area,
+        "latency (ms, from intended send time, log scale): ok requests as a band per time bucket, every disruption as a point",
+    )
+    .x_label_area_size(36)
+    .build_cartesian_2d(xr, (ymin..ymax).log_scale())
+    .map_err(e2s)?;
     chart
         .configure_mesh()
         .x_desc("intended send time (s)")
@@ -74,14 +70,7 @@ where
     mark_lines(&mut chart, marks, ymin..ymax)?;
     draw_band(&mut chart, data)?;
     draw_points(&mut chart, data)?;
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .label_font(("sans-serif", 13))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(e2s)?;
+    series_legend(&mut chart)?;
     Ok(marks
         .iter()
         .map(|e| chart.backend_coord(&(e.t_ms / 1000.0, ymin)).0)

@@ -23,11 +23,13 @@ use super::rundir::{persist_rename, write_atomic};
 use super::{names, ArtifactsError};
 use crate::model::{Event, Outcome, Sample, Source};
 
+mod bands;
 mod latency;
 mod panels;
 mod thin;
+use bands::draw_bands;
 use latency::draw_latency;
-use panels::{draw_active, draw_bands, draw_event_labels};
+use panels::{draw_active, draw_event_labels};
 
 const FONT: &[u8] = include_bytes!("../../../assets/DejaVuSans.ttf");
 const WIDTH: u32 = 1600;
@@ -239,6 +241,36 @@ pub(super) type DrawResult = Result<(), String>;
 
 pub(super) fn e2s<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
+}
+
+/// A panel's chart: the plot's side margins and y label area, its caption.
+pub(super) fn panel<'a, 'b, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    caption: &str,
+) -> ChartBuilder<'a, 'b, DB> {
+    let mut b = ChartBuilder::on(area);
+    b.margin_left(MARGIN)
+        .margin_right(MARGIN)
+        .y_label_area_size(Y_LABEL_AREA)
+        .caption(caption, ("sans-serif", 16));
+    b
+}
+
+/// A panel's series legend, top right.
+pub(super) fn series_legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .label_font(("sans-serif", 13))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(e2s)
 }
 
 fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, data: &PlotData) -> DrawResult

@@ -1,9 +1,8 @@
-//! The plot's lower panels and marks: the event marks and their labels,
-//! the state bands and Envoy's active gauges (the latency panel is in
-//! `latency.rs`). Drawing only; the data comes from `PlotData` and nothing
+//! The plot's marks and bottom panel: the event marks and their labels,
+//! and Envoy's active gauges (the latency panel is in `latency.rs`, the
+//! state bands in `bands.rs`). Drawing only; the data comes from `PlotData` and nothing
 //! here reads or writes files.
 
-use std::collections::BTreeMap;
 use std::ops::Range;
 
 use plotters::coord::types::RangedCoordf64;
@@ -13,8 +12,8 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::thin::thin;
 use super::{
-    e2s, event_label, pods, source_color, state_color, DrawResult, PlotData, MARGIN, POD_COLORS,
-    Y_LABEL_AREA,
+    e2s, event_label, panel, pods, series_legend, source_color, DrawResult, PlotData, MARGIN,
+    POD_COLORS,
 };
 use crate::model::{Event, Sample};
 
@@ -73,117 +72,6 @@ pub(super) fn draw_event_labels<DB: DrawingBackend>(
     Ok(())
 }
 
-/// Coloured strips: per pod, hc's state and HAProxy's view of its server.
-pub(super) fn draw_bands<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    data: &PlotData,
-    xr: Range<f64>,
-    marks: &[&Event],
-) -> DrawResult
-where
-    DB::ErrorType: 'static,
-{
-    let pods = pods(data);
-    let rows = (2 * pods.len()).max(1) as f64;
-    let (strips, legend) = area.split_vertically(area.dim_in_pixel().1 - 30);
-    let mut chart = ChartBuilder::on(&strips)
-        .margin_left(MARGIN)
-        .margin_right(MARGIN)
-        .y_label_area_size(Y_LABEL_AREA)
-        .caption(
-            "hc state and HAProxy server status per pod",
-            ("sans-serif", 16),
-        )
-        .build_cartesian_2d(xr.clone(), 0.0..rows)
-        .map_err(e2s)?;
-    let mut by_pod: BTreeMap<&str, Vec<&Sample>> = BTreeMap::new();
-    for s in &data.samples {
-        by_pod.entry(s.pod.as_str()).or_default().push(s);
-    }
-    for (i, pod) in pods.iter().enumerate() {
-        let mut samples = by_pod.remove(pod.as_str()).unwrap_or_default();
-        samples.sort_by(|a, b| a.t_ms.total_cmp(&b.t_ms));
-        let hc: Vec<(f64, Option<&str>)> = samples
-            .iter()
-            .map(|s| (s.t_ms, s.hc_state.as_deref()))
-            .collect();
-        let lb: Vec<(f64, Option<&str>)> = samples
-            .iter()
-            .map(|s| (s.t_ms, s.haproxy_status.as_deref()))
-            .collect();
-        for (j, (label, states)) in [("hc", hc), ("lb", lb)].into_iter().enumerate() {
-            let top = rows - (2 * i + j) as f64;
-            for (t0, t1, st) in segments(&states) {
-                let c = state_color(st);
-                chart
-                    .draw_series(std::iter::once(Rectangle::new(
-                        [(t0 / 1000.0, top - 0.9), (t1 / 1000.0, top - 0.1)],
-                        c.filled(),
-                    )))
-                    .map_err(e2s)?;
-            }
-            let (px, py) = chart.backend_coord(&(xr.start, top - 0.5));
-            let base = strips.get_base_pixel();
-            strips
-                .draw(&Text::new(
-                    format!("{pod} {label}"),
-                    (px - base.0 - 6, py - base.1),
-                    TextStyle::from(("sans-serif", 13).into_font())
-                        .pos(Pos::new(HPos::Right, VPos::Center)),
-                ))
-                .map_err(e2s)?;
-        }
-    }
-    mark_lines(&mut chart, marks, 0.0..rows)?;
-    let swatches = [
-        ("OPEN/READY/UP", Some("OPEN")),
-        ("DRAINING/NOLB", Some("DRAINING")),
-        ("CLOSING/DRAINED_WAIT_LB", Some("CLOSING")),
-        ("CLOSED/TERMINATING/DOWN", Some("CLOSED")),
-        ("FAULT/FAILED", Some("FAULT")),
-        ("MAINT", Some("MAINT")),
-        ("other", Some("?")),
-        ("no answer", None),
-    ];
-    let mut x = (MARGIN + Y_LABEL_AREA) as i32;
-    for (name, st) in swatches {
-        legend
-            .draw(&Rectangle::new(
-                [(x, 8), (x + 14, 22)],
-                state_color(st).filled(),
-            ))
-            .map_err(e2s)?;
-        legend
-            .draw(&Text::new(
-                name,
-                (x + 18, 8),
-                ("sans-serif", 13).into_font(),
-            ))
-            .map_err(e2s)?;
-        x += 30 + 8 * name.len() as i32;
-    }
-    Ok(())
-}
-
-/// Runs of equal state: (start_ms, end_ms, state); the last run ends at the
-/// last sample.
-pub(super) fn segments<'a>(states: &[(f64, Option<&'a str>)]) -> Vec<(f64, f64, Option<&'a str>)> {
-    let mut out = Vec::new();
-    let Some(&(mut start, mut cur)) = states.first() else {
-        return out;
-    };
-    for &(t, st) in &states[1..] {
-        if st != cur {
-            out.push((start, t, cur));
-            start = t;
-            cur = st;
-        }
-    }
-    let end = states.last().map_or(start, |s| s.0);
-    out.push((start, end.max(start), cur));
-    out
-}
-
 /// Bottom panel: Envoy's active requests (and connections, lighter) per
 /// pod, each line thinned to the pixel columns (`thin.rs`).
 pub(super) fn draw_active<DB: DrawingBackend>(
@@ -203,18 +91,14 @@ where
         .max()
         .unwrap_or(0) as f64
         + 1.0;
-    let mut chart = ChartBuilder::on(area)
-        .margin_left(MARGIN)
-        .margin_right(MARGIN)
-        .margin_bottom(MARGIN)
-        .x_label_area_size(36)
-        .y_label_area_size(Y_LABEL_AREA)
-        .caption(
-            "Envoy active requests (rq) and connections (cx) per pod",
-            ("sans-serif", 16),
-        )
-        .build_cartesian_2d(xr.clone(), 0.0..ymax * 1.1)
-        .map_err(e2s)?;
+    let mut chart = panel(
+        area,
+        "Envoy active requests (rq) and connections (cx) per pod",
+    )
+    .margin_bottom(MARGIN)
+    .x_label_area_size(36)
+    .build_cartesian_2d(xr.clone(), 0.0..ymax * 1.1)
+    .map_err(e2s)?;
     chart
         .configure_mesh()
         .x_desc("time (s)")
@@ -243,63 +127,50 @@ where
                 color.mix(0.4).stroke_width(1),
             ),
         ] {
-            // A gap where Envoy did not answer breaks the line.
-            let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
-            for s in &samples {
-                match pick(s) {
-                    Some(v) => runs.last_mut().map(|r| r.push((s.t_ms / 1000.0, v as f64))),
-                    None => {
-                        runs.push(Vec::new());
-                        None
-                    }
-                };
-            }
-            let mut first = true;
-            for run in runs.iter().filter(|r| !r.is_empty()) {
-                let run = thin(run, step);
-                let anno = chart
-                    .draw_series(LineSeries::new(run, style))
-                    .map_err(e2s)?;
-                if first {
-                    anno.label(format!("{pod} {what}"))
-                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
-                    first = false;
-                }
-            }
+            let label = format!("{pod} {what}");
+            draw_gauge(&mut chart, &gauge_runs(&samples, pick), step, style, label)?;
         }
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .label_font(("sans-serif", 13))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(e2s)?;
-    Ok(())
+    series_legend(&mut chart)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::segments;
-
-    #[test]
-    fn segments_merge_equal_states() {
-        let s = [
-            (0.0, Some("OPEN")),
-            (250.0, Some("OPEN")),
-            (500.0, Some("DRAINING")),
-            (750.0, None),
-            (1000.0, None),
-        ];
-        assert_eq!(
-            segments(&s),
-            vec![
-                (0.0, 500.0, Some("OPEN")),
-                (500.0, 750.0, Some("DRAINING")),
-                (750.0, 1000.0, None)
-            ]
-        );
-        assert!(segments(&[]).is_empty());
+/// One gauge's points in seconds, in runs: a gap where Envoy did not answer
+/// breaks the line.
+fn gauge_runs(samples: &[&Sample], pick: fn(&Sample) -> Option<i64>) -> Vec<Vec<(f64, f64)>> {
+    let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
+    for s in samples {
+        match pick(s) {
+            Some(v) => runs.last_mut().map(|r| r.push((s.t_ms / 1000.0, v as f64))),
+            None => {
+                runs.push(Vec::new());
+                None
+            }
+        };
     }
+    runs
+}
+
+/// A gauge's runs as lines thinned to `step`, labelled once in the legend.
+fn draw_gauge<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    runs: &[Vec<(f64, f64)>],
+    step: f64,
+    style: ShapeStyle,
+    label: String,
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let mut label = Some(label);
+    for run in runs.iter().filter(|r| !r.is_empty()) {
+        let run = thin(run, step);
+        let anno = chart
+            .draw_series(LineSeries::new(run, style))
+            .map_err(e2s)?;
+        if let Some(l) = label.take() {
+            anno.label(l)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
+        }
+    }
+    Ok(())
 }

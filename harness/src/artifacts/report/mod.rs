@@ -20,7 +20,7 @@ use super::plot::{render_svg, PlotData};
 use super::rundir::write_atomic;
 use super::summary::{Summary, Verdict};
 use super::{names, ArtifactsError};
-use crate::model::EventKind;
+use crate::model::{Event, EventKind, RequestRecord};
 
 pub mod narrative;
 mod sections;
@@ -161,32 +161,61 @@ fn render_page(
     requests: Option<&RequestsDigest>,
 ) -> Result<String, ArtifactsError> {
     let timeline = or_empty(read_timeline(dir))?;
-    let svg = match fs::read_to_string(dir.join(names::PLOT_SVG)) {
-        Ok(s) => s,
-        Err(_) => {
-            let data = PlotData::with_requests(dir, requests.cloned().unwrap_or_default())?;
-            render_svg(&data).map_err(|detail| ArtifactsError::Plot {
-                path: dir.join(names::PLOT_SVG),
-                detail,
-            })?
-        }
-    };
+    let svg = plot_svg(dir, requests)?;
     let disrupted = requests.map_or(&[][..], |d| d.disrupted.as_slice());
     let total = requests.map(RequestsDigest::requests);
     let run_name = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let scenario_toml = fs::read_to_string(dir.join(names::SCENARIO)).ok();
+    let summary = summary.as_ref();
 
     let mut o = String::new();
+    write_heading(&mut o, &run_name, summary);
+    write_what_happened(&mut o, summary, disrupted, total, &timeline);
+    write_scenario(&mut o, summary, scenario_toml.as_deref());
+    let _ = writeln!(
+        o,
+        "<h2 id=\"plot\">Plot</h2><p class=\"muted\">Top: latency at the intended send time: every disrupted request as a point coloured by its outcome, the ok requests as a band per time bucket (line: p50; darker shade: p50 to p99; lighter: p99 to max); vertical lines are the timeline's events (labelled above). Middle: hc state and HAProxy's view per pod. Bottom: Envoy's active requests and connections per pod. Also as <a href=\"plot.png\">plot.png</a>.</p><div class=\"plot\">{svg}</div>"
+    );
+    let t_term = timeline
+        .iter()
+        .find(|e| e.kind == EventKind::Terminating)
+        .map(|e| e.t_ms);
+    if let Some(s) = summary {
+        write_summary_sections(&mut o, s, t_term);
+    }
+    write_disruptions(&mut o, summary, disrupted, total.unwrap_or(0));
+    write_timeline(&mut o, &timeline);
+    write_versions_settings_files(&mut o, dir, summary, scenario_toml.as_deref());
+    o.push_str("</body></html>\n");
+    Ok(o)
+}
+
+/// plot.svg as written, or drawn now when it is missing.
+fn plot_svg(dir: &Path, requests: Option<&RequestsDigest>) -> Result<String, ArtifactsError> {
+    if let Ok(s) = fs::read_to_string(dir.join(names::PLOT_SVG)) {
+        return Ok(s);
+    }
+    let data = PlotData::with_requests(dir, requests.cloned().unwrap_or_default())?;
+    render_svg(&data).map_err(|detail| ArtifactsError::Plot {
+        path: dir.join(names::PLOT_SVG),
+        detail,
+    })
+}
+
+/// The page's head, the verdict badge, the title line and what the verdict
+/// means for this mode.
+fn write_heading(o: &mut String, run_name: &str, summary: Option<&Summary>) {
     let _ = write!(
         o,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
 <link rel=\"icon\" href=\"data:,\"><title>{}</title><style>{CSS}</style></head><body>\n",
-        esc(&run_name)
+        esc(run_name)
     );
-    let (class, word) = match summary.as_ref().map(|s| s.verdict) {
+    let (class, word) = match summary.map(|s| s.verdict) {
         Some(Verdict::Pass) => ("pass", "PASS"),
         Some(Verdict::Fail) => ("fail", "FAIL"),
         Some(Verdict::Interrupted) => ("interrupted", "INTERRUPTED"),
@@ -197,84 +226,82 @@ fn render_page(
         o,
         "<div class=\"verdict {class}\" id=\"verdict\">{word}</div>"
     );
-    match &summary {
-        Some(s) => {
-            let _ = writeln!(
-                o,
-                "<h1>{} / {}</h1><p class=\"muted\">run {} · started {} · {} · runtime {} ({}) · naming {}</p>",
-                esc(&s.scenario),
-                esc(&s.mode),
-                esc(&s.run_id),
-                esc(&s.started_at.to_rfc3339_opts(SecondsFormat::Millis, true)),
-                s.wall_s.map_or("wall time unknown".into(), |w| format!("{w:.1} s")),
-                esc(&s.runtime),
-                esc(&s.runtime_reason),
-                if s.naming == gate::Naming::Legacy { "legacy (hc states shown with their gate names in brackets)" } else { "gate" },
-            );
-            if !s.expectations.is_empty() {
-                let exp: Vec<String> = s
-                    .expectations
-                    .iter()
-                    .map(|e| {
-                        format!(
-                            "{} ({})",
-                            esc(&e.name),
-                            if e.ok { "held" } else { "<b>FAILED</b>" }
-                        )
-                    })
-                    .collect();
-                let _ = writeln!(
-                    o,
-                    "<p>The verdict says whether this mode's expectations held: {}.</p>",
-                    exp.join("; ")
-                );
-            }
-        }
-        None => {
-            let _ = writeln!(
-                o,
-                "<h1>{}</h1><p>summary.json is missing or unreadable: the run did not get to write it.</p>",
-                esc(&run_name)
-            );
-        }
-    }
-    let _ = writeln!(o, "<h2 id=\"what-happened\">What happened</h2>");
-    list(
-        &mut o,
-        &narrative::what_happened(summary.as_ref(), disrupted, total),
+    let Some(s) = summary else {
+        let _ = writeln!(
+            o,
+            "<h1>{}</h1><p>summary.json is missing or unreadable: the run did not get to write it.</p>",
+            esc(run_name)
+        );
+        return;
+    };
+    let _ = writeln!(
+        o,
+        "<h1>{} / {}</h1><p class=\"muted\">run {} · started {} · {} · runtime {} ({}) · naming {}</p>",
+        esc(&s.scenario),
+        esc(&s.mode),
+        esc(&s.run_id),
+        esc(&s.started_at.to_rfc3339_opts(SecondsFormat::Millis, true)),
+        s.wall_s.map_or("wall time unknown".into(), |w| format!("{w:.1} s")),
+        esc(s.runtime_name()),
+        esc(&s.runtime_reason),
+        if s.naming == gate::Naming::Legacy { "legacy (hc states shown with their gate names in brackets)" } else { "gate" },
     );
-    let moments = narrative::key_moments(&timeline);
+    if !s.expectations.is_empty() {
+        let exp: Vec<String> = s
+            .expectations
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} ({})",
+                    esc(&e.name),
+                    if e.ok { "held" } else { "<b>FAILED</b>" }
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            o,
+            "<p>The verdict says whether this mode's expectations held: {}.</p>",
+            exp.join("; ")
+        );
+    }
+}
+
+/// Every disruption and its cause in words, then the key moments.
+fn write_what_happened(
+    o: &mut String,
+    summary: Option<&Summary>,
+    disrupted: &[RequestRecord],
+    total: Option<u64>,
+    timeline: &[Event],
+) {
+    let _ = writeln!(o, "<h2 id=\"what-happened\">What happened</h2>");
+    list(o, &narrative::what_happened(summary, disrupted, total));
+    let moments = narrative::key_moments(timeline);
     if !moments.is_empty() {
         o.push_str("<p>Key moments (seconds from the run's start):</p>\n");
-        list(&mut o, &moments);
+        list(o, &moments);
     }
-    let mode = summary.as_ref().map(|s| s.mode.clone()).unwrap_or_default();
-    let scenario_toml = fs::read_to_string(dir.join(names::SCENARIO)).ok();
+}
+
+/// The scenario in plain words, then the run's notes.
+fn write_scenario(o: &mut String, summary: Option<&Summary>, scenario_toml: Option<&str>) {
+    let mode = summary.map(|s| s.mode.as_str()).unwrap_or_default();
     let _ = writeln!(o, "<h2 id=\"scenario\">The scenario</h2>");
-    match &scenario_toml {
-        Some(t) => list(&mut o, &narrative::scenario_in_words(t, &mode)),
+    match scenario_toml {
+        Some(t) => list(o, &narrative::scenario_in_words(t, mode)),
         None => o.push_str("<p class=\"muted\">scenario.toml is missing.</p>\n"),
     }
-    if let Some(s) = &summary {
+    if let Some(s) = summary {
         if !s.notes.is_empty() {
             o.push_str("<p>Notes:</p>");
             let notes: Vec<String> = s.notes.iter().map(|n| esc(n)).collect();
-            list(&mut o, &notes);
+            list(o, &notes);
         }
     }
-    let _ = writeln!(
-        o,
-        "<h2 id=\"plot\">Plot</h2><p class=\"muted\">Top: latency at the intended send time: every disrupted request as a point coloured by its outcome, the ok requests as a band per time bucket (line: p50; darker shade: p50 to p99; lighter: p99 to max); vertical lines are the timeline's events (labelled above). Middle: hc state and HAProxy's view per pod. Bottom: Envoy's active requests and connections per pod. Also as <a href=\"plot.png\">plot.png</a>.</p><div class=\"plot\">{svg}</div>"
-    );
-    let t_term = timeline
-        .iter()
-        .find(|e| e.kind == EventKind::Terminating)
-        .map(|e| e.t_ms);
-    if let Some(s) = &summary {
-        write_summary_sections(&mut o, s, t_term);
-    }
-    write_disruptions(&mut o, summary.as_ref(), disrupted, total.unwrap_or(0));
+}
 
+/// Every timeline event as a table row.
+fn write_timeline(o: &mut String, timeline: &[Event]) {
     let _ = writeln!(o, "<h2>Timeline ({} events)</h2>", timeline.len());
     let rows: Vec<Vec<String>> = timeline
         .iter()
@@ -289,23 +316,31 @@ fn render_page(
         })
         .collect();
     table(
-        &mut o,
+        o,
         &["t (s)", "source", "pod", "event", "detail"],
         &rows,
         &[0],
     );
+}
 
-    if let Some(s) = &summary {
+/// The page's end: versions, scenario.toml verbatim, links to the raw files.
+fn write_versions_settings_files(
+    o: &mut String,
+    dir: &Path,
+    summary: Option<&Summary>,
+    scenario_toml: Option<&str>,
+) {
+    if let Some(s) = summary {
         let _ = writeln!(o, "<h2>Versions</h2>");
         let rows: Vec<Vec<String>> = s
             .versions
             .iter()
             .map(|(k, v)| vec![k.clone(), v.clone()])
             .collect();
-        table(&mut o, &["component", "version"], &rows, &[]);
+        table(o, &["component", "version"], &rows, &[]);
     }
     let _ = writeln!(o, "<h2>Settings (scenario.toml)</h2>");
-    match &scenario_toml {
+    match scenario_toml {
         Some(t) => {
             let _ = writeln!(o, "<pre>{}</pre>", esc(t));
         }
@@ -315,8 +350,7 @@ fn render_page(
     for f in raw_files(dir) {
         let _ = writeln!(o, "<li><a href=\"{0}\">{0}</a></li>", esc(&f));
     }
-    o.push_str("</ul>\n</body></html>\n");
-    Ok(o)
+    o.push_str("</ul>\n");
 }
 
 #[cfg(test)]

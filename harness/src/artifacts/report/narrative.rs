@@ -36,70 +36,29 @@ pub fn scenario_in_words(scenario_toml: &str, mode: &str) -> Vec<String> {
         out.push(format!("<b>Purpose:</b> {}", esc(&p)));
     }
     if let Some(m) = v.get("modes").and_then(|m| m.get(mode)) {
-        let about = text(m.get("about")).filter(|a| !a.is_empty());
-        let how = match text(m.get("prestop")).as_deref() {
-            Some("sleep") => format!(
-                "preStop sleeps {}, then every container gets SIGTERM",
-                or(text(m.get("sleep")), "?")
-            ),
-            Some("drain") | Some("script") => {
-                let d = m.get("drain");
-                format!(
-                    "preStop runs the {} drain (timeout {}, poll every {}, LB buffer {}), then every container gets SIGTERM",
-                    if text(m.get("prestop")).as_deref() == Some("script") { "script" } else { "Rust" },
-                    or(d.and_then(|d| text(d.get("timeout"))), "?"),
-                    or(d.and_then(|d| text(d.get("poll_interval"))), "?"),
-                    or(d.and_then(|d| text(d.get("lb_buffer"))), "?"),
-                )
-            }
-            Some(other) => format!("preStop: {other}"),
-            None => "no preStop".into(),
-        };
-        let line = match about {
-            Some(a) => format!("{a} ({how})"),
-            None => how,
-        };
-        out.push(format!("<b>Mode {}:</b> {}.", esc(mode), esc(&line)));
+        out.push(format!(
+            "<b>Mode {}:</b> {}.",
+            esc(mode),
+            esc(&mode_words(m))
+        ));
     }
     if let Some(t) = v.get("topology") {
-        let h = t.get("haproxy");
-        let e = t.get("envoy");
-        let hv = |k: &str| or(h.and_then(|h| text(h.get(k))), "?");
-        let sessions = match h
-            .and_then(|h| h.get("shutdown_sessions"))
-            .and_then(|x| x.as_bool())
-        {
-            Some(true) => "kills the sessions of a DOWN server",
-            Some(false) => "lets the sessions of a DOWN server finish",
-            None => "shutdown-sessions unknown",
-        };
-        out.push(esc(&format!(
-            "Topology: {} pods (backend + hc + Envoy sidecar \"{}\", which drains {} on SIGTERM) behind one HAProxy that checks every {} and marks a server DOWN after {} failed checks; it {sessions}; retries {}, redispatch {}.",
-            or(text(t.get("pods")), "?"),
-            or(e.and_then(|e| text(e.get("sidecar"))), "?"),
-            or(e.and_then(|e| text(e.get("termination_drain"))), "?"),
-            hv("inter"),
-            hv("fall"),
-            hv("retries"),
-            hv("redispatch"),
-        )));
+        out.push(esc(&topology_words(t)));
     }
     if let Some(g) = v.get("kubelet").and_then(|k| text(k.get("grace_period"))) {
         out.push(esc(&format!("Kubelet: termination grace period {g}.")));
     }
-    let loads: Vec<String> = v
-        .get("load")
-        .and_then(|l| l.as_array())
-        .map(|a| a.iter().map(load_words).collect())
-        .unwrap_or_default();
+    let all = |key: &str, words: fn(&toml::Value) -> String| -> Vec<String> {
+        v.get(key)
+            .and_then(|l| l.as_array())
+            .map(|a| a.iter().map(words).collect())
+            .unwrap_or_default()
+    };
+    let loads = all("load", load_words);
     if !loads.is_empty() {
         out.push(esc(&format!("Load through HAProxy: {}.", loads.join("; "))));
     }
-    let faults: Vec<String> = v
-        .get("faults")
-        .and_then(|l| l.as_array())
-        .map(|a| a.iter().map(fault_words).collect())
-        .unwrap_or_default();
+    let faults = all("faults", fault_words);
     if !faults.is_empty() {
         out.push(esc(&format!(
             "Faults (times from the load's start): {}.",
@@ -107,6 +66,58 @@ pub fn scenario_in_words(scenario_toml: &str, mode: &str) -> Vec<String> {
         )));
     }
     out
+}
+
+/// A mode: what it is about and what its preStop does.
+fn mode_words(m: &toml::Value) -> String {
+    let about = text(m.get("about")).filter(|a| !a.is_empty());
+    let how = match text(m.get("prestop")).as_deref() {
+        Some("sleep") => format!(
+            "preStop sleeps {}, then every container gets SIGTERM",
+            or(text(m.get("sleep")), "?")
+        ),
+        Some("drain") | Some("script") => {
+            let d = m.get("drain");
+            format!(
+                "preStop runs the {} drain (timeout {}, poll every {}, LB buffer {}), then every container gets SIGTERM",
+                if text(m.get("prestop")).as_deref() == Some("script") { "script" } else { "Rust" },
+                or(d.and_then(|d| text(d.get("timeout"))), "?"),
+                or(d.and_then(|d| text(d.get("poll_interval"))), "?"),
+                or(d.and_then(|d| text(d.get("lb_buffer"))), "?"),
+            )
+        }
+        Some(other) => format!("preStop: {other}"),
+        None => "no preStop".into(),
+    };
+    match about {
+        Some(a) => format!("{a} ({how})"),
+        None => how,
+    }
+}
+
+/// The pods, their sidecar and the HAProxy in front of them.
+fn topology_words(t: &toml::Value) -> String {
+    let h = t.get("haproxy");
+    let e = t.get("envoy");
+    let hv = |k: &str| or(h.and_then(|h| text(h.get(k))), "?");
+    let sessions = match h
+        .and_then(|h| h.get("shutdown_sessions"))
+        .and_then(|x| x.as_bool())
+    {
+        Some(true) => "kills the sessions of a DOWN server",
+        Some(false) => "lets the sessions of a DOWN server finish",
+        None => "shutdown-sessions unknown",
+    };
+    format!(
+        "Topology: {} pods (backend + hc + Envoy sidecar \"{}\", which drains {} on SIGTERM) behind one HAProxy that checks every {} and marks a server DOWN after {} failed checks; it {sessions}; retries {}, redispatch {}.",
+        or(text(t.get("pods")), "?"),
+        or(e.and_then(|e| text(e.get("sidecar"))), "?"),
+        or(e.and_then(|e| text(e.get("termination_drain"))), "?"),
+        hv("inter"),
+        hv("fall"),
+        hv("retries"),
+        hv("redispatch"),
+    )
 }
 
 fn load_words(l: &toml::Value) -> String {

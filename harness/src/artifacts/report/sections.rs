@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use super::table;
 use crate::artifacts::hgrm::Percentiles;
 use crate::artifacts::summary::Summary;
-use crate::model::{Event, EventKind, Outcome, RequestRecord, Source};
+use crate::model::{Attribution, Event, EventKind, Outcome, RequestRecord, Source};
 
 fn ms(v: Option<f64>) -> String {
     v.map_or_else(|| "–".to_string(), |v| format!("{v:.3}"))
@@ -55,7 +55,15 @@ pub(super) fn state_detail(e: &Event) -> String {
     }
 }
 
+/// The sections of the summary: expectations, counts, latency, drain.
 pub(super) fn write_summary_sections(o: &mut String, s: &Summary, t_term: Option<f64>) {
+    write_expectations(o, s);
+    write_counts(o, s);
+    write_latency(o, s);
+    write_drain(o, s, t_term);
+}
+
+fn write_expectations(o: &mut String, s: &Summary) {
     let _ = writeln!(o, "<h2>Expectations</h2>");
     if s.expectations.is_empty() {
         o.push_str("<p class=\"muted\">none recorded</p>\n");
@@ -70,12 +78,16 @@ pub(super) fn write_summary_sections(o: &mut String, s: &Summary, t_term: Option
             .collect();
         table(o, &["expectation", "result", "detail"], &rows, &[]);
     }
+}
+
+/// Requests by outcome (in the model's order, ok first) and disruptions by
+/// origin.
+fn write_counts(o: &mut String, s: &Summary) {
     let _ = writeln!(
         o,
         "<h2>Requests: {} · disruptions: {}</h2>",
         s.requests, s.disruptions
     );
-    // In the model's order (ok first).
     let rows: Vec<Vec<String>> = Outcome::ALL
         .iter()
         .map(|k| {
@@ -92,6 +104,9 @@ pub(super) fn write_summary_sections(o: &mut String, s: &Summary, t_term: Option
             .collect();
         table(o, &["disruptions by origin", "count"], &rows, &[1]);
     }
+}
+
+fn write_latency(o: &mut String, s: &Summary) {
     let _ = writeln!(
         o,
         "<h2>Latency (ms, ok requests only)</h2>\
@@ -107,6 +122,10 @@ pub(super) fn write_summary_sections(o: &mut String, s: &Summary, t_term: Option
         &rows,
         &[1, 2, 3, 4, 5, 6],
     );
+}
+
+/// preStop, its exit code, the LB letting go, and drain's steps.
+fn write_drain(o: &mut String, s: &Summary, t_term: Option<f64>) {
     let d = &s.drain;
     let _ = writeln!(
         o,
@@ -153,57 +172,17 @@ pub(super) fn write_disruptions(
     csv_rows: u64,
 ) {
     let attributions = summary.map(|s| s.attributions.as_slice()).unwrap_or(&[]);
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    let cause_of = |id: &str| attributions.iter().find(|a| a.request_id == id);
-    let fmt_cause = |id: &str| match cause_of(id) {
-        Some(a) => (
-            a.cause
-                .clone()
-                .unwrap_or_else(|| "no preceding cause".into()),
-            ms(a.delta_ms),
-            a.evidence.as_str().to_string(),
-        ),
-        None => ("not attributed".into(), "–".into(), "–".into()),
-    };
-    // `–`: that proxy logged no line of it (or the run predates the columns).
-    let logged = |v: &Option<String>| v.clone().unwrap_or_else(|| "–".into());
-    for r in disrupted.iter().filter(|r| r.outcome.is_disruption()) {
-        let (cause, delta, evidence) = fmt_cause(&r.id);
-        rows.push(vec![
-            r.id.clone(),
-            r.outcome.to_string(),
-            r.phase.map(|x| x.as_str().to_string()).unwrap_or_default(),
-            r.origin.map(|x| x.as_str().to_string()).unwrap_or_default(),
-            r.pod.clone().unwrap_or_default(),
-            r.path.clone(),
-            format!("{:.3}", r.end_ms / 1000.0),
-            r.error.clone().unwrap_or_default(),
-            logged(&r.haproxy_term),
-            logged(&r.envoy_flags),
-            evidence,
-            cause,
-            delta,
-        ]);
-    }
+    let mut rows: Vec<Vec<String>> = disrupted
+        .iter()
+        .filter(|r| r.outcome.is_disruption())
+        .map(|r| record_row(r, attributions))
+        .collect();
     if csv_rows == 0 {
-        for a in attributions {
-            let (cause, delta, evidence) = fmt_cause(&a.request_id);
-            rows.push(vec![
-                a.request_id.clone(),
-                a.outcome.to_string(),
-                String::new(),
-                String::new(),
-                a.pod.clone().unwrap_or_default(),
-                String::new(),
-                format!("{:.3}", a.t_ms / 1000.0),
-                String::new(),
-                String::new(),
-                String::new(),
-                evidence,
-                cause,
-                delta,
-            ]);
-        }
+        rows.extend(
+            attributions
+                .iter()
+                .map(|a| attribution_row(a, attributions)),
+        );
     }
     let _ = writeln!(o, "<h2>Disruptions ({})</h2>", rows.len());
     if rows.is_empty() {
@@ -236,4 +215,60 @@ pub(super) fn write_disruptions(
         &rows,
         &[6, 12],
     );
+}
+
+/// A request's cause, how long after it, and what it rests on.
+fn cause_cells(id: &str, attributions: &[Attribution]) -> (String, String, String) {
+    match attributions.iter().find(|a| a.request_id == id) {
+        Some(a) => (
+            a.cause
+                .clone()
+                .unwrap_or_else(|| "no preceding cause".into()),
+            ms(a.delta_ms),
+            a.evidence.as_str().to_string(),
+        ),
+        None => ("not attributed".into(), "–".into(), "–".into()),
+    }
+}
+
+/// A disrupted row of requests.csv.
+fn record_row(r: &RequestRecord, attributions: &[Attribution]) -> Vec<String> {
+    let (cause, delta, evidence) = cause_cells(&r.id, attributions);
+    // `–`: that proxy logged no line of it (or the run predates the columns).
+    let logged = |v: &Option<String>| v.clone().unwrap_or_else(|| "–".into());
+    vec![
+        r.id.clone(),
+        r.outcome.to_string(),
+        r.phase.map(|x| x.as_str().to_string()).unwrap_or_default(),
+        r.origin.map(|x| x.as_str().to_string()).unwrap_or_default(),
+        r.pod.clone().unwrap_or_default(),
+        r.path.clone(),
+        format!("{:.3}", r.end_ms / 1000.0),
+        r.error.clone().unwrap_or_default(),
+        logged(&r.haproxy_term),
+        logged(&r.envoy_flags),
+        evidence,
+        cause,
+        delta,
+    ]
+}
+
+/// An attribution alone (requests.csv held no row).
+fn attribution_row(a: &Attribution, attributions: &[Attribution]) -> Vec<String> {
+    let (cause, delta, evidence) = cause_cells(&a.request_id, attributions);
+    vec![
+        a.request_id.clone(),
+        a.outcome.to_string(),
+        String::new(),
+        String::new(),
+        a.pod.clone().unwrap_or_default(),
+        String::new(),
+        format!("{:.3}", a.t_ms / 1000.0),
+        String::new(),
+        String::new(),
+        String::new(),
+        evidence,
+        cause,
+        delta,
+    ]
 }

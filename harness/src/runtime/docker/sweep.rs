@@ -1,13 +1,13 @@
-//! The docker runtime's exec, teardown, registry of live runs and label
-//! sweeps (`gc`, the panic/interrupt hooks' removal).
+//! The docker runtime's teardown, registry of live runs, label sweeps
+//! (`gc`, the panic/interrupt hooks' removal) and those hooks.
 //!
 //! It must never remove anything not labelled as the lab's, and never a
 //! live run's containers from `gc`.
 
 use super::*;
-use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 
 static LIVE: Mutex<Vec<String>> = Mutex::new(Vec::new());
+static HOOKS: std::sync::OnceLock<()> = std::sync::OnceLock::new();
 
 pub(super) fn register(run_id: &str) {
     install_docker_hooks();
@@ -18,100 +18,6 @@ pub(super) fn unregister(run_id: &str) {
 }
 pub(super) fn is_live(run_id: &str) -> bool {
     lock(&LIVE).iter().any(|r| r == run_id)
-}
-
-/// Candidate `10.213.N.0` subnets no docker network nor host route uses.
-pub(super) async fn free_subnets(docker: &Docker) -> Vec<Ipv4Addr> {
-    let mut used: Vec<String> = Vec::new();
-    if let Ok(nets) = docker
-        .list_networks(None::<bollard::query_parameters::ListNetworksOptions>)
-        .await
-    {
-        for n in nets {
-            for c in n.ipam.and_then(|i| i.config).unwrap_or_default() {
-                used.extend(c.subnet);
-            }
-        }
-    }
-    let routes = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
-    let mut start = (std::process::id() % 200) as u8;
-    let mut out = Vec::new();
-    for _ in 0..250 {
-        start = start % 250 + 1;
-        let net = Ipv4Addr::new(10, 213, start, 0);
-        let le = format!("{:02X}{:02X}D50A", 0, start);
-        if used
-            .iter()
-            .any(|u| u.starts_with(&format!("10.213.{start}.")))
-            || routes.contains(&le)
-        {
-            continue;
-        }
-        out.push(net);
-        if out.len() >= 8 {
-            break;
-        }
-    }
-    out
-}
-
-/// Runs `spec` by the engine's exec in container `target`.
-pub(super) async fn exec(
-    rt: &DockerRuntime,
-    inner: &Inner,
-    target: &str,
-    spec: ProcSpec,
-) -> Result<Proc, RuntimeError> {
-    let log_path = inner.logs_dir.join(spec.log_file_name());
-    let file = crate::runtime::logfile::LogFile::open(&log_path)?;
-    let (cmd, env) = super::command_and_env(rt, inner, &spec);
-    let created = inner
-        .docker
-        .create_exec(
-            target,
-            CreateExecOptions {
-                attach_stdout: Some(true),
-                attach_stderr: Some(true),
-                env: Some(env),
-                cmd: Some(cmd),
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(|e| spawn_err(&spec, format!("exec create: {e}")))?;
-    let exec_id = created.id;
-    let started = inner
-        .docker
-        .start_exec(&exec_id, None::<StartExecOptions>)
-        .await
-        .map_err(|e| spawn_err(&spec, format!("exec start: {e}")))?;
-    let StartExecResults::Attached { output, .. } = started else {
-        return Err(spawn_err(&spec, "exec started detached".into()));
-    };
-    let (tx, rx) = watch::channel(None);
-    let docker = inner.docker.clone();
-    let tee = spec.tee.clone();
-    let eid = exec_id.clone();
-    tokio::spawn(async move {
-        pump(output, file, tee).await;
-        // The output ends when the process does; the code may lag a little.
-        let mut code = -1;
-        for _ in 0..100 {
-            match docker.inspect_exec(&eid).await {
-                Ok(i) if i.running == Some(false) => {
-                    code = i.exit_code.unwrap_or(-1);
-                    break;
-                }
-                Ok(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-                Err(_) => break,
-            }
-        }
-        tx.send_replace(Some(exit_of(code)));
-    });
-    let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
-    let proc = Proc::new(id, &spec, None, log_path, rx);
-    lock(&inner.procs).push((proc.clone(), Handle::Exec { exec_id }));
-    Ok(proc)
 }
 
 /// How long to let the engine settle between two removals of containers
@@ -133,16 +39,9 @@ pub(super) async fn teardown(inner: &Inner) {
     let rt_kill = |id: String, sig: Signal| {
         let docker = inner.docker.clone();
         async move {
-            let _ = docker
-                .kill_container(
-                    &id,
-                    Some(
-                        KillContainerOptionsBuilder::new()
-                            .signal(sig.name())
-                            .build(),
-                    ),
-                )
-                .await;
+            if let Err(e) = super::signal::kill(&docker, &id, sig).await {
+                tracing::debug!("teardown: docker kill {id} with {}: {e}", sig.name());
+            }
         }
     };
     let joined: Vec<(Proc, String)> = procs
@@ -267,6 +166,29 @@ async fn remove_matching(
     n
 }
 
+/// Runs the future `make` returns to its end on a new thread named `name`
+/// with a tokio runtime of its own (usable from a panic hook, a sync
+/// context, or outside any runtime).
+fn on_own_thread<F: std::future::Future<Output = ()> + 'static>(
+    name: &str,
+    make: impl FnOnce() -> F + Send + 'static,
+) {
+    let spawned = std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(make());
+        });
+    if let Err(e) = spawned {
+        eprintln!("harness: cannot start thread {name}: {e}");
+    }
+}
+
 /// Runs `f` on a fresh thread with its own engine connection (usable from
 /// a panic hook or a sync context), bounded by 15 s.
 fn blocking<T: Send + 'static>(
@@ -275,21 +197,14 @@ fn blocking<T: Send + 'static>(
         + 'static,
 ) -> Option<T> {
     let (tx, rx) = std::sync::mpsc::channel();
-    let _ = std::thread::Builder::new()
-        .name("lab-docker-sweep".into())
-        .spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            let out = rt.block_on(async move {
-                let d = connect().await.ok()?;
-                Some(f(d).await)
-            });
-            let _ = tx.send(out);
-        });
+    on_own_thread("lab-docker-sweep", move || async move {
+        let out = match connect().await {
+            Ok(d) => Some(f(d).await),
+            Err(_) => None,
+        };
+        // The caller may have stopped waiting (15 s): then nobody wants it.
+        let _ = tx.send(out);
+    });
     rx.recv_timeout(Duration::from_secs(15)).ok().flatten()
 }
 
@@ -338,4 +253,22 @@ pub fn gc() -> DockerSwept {
         removed: out.unwrap_or(0),
         engine: out.is_some(),
     }
+}
+
+/// Once per process: a panic hook removing every live docker run, and a
+/// thread that does the same when the harness is interrupted (Ctrl-C/SIGTERM,
+/// via `install_cleanup_hooks`'s `Interrupts`).
+pub fn install_docker_hooks() {
+    HOOKS.get_or_init(|| {
+        let prev = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            remove_live_runs();
+            prev(info);
+        }));
+        let interrupts = crate::runtime::install_cleanup_hooks();
+        on_own_thread("lab-docker-interrupts", move || async move {
+            interrupts.recv().await;
+            remove_live_runs();
+        });
+    });
 }

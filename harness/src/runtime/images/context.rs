@@ -120,3 +120,46 @@ impl TarWriter {
         self.buf
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ldd_output_is_parsed() {
+        let text = "\tlinux-vdso.so.1 (0x00007ffd)\n\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x1)\n\t/lib64/ld-linux-x86-64.so.2 (0x2)\n";
+        let libs = parse_ldd(text).unwrap();
+        assert_eq!(
+            libs,
+            vec![
+                PathBuf::from("/lib/x86_64-linux-gnu/libc.so.6"),
+                PathBuf::from("/lib64/ld-linux-x86-64.so.2")
+            ]
+        );
+        assert!(parse_ldd("libfoo.so => not found").is_err());
+    }
+
+    #[test]
+    fn tar_headers_are_valid_ustar() {
+        let mut t = TarWriter::default();
+        t.file("a/b.txt", b"hello", 0o644).unwrap();
+        t.symlink("bin/sh", "/bin/busybox").unwrap();
+        let long = format!("{}/{}", "d".repeat(120), "f".repeat(40));
+        t.file(&long, b"x", 0o644).unwrap();
+        let buf = t.finish();
+        assert_eq!(buf.len() % 512, 0);
+        assert_eq!(&buf[257..262], b"ustar");
+        assert_eq!(&buf[512..517], b"hello");
+        // checksum of the first header
+        let mut h = buf[..512].to_vec();
+        let stored = u32::from_str_radix(
+            std::str::from_utf8(&h[148..154])
+                .unwrap()
+                .trim_matches('\0'),
+            8,
+        )
+        .unwrap();
+        h[148..156].copy_from_slice(b"        ");
+        assert_eq!(stored, h.iter().map(|b| *b as u32).sum::<u32>());
+    }
+}
