@@ -5,7 +5,7 @@
 # `interrupted`, or when the harness itself exits non-zero. seed-graceful
 # (the seed's order) is run and reported, not gated at zero. The judgement
 # is `harness gate`, which reads the runs' summary.json files (tested in
-# harness/tests/gate.rs).
+# harness/tests/it/gate.rs).
 set -eu
 cd "$(dirname "$0")/.."
 root="${LAB_ARTIFACTS:-$PWD/artifacts}"

@@ -32,11 +32,20 @@ rows="$work/rows.md"; : >"$rows"
 failed=0
 t0=$(date +%s)
 
-# run_test ID PKG-TEST [cargo test args...]: runs one test binary, keeps its log.
+# run_test ID TEST [name filters...]: runs one test file's tests, keeps its
+# log. The harness's files are modules of one binary (harness/tests/it/):
+# there TEST becomes the module path and each filter `TEST::filter`.
 run_test() {
   local id=$1 test=$2; shift 2
+  local sel=(--workspace --test "$test") filters=("$@")
+  if [ -f "harness/tests/it/$test.rs" ]; then
+    sel=(-p harness --test it)
+    filters=()
+    for f in "$@"; do filters+=("$test::$f"); done
+    [ ${#filters[@]} -gt 0 ] || filters=("$test::")
+  fi
   echo "== $id ($test) at +$(( $(date +%s) - t0 ))s" >&2
-  if cargo test -q --workspace --test "$test" -- --nocapture --test-threads="${THREADS:-1}" "$@" \
+  if cargo test -q "${sel[@]}" -- --nocapture --test-threads="${THREADS:-1}" "${filters[@]}" \
       >"$work/$id.log" 2>&1; then
     echo ok
   else
@@ -90,16 +99,16 @@ PY
 )
 n_int=$(wc -l <"$jsonl" 2>/dev/null || echo 0)
 row "SIGINT / SIGTERM / SIGKILL to \`harness scenario\` at a random moment (startup, load, drain, teardown)" \
-    "tests/reliability_interrupt.rs (table below)" "$n_int" "$(held "$r")" \
+    "tests/it/reliability_interrupt.rs (table below)" "$n_int" "$(held "$r")" \
     "$(figure interrupt '^interrupt loop: [0-9]+ iterations in')"
 
 # 2. Hostile input.
 r=$(run_test hostile_scenario hostile_scenario)
 row "Scenario files: proptest text, random bytes, mutated catalogue files, generated keys/values, 100k-deep nesting (5 forms), NUL bytes, invalid UTF-8, empty, BOM, 8 MB string" \
-    "harness/tests/hostile_scenario.rs (4 properties x 400 cases + fixed files, also through \`harness check\`)" \
+    "harness/tests/it/hostile_scenario.rs (4 properties x 400 cases + fixed files, also through \`harness check\`)" \
     "$(( $(passed hostile_scenario) - 4 + 1600 ))" "$(held "$r")" "no panic, no overflow; every rejection one line with file and line/key"
 row "Scenario ids / mode names escaping artifacts/ (\`../x\`, absolute, \`/\`, \`..\`, space, newline, NUL, unicode, empty, 300 chars)" \
-    "harness/tests/hostile_scenario.rs escaping_ids_and_modes_are_refused, harness_scenario_refuses_an_escaping_id_before_writing; artifacts/rundir.rs unit test" \
+    "harness/tests/it/hostile_scenario.rs escaping_ids_and_modes_are_refused, harness_scenario_refuses_an_escaping_id_before_writing; artifacts/rundir.rs unit test" \
     "16" "$(held "$r")" "refused by \`check\` naming key \`id\`/\`modes\`; nothing written"
 # Independent cases on their own ports: in parallel (each waits out a deadline).
 r=$(THREADS=12 run_test drain_bad_admin bad_admin)
@@ -109,7 +118,7 @@ row "Envoy admin answering garbage, HTML, 500, 404, empty, no matching line, 1 b
 if [ $ci = 0 ]; then
   r=$(run_test observer reliability_observer)
   row "HAProxy runtime API gone mid-run (silent socket 2 s, then no socket 2 s, then back)" \
-      "harness/tests/reliability_observer.rs" "$(passed observer)" "$(held "$r")" "$(figure observer '^runtime API gone')"
+      "harness/tests/it/reliability_observer.rs" "$(passed observer)" "$(held "$r")" "$(figure observer '^runtime API gone')"
 fi
 r=$(run_test hc_slowloris slowloris)
 row "500 slowloris connections (250 dribbling, 250 silent) + oversized heads/bodies, against hc and backend" \
@@ -130,7 +139,7 @@ row "~5,000 req/s of mixed health GETs during a storm of drain/close-lb/reopen/c
 if [ $ci = 0 ]; then
   r=$(run_test access reliability_access)
   row "POST drain/close-lb/close/reopen/fault on a pod's public hc port during a real run; HAProxy admin socket mode; secrets, \$HOME and temp paths in a run folder" \
-      "harness/tests/reliability_access.rs; apps/hc/tests/listeners.rs admin_split_serves_posts_only_on_admin (existing)" \
+      "harness/tests/it/reliability_access.rs; apps/hc/tests/listeners.rs admin_split_serves_posts_only_on_admin (existing)" \
       "$(passed access)" "$(held "$r")" "$(figure access '^scanned')"
   r=$(run_test hc_listeners listeners admin_split)
   row "HC_ADMIN_ADDR set: transitions on the public listener" "apps/hc/tests/listeners.rs admin_split_serves_posts_only_on_admin" \
@@ -144,15 +153,15 @@ if [ $ci = 0 ]; then
   # 5. Disk trouble.
   r=$(run_test disk reliability_disk)
   row "Artifacts folder read-only from the start; run folder read-only mid-run; RLIMIT_FSIZE 16 KiB on a run; RLIMIT_FSIZE 4 KiB on \`harness report\`" \
-      "harness/tests/reliability_disk.rs (setpriv without CAP_DAC_OVERRIDE, prlimit)" "$(passed disk)" "$(held "$r")" \
+      "harness/tests/it/reliability_disk.rs (setpriv without CAP_DAC_OVERRIDE, prlimit)" "$(passed disk)" "$(held "$r")" \
       "$(figure disk '^RLIMIT_FSIZE 16384')"
 
   # Existing interrupt tests of the runtime.
   r=$(run_test e2e_sigint e2e sigint_mid_run)
-  row "SIGINT mid-run (ports, /dev/shm, summary)" "harness/tests/e2e.rs sigint_mid_run_tears_everything_down_and_marks_the_summary (existing)" \
+  row "SIGINT mid-run (ports, /dev/shm, summary)" "harness/tests/it/e2e.rs sigint_mid_run_tears_everything_down_and_marks_the_summary (existing)" \
       "$(passed e2e_sigint)" "$(held "$r")" "-"
   r=$(run_test runtime_local runtime_local ctrl_c a_panic gc_sweeps)
-  row "Ctrl-C, panic, SIGKILL + gc of the local runtime" "harness/tests/runtime_local.rs (existing)" \
+  row "Ctrl-C, panic, SIGKILL + gc of the local runtime" "harness/tests/it/runtime_local.rs (existing)" \
       "$(passed runtime_local)" "$(held "$r")" "-"
 fi
 

@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-mod run_support;
+use crate::run_support;
 
 use harness::model::{EventKind, Source};
 use run_support::{spawn_lines, wait_exit, wait_for_line};

@@ -1,7 +1,7 @@
 //! What the client really sees through the lab's own HAProxy and Envoy
 //! (configs rendered from the lab's templates, real binaries) when the app
 //! behind them resets (SO_LINGER 0) or cleanly closes a connection at each
-//! phase, next to what it sees straight from the app (`tests/loadgen.rs`).
+//! phase, next to what it sees straight from the app (`tests/it/loadgen.rs`).
 //! The table it pins was observed (identical over repeated runs), not
 //! assumed; it is a finding for DESIGN §3.4, written up in
 //! docs/scenarios.md ("What the client sees through the proxies").
@@ -10,10 +10,8 @@
 //! responder on :18180 (always 200, so HAProxy keeps the server UP), Envoy
 //! on :15006/:15000, HAProxy's frontend on a free 127.0.0.1 port.
 
-#[path = "loadgen/drive.rs"]
-mod drive;
-#[path = "loadgen/test_server.rs"]
-mod test_server;
+use crate::drive;
+use crate::test_server;
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -4,7 +4,7 @@
 //! zero-loss claim whose load does not cover the termination is `invalid`,
 //! and `harness gate` fails on it by name. Each test has its own pod net.
 
-mod run_support;
+use crate::run_support;
 
 use std::path::Path;
 use std::process::Command;

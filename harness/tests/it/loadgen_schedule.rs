@@ -5,10 +5,8 @@
 //! server has the requests; the run's return is bounded by half the 30 s it
 //! would run uncancelled).
 
-#[path = "loadgen/drive.rs"]
-mod drive;
-#[path = "loadgen/test_server.rs"]
-mod test_server;
+use crate::drive;
+use crate::test_server;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;

@@ -5,7 +5,7 @@
 //! file of the run folder holds a secret from the harness's environment,
 //! the home folder, or a temporary path outside the run folder.
 
-mod run_support;
+use crate::run_support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -16,7 +16,7 @@ use std::process::Command;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-mod run_support;
+use crate::run_support;
 
 use run_support::{spawn_lines, wait_exit, INTERRUPT_RUN as RUN};
 

@@ -2,10 +2,8 @@
 //! (`loadgen/test_server.rs`): every outcome, ids, connection reuse, the
 //! open-loop schedule, coordinated-omission correction, cancel, cleanup.
 
-#[path = "loadgen/drive.rs"]
-mod drive;
-#[path = "loadgen/test_server.rs"]
-mod test_server;
+use crate::drive;
+use crate::test_server;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;

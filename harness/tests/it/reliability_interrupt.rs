@@ -17,7 +17,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-mod run_support;
+use crate::run_support;
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;

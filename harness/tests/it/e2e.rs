@@ -2,7 +2,7 @@
 //! against real HAProxy, Envoy and the apps, and is interrupted mid-run.
 //! Each test uses its own pod net (`LAB_POD_NET`) and artifacts folder.
 
-mod run_support;
+use crate::run_support;
 
 use std::path::Path;
 use std::process::Command;
