@@ -5,10 +5,10 @@
 //! and its filters name a module by test path (`test(/^e2e::/)`). The docker
 //! runtime's tests are the other binary (`tests/docker/`).
 
-#[path = "../run_support/mod.rs"]
-mod run_support;
 #[path = "../loadgen/drive.rs"]
 mod drive;
+#[path = "../run_support/mod.rs"]
+mod run_support;
 #[path = "../loadgen/test_server.rs"]
 mod test_server;
 

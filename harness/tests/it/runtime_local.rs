@@ -15,7 +15,7 @@ use rstest::rstest;
 use testkit::{free_port, poll_ok as poll, ChildGuard};
 use tokio::sync::mpsc;
 
-mod run_support;
+use crate::run_support;
 use run_support::{apps, tools};
 
 /// Kills whatever a test left, even when it fails half-way.

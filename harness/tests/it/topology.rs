@@ -8,7 +8,7 @@ use std::process::Command;
 use harness::topology::{render, DrainStrategy, HaproxyPlacement, LbSignal, TopologySettings};
 use rstest::rstest;
 
-mod run_support;
+use crate::run_support;
 use run_support::tools;
 
 fn check(cmd: &mut Command, what: &str, file: &Path) -> String {
