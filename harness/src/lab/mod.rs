@@ -224,22 +224,49 @@ fn render_extra_haproxy<R: Runtime>(
     })
 }
 
-/// The stats socket of HAProxy `name`, in the runtime's socket folder of the
-/// run, or under the temp folder when that path is too long for a socket.
-fn stats_socket<R: Runtime>(dirs: &LabDirs, rt: &R, name: &str) -> anyhow::Result<PathBuf> {
-    let mut sock = rt
-        .stats_socket_dir(&dirs.run_dir)
-        .join(format!("{name}.sock"));
-    if sock.as_os_str().len() > 100 {
-        sock = std::env::temp_dir()
-            .join(format!("graceful-lab-{}", dirs.run_id))
-            .join(format!("{name}.sock"));
+/// The longest stats socket path HAProxy takes: 2.6 refuses a longer one
+/// with "socket path ... too long (max 97)" (sun_path's 108 bytes less room
+/// for its `.<pid>.tmp` rename), seen with a 98-byte run folder path.
+pub const HAPROXY_SOCKET_MAX: usize = 97;
+
+/// Where a stats socket goes when the run folder's path is too long for one:
+/// a folder of the temp folder named after the run, removed with the run
+/// ([`remove_socket_fallback`]).
+pub fn socket_fallback_dir(run_id: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("graceful-lab-{run_id}"))
+}
+
+/// Removes [`socket_fallback_dir`] of the run, when it was made. A failure
+/// is said on stderr: only an empty folder or a dead socket is left.
+pub fn remove_socket_fallback(run_id: &str) {
+    let dir = socket_fallback_dir(run_id);
+    match std::fs::remove_dir_all(&dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            eprintln!("harness: could not remove {}: {e}", dir.display())
+        }
+        _ => {}
     }
+}
+
+/// The stats socket of HAProxy `name`, in the runtime's socket folder of the
+/// run, or in [`socket_fallback_dir`] when that path is too long for HAProxy.
+fn stats_socket<R: Runtime>(dirs: &LabDirs, rt: &R, name: &str) -> anyhow::Result<PathBuf> {
+    let sock = socket_path(&rt.stats_socket_dir(&dirs.run_dir), name, &dirs.run_id);
     if let Some(parent) = sock.parent() {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("creating {}", parent.display()))?;
     }
     Ok(sock)
+}
+
+/// `<dir>/<name>.sock`, or the same name in [`socket_fallback_dir`] when
+/// that path is longer than HAProxy takes.
+fn socket_path(dir: &Path, name: &str, run_id: &str) -> PathBuf {
+    let sock = dir.join(format!("{name}.sock"));
+    if sock.as_os_str().len() > HAPROXY_SOCKET_MAX {
+        return socket_fallback_dir(run_id).join(format!("{name}.sock"));
+    }
+    sock
 }
 
 /// What the observers sample: every pod's hc and Envoy, and HAProxy's view.
@@ -271,4 +298,26 @@ fn probers(sc: &Scenario, pods: &[PodAddrs], endpoints: &[(String, Endpoint)]) -
             ]
         })
         .collect()
+}
+
+#[cfg(test)]
+mod socket_tests {
+    use super::*;
+
+    /// 97 bytes stay in the run folder; 98 (a docker run under
+    /// artifacts/repeat-<UTC>-docker/<UTC>-s1-graceful/sock) move out.
+    #[test]
+    fn a_socket_path_longer_than_haproxy_takes_moves_to_the_temp_folder() {
+        let sock_len = "haproxy.sock".len() + 1;
+        let fits = PathBuf::from(format!(
+            "/{}",
+            "d".repeat(HAPROXY_SOCKET_MAX - sock_len - 1)
+        ));
+        let p = socket_path(&fits, "haproxy", "r1");
+        assert_eq!(p.as_os_str().len(), HAPROXY_SOCKET_MAX);
+        assert!(p.starts_with(&fits));
+        let long = PathBuf::from(format!("/{}", "d".repeat(HAPROXY_SOCKET_MAX - sock_len)));
+        let p = socket_path(&long, "haproxy", "r1");
+        assert_eq!(p, socket_fallback_dir("r1").join("haproxy.sock"));
+    }
 }

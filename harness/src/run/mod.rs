@@ -80,6 +80,8 @@ pub async fn run_mode(env: &RunEnv, sc: &Scenario, mode_name: &str) -> anyhow::R
     let (staged, senders, writers) = stage::stage(env, sc, mode_name).await?;
     let mode = &sc.modes[mode_name];
     let driven = drive::drive(env, sc, &staged, senders, writers).await;
+    // Torn down: a stats socket moved to the temp folder goes with the run.
+    crate::lab::remove_socket_fallback(&staged.dir.run_id());
     let judged = judge::judge(sc, mode, staged.summary.clone(), &driven);
     let summary = record::record(&staged.dir, judged)?;
     staged.progress.finish();

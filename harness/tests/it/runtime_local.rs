@@ -356,7 +356,12 @@ async fn helper_harness() {
 /// Runs `helper_harness` in `mode`; returns it and the pid of its `sleep`.
 async fn spawn_helper(dir: &std::path::Path, mode: &str) -> (ChildGuard, i32) {
     let child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "runtime_local::helper_harness", "--ignored", "--nocapture"])
+        .args([
+            "--exact",
+            "runtime_local::helper_harness",
+            "--ignored",
+            "--nocapture",
+        ])
         .env(HELPER_DIR, dir)
         .env(HELPER_MODE, mode)
         .stdout(std::process::Stdio::null())
