@@ -21,7 +21,10 @@
 # Rows observe-P: the pods-2 run with `[observe] period = P` for each of
 # OBSERVE_PERIODS (observer CPU against the sampling period).
 #
-# Usage: scripts/bench-harness.sh [steady|pods|observe]...
+# Rows share and rss: see share_run and rss_run below (printed after the
+# table).
+#
+# Usage: scripts/bench-harness.sh [steady|pods|observe|share|rss]...
 # Settings: RATE (400; 2000 saturates HAProxy + Envoy + 2 backends on 2
 # shared cores: see docs/benchmarks.md), DURATIONS ("60 180" seconds), PODS ("2 4 8"),
 # PODS_RATE (20), PODS_DURATION (20), RUNTIMES ("local"; add docker to
@@ -101,7 +104,57 @@ one_run() { # one_run LABEL RUNTIME PODS RATE DURATION_S [OBSERVE_PERIOD]
   echo "$label $rt $pods $rate $dur ${reqs:-NA} ${dis:-NA} ${hr:-NA} ${lr:-NA} $wall $cpu_s $load_rss $hwm $(cat "$WORK/rtime" 2>/dev/null || echo NA) $mib" >>"$ROWS"
 }
 
+# share: s1's graceful mode (production load, local runtime) with the whole
+# process tree sampled (scripts/lib/proctree.py): the harness's CPU against
+# HAProxy's, Envoy's, the backends' and hc's (issue 16: harness <= 25 % of
+# the lab's CPU). Local only: on docker the pods are not the harness's
+# descendants.
+share_run() {
+  local out="$WORK/share.json" dir
+  echo "[$(date -u +%H:%M:%S)] share: s1 graceful, local" >&2
+  "$HARNESS" scenario s1 --mode graceful --runtime local --artifacts "$ARTIFACTS" >"$WORK/share.log" 2>&1 &
+  local pid=$!
+  python3 "$ROOT/scripts/lib/proctree.py" "$pid" 0.5 "$out"
+  wait "$pid" || { echo "  s1 graceful did not pass:" >&2; tail -5 "$WORK/share.log" >&2; }
+  dir="$(ls -td "$ARTIFACTS"/*-s1-graceful* | head -1)"
+  python3 - "$out" "$dir/summary.json" >"$ARTIFACTS/share.txt" <<'PY'
+import json, sys
+cpu = json.load(open(sys.argv[1]))["cpu_s"]
+s = json.load(open(sys.argv[2]))
+total = sum(cpu.values())
+print(f"share: s1 graceful ({s['requests']} requests, {s['disruptions']} lost, verdict {s['verdict']}, wall {s.get('wall_s') or 0:.1f} s); CPU seconds by process (user + sys), share of the lab's total")
+for comm, c in sorted(cpu.items(), key=lambda kv: -kv[1]):
+    print(f"  {comm:<18} {c:8.2f} s {100 * c / total:6.1f} %")
+print(f"  {'total':<18} {total:8.2f} s")
+PY
+}
+
+# rss: steady load at RSS_RATE for RSS_DURATION (default 2,000 req/s for
+# 600 s, issue 16's "RSS flat over 10 minutes"): the harness's VmRSS 15 s
+# into the load against its last value before the load ends.
+rss_run() {
+  local rate="${RSS_RATE:-2000}" dur="${RSS_DURATION:-600}" sc="$WORK/cost-rss.toml" out="$WORK/rss.json"
+  sed -e "s/^pods = .*/pods = 2/" -e "s/^rate = .*/rate = $rate.0/" \
+    -e "s/^duration = .*/duration = \"${dur}s\"/" scenarios/bench/cost.toml >"$sc"
+  echo "[$(date -u +%H:%M:%S)] rss: local, $rate req/s, ${dur}s" >&2
+  "$HARNESS" scenario "$sc" --mode steady --runtime local --artifacts "$ARTIFACTS" >"$WORK/rss.log" 2>&1 &
+  local pid=$!
+  python3 "$ROOT/scripts/lib/proctree.py" "$pid" 1 "$out"
+  wait "$pid" || { echo "  rss run did not pass:" >&2; tail -5 "$WORK/rss.log" >&2; }
+  python3 - "$out" "$dur" >"$ARTIFACTS/rss.txt" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1])); dur = float(sys.argv[2])
+rss = d["rss_kib"]
+start = max(r for t, r in rss if 15 <= t <= 20)
+end = [r for t, r in rss if t <= dur][-1]
+cpu = d["cpu_s"]; total = sum(cpu.values())
+print(f"rss: harness VmRSS 15 s into the load {start / 1024:.1f} MiB, at {dur:.0f} s {end / 1024:.1f} MiB: end/start {end / start:.3f}; harness CPU {100 * cpu.get('harness', 0) / total:.1f} % of the lab's")
+PY
+}
+
 want() { [[ " $PHASES " == *" $1 "* ]]; }
+want share && share_run
+want rss && rss_run
 for rt in $RUNTIMES; do
   if want steady; then
     for d in $DURATIONS; do one_run "steady-${d}s" "$rt" 2 "$RATE" "$d"; done
@@ -122,3 +175,4 @@ awk '{
   cpu = ($10 > 0) ? 100 * $11 / $10 : 0
   printf "%-13s %-7s %4s %6s %5s %8s %4s %8s %8s %7.1f %6.1f %11.1f %10.1f %8s %10s\n",
     $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, cpu, $12 / 1024, $13 / 1024, $14, $15 }' "$ROWS"
+cat "$ARTIFACTS/share.txt" "$ARTIFACTS/rss.txt" 2>/dev/null || true

@@ -95,12 +95,7 @@ async fn drain_waits_for_the_request_in_flight_then_closes() {
         "LB_BUFFER not waited ({buffer}): {log}"
     );
 
-    let stderr_last = d
-        .lines
-        .iter()
-        .rev()
-        .find(|l| l.text.contains("msg="))
-        .unwrap();
+    let stderr_last = d.last_msg();
     assert!(
         stderr_last.text.contains("[done] preStop completed in"),
         "{log}"
@@ -260,11 +255,6 @@ async fn admin_own_gauge(#[case] runner: Runner) {
 /// The last log line (drain: stderr; script: its only stream) says `[done]`.
 fn assert_done_last(d: &mut Proc) {
     let log = d.text();
-    let last = d
-        .lines
-        .iter()
-        .rev()
-        .find(|l| l.text.contains("msg="))
-        .unwrap();
+    let last = d.last_msg();
     assert!(last.text.contains("[done] preStop completed in "), "{log}");
 }

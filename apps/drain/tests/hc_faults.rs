@@ -69,12 +69,7 @@ async fn reopened_hc_aborts_with_5(
         took < Duration::from_secs(20),
         "aborted {took:?} after: {log}"
     );
-    let last = d
-        .lines
-        .iter()
-        .rev()
-        .find(|l| l.text.contains("msg="))
-        .unwrap();
+    let last = d.last_msg();
     assert!(
         last.text.contains("[done] preStop completed in") && last.text.contains("exit_code=5"),
         "{log}"

@@ -174,6 +174,14 @@ impl Proc {
             .join("\n")
     }
 
+    /// The last logfmt line (one with a `msg=`): drain's summary line.
+    pub fn last_msg(&mut self) -> Line {
+        self.collect();
+        let last = self.lines.iter().rev().find(|l| l.text.contains("msg="));
+        last.cloned()
+            .unwrap_or_else(|| panic!("no logfmt line at all: {:?}", self.lines))
+    }
+
     /// Lines whose `msg=` is exactly `msg`.
     pub fn msgs(&mut self, msg: &str) -> Vec<Line> {
         let key = format!("msg={msg}");
