@@ -42,5 +42,34 @@ for m, xs in sorted(by.items()):
     passes = sum(1 for v, _, _ in xs if v == "pass")
     lost = [d for _, d, _ in xs]
     print(f"{m}: {passes}/{len(xs)} pass, lost min {min(lost)} max {max(lost)} of {xs[0][2]} requests")
+# Wall time against the lower bound (issue 15: s1 <= 1.15 x): a mode cannot
+# end before its coverage window does (load start -> the terminated pod's
+# last exit or the LB's settled view, plus one check interval: `coverage` in
+# summary.json); everything above that (starting the topology, the load's
+# margin past that end, teardown, artifacts) is overhead. One round = the
+# runs of one gate.sh call (its modes, in mode order).
+runs = []
+for f in sorted(root.glob("*/summary.json")):
+    s = json.loads(f.read_text())
+    c = s.get("coverage") or {}
+    if c.get("required_end_ms") is None or c.get("load_start_ms") is None:
+        continue
+    runs.append((s["mode"], (s.get("wall_s") or 0.0), (c["required_end_ms"] - c["load_start_ms"]) / 1000, s["verdict"]))
+modes = list(dict.fromkeys(r[0] for r in runs))
+ratios = []
+for i in range(0, len(runs) - len(modes) + 1, len(modes)):
+    g = runs[i:i + len(modes)]
+    if [r[0] for r in g] != modes:
+        continue
+    w, need = sum(x[1] for x in g), sum(x[2] for x in g)
+    valid = all(x[3] == "pass" for x in g)
+    if valid:
+        ratios.append(w / need)
+    print(f"round {i // len(modes) + 1}: wall {w:.1f} s, lower bound {need:.1f} s, ratio {w / need:.3f}"
+          + ("" if valid else " (not every run passed: left out below)") + " ("
+          + ", ".join(f"{m} {x:.1f}/{n:.1f}" for m, x, n, _ in g) + ")")
+if ratios:
+    print(f"wall / lower bound over the {len(ratios)} rounds where every run passed: "
+          f"min {min(ratios):.3f} median {sorted(ratios)[len(ratios) // 2]:.3f} max {max(ratios):.3f}")
 EOF
 [ "$failed" -eq 0 ]
