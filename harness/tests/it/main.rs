@@ -13,6 +13,7 @@ mod run_support;
 mod test_server;
 
 mod artifacts;
+mod artifacts_render;
 mod artifacts_scale;
 mod e2e;
 mod export;
