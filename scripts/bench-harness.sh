@@ -29,7 +29,9 @@
 # shared cores: see docs/benchmarks.md), DURATIONS ("60 180" seconds), PODS ("2 4 8"),
 # PODS_RATE (20), PODS_DURATION (20), RUNTIMES ("local"; add docker to
 # also start the pods in containers), LAB_POD_NET (82), ARTIFACTS (a temp
-# dir, kept), LAB_NO_BUILD=1 to skip the release build.
+# dir, kept), LAB_NO_BUILD=1 to skip the release build, HARNESS (a
+# harness binary to measure instead, e.g. target/debug/harness: the dev
+# profile here is opt-level 3), RSS_RATE (2000) and RSS_DURATION (600 s).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -46,12 +48,14 @@ export LAB_POD_NET="${LAB_POD_NET:-82}"
 ARTIFACTS="${ARTIFACTS:-$(mktemp -d /tmp/bench-harness.XXXXXX)}"
 mkdir -p "$ARTIFACTS"
 command -v jq >/dev/null || { echo "jq not found" >&2; exit 2; }
-if [ "${LAB_NO_BUILD:-}" != 1 ]; then
+# HARNESS: the binary to measure (default: the release build, made here
+# unless LAB_NO_BUILD=1); its apps are the ones beside it.
+if [ -z "${HARNESS:-}" ] && [ "${LAB_NO_BUILD:-}" != 1 ]; then
   echo "building (release)" >&2
   cargo build --release -q -p harness -p backend -p hc -p drain
 fi
 export LAB_NO_BUILD=1
-HARNESS="$ROOT/target/release/harness"
+HARNESS="${HARNESS:-$ROOT/target/release/harness}"
 WORK="$(mktemp -d /tmp/bench-harness-work.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
 ROWS="$ARTIFACTS/rows.txt"
