@@ -114,7 +114,7 @@ one_run() { # one_run LABEL RUNTIME PODS RATE DURATION_S [OBSERVE_PERIOD]
 # the lab's CPU). Local only: on docker the pods are not the harness's
 # descendants.
 share_run() {
-  local out="$WORK/share.json" dir
+  local out="$ARTIFACTS/share.json" dir
   echo "[$(date -u +%H:%M:%S)] share: s1 graceful, local" >&2
   "$HARNESS" scenario s1 --mode graceful --runtime local --artifacts "$ARTIFACTS" >"$WORK/share.log" 2>&1 &
   local pid=$!
@@ -137,7 +137,7 @@ PY
 # 600 s, issue 16's "RSS flat over 10 minutes"): the harness's VmRSS 15 s
 # into the load against its last value before the load ends.
 rss_run() {
-  local rate="${RSS_RATE:-2000}" dur="${RSS_DURATION:-600}" sc="$WORK/cost-rss.toml" out="$WORK/rss.json"
+  local rate="${RSS_RATE:-2000}" dur="${RSS_DURATION:-600}" sc="$WORK/cost-rss.toml" out="$ARTIFACTS/rss.json"
   sed -e "s/^pods = .*/pods = 2/" -e "s/^rate = .*/rate = $rate.0/" \
     -e "s/^duration = .*/duration = \"${dur}s\"/" scenarios/bench/cost.toml >"$sc"
   echo "[$(date -u +%H:%M:%S)] rss: local, $rate req/s, ${dur}s" >&2
@@ -153,6 +153,8 @@ start = max(r for t, r in rss if 15 <= t <= 20)
 end = [r for t, r in rss if t <= dur][-1]
 cpu = d["cpu_s"]; total = sum(cpu.values())
 print(f"rss: harness VmRSS 15 s into the load {start / 1024:.1f} MiB, at {dur:.0f} s {end / 1024:.1f} MiB: end/start {end / start:.3f}; harness CPU {100 * cpu.get('harness', 0) / total:.1f} % of the lab's")
+step = max(1, int(dur // 10))
+print("  VmRSS MiB every %d s: " % step + " ".join(f"{r / 1024:.1f}" for t, r in rss if int(t) % step == 0 and t <= dur + 1))
 PY
 }
 
