@@ -26,7 +26,9 @@ pub mod report;
 pub mod runs;
 pub mod scenario;
 pub mod synth;
+pub mod terminate;
 pub mod tools;
+pub mod up;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -73,6 +75,12 @@ pub enum Command {
     /// files): graceful must lose nothing, current must lose, no run may be
     /// invalid or interrupted; other modes are reported. Exits 1 when it fails.
     Gate(ci_gate::GateArgs),
+    /// Keep a scenario mode's topology running until Ctrl-C, printing where
+    /// everything is (no load, no fault).
+    Up(up::UpArgs),
+    /// Run a mode's termination of one pod of a running `harness up`,
+    /// printing each step.
+    Terminate(terminate::TerminateArgs),
     /// Write a made-up run folder with N requests (the artifacts benchmark).
     #[command(hide = true)]
     SynthRequests(synth::SynthArgs),
@@ -94,6 +102,8 @@ impl Command {
             Command::Tools(a) => tools::cli(&a),
             Command::Export(a) => a.run(),
             Command::Gate(a) => a.run().map_err(Into::into),
+            Command::Up(a) => a.run(),
+            Command::Terminate(a) => a.run(),
             Command::SynthRequests(a) => a.run().map_err(Into::into),
         };
         res.unwrap_or_else(|e| {
