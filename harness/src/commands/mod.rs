@@ -29,6 +29,7 @@ pub mod synth;
 pub mod terminate;
 pub mod tools;
 pub mod up;
+pub mod watch;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -75,12 +76,10 @@ pub enum Command {
     /// files): graceful must lose nothing, current must lose, no run may be
     /// invalid or interrupted; other modes are reported. Exits 1 when it fails.
     Gate(ci_gate::GateArgs),
-    /// Keep a scenario mode's topology running until Ctrl-C, printing where
-    /// everything is (no load, no fault).
+    // Their help (about, long about, examples) is on their Args structs.
     Up(up::UpArgs),
-    /// Run a mode's termination of one pod of a running `harness up`,
-    /// printing each step.
     Terminate(terminate::TerminateArgs),
+    Watch(watch::WatchArgs),
     /// Write a made-up run folder with N requests (the artifacts benchmark).
     #[command(hide = true)]
     SynthRequests(synth::SynthArgs),
@@ -104,6 +103,7 @@ impl Command {
             Command::Gate(a) => a.run().map_err(Into::into),
             Command::Up(a) => a.run(),
             Command::Terminate(a) => a.run(),
+            Command::Watch(a) => a.run(),
             Command::SynthRequests(a) => a.run().map_err(Into::into),
         };
         res.unwrap_or_else(|e| {

@@ -28,6 +28,8 @@ mod stage;
 pub mod up;
 mod validity;
 pub mod verdict;
+pub mod watch;
+mod watch_judge;
 
 use std::path::PathBuf;
 

@@ -31,3 +31,4 @@ mod reports;
 mod runtime_local;
 mod scenarios;
 mod topology;
+mod watch;
