@@ -16,6 +16,8 @@ pub struct Timeline {
     clock: RunClock,
     events: Arc<Mutex<Vec<Event>>>,
     tx: Option<tokio::sync::mpsc::UnboundedSender<Event>>,
+    /// Live readers ([`Timeline::subscribe`]); a closed one is dropped.
+    taps: Arc<Mutex<Vec<tokio::sync::mpsc::UnboundedSender<Event>>>>,
 }
 
 impl Timeline {
@@ -25,6 +27,7 @@ impl Timeline {
             clock,
             events: Arc::new(Mutex::new(Vec::new())),
             tx,
+            taps: Arc::default(),
         }
     }
 
@@ -57,9 +60,23 @@ impl Timeline {
         if let Some(tx) = &self.tx {
             let _ = tx.send(ev.clone());
         }
+        if let Ok(mut taps) = self.taps.lock() {
+            taps.retain(|t| t.send(ev.clone()).is_ok());
+        }
         if let Ok(mut g) = self.events.lock() {
             g.push(ev);
         }
+    }
+
+    /// Every event from now on, as it is emitted (`harness terminate`
+    /// streams a termination's steps this way); dropping the receiver
+    /// ends the subscription.
+    pub fn subscribe(&self) -> tokio::sync::mpsc::UnboundedReceiver<Event> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        if let Ok(mut taps) = self.taps.lock() {
+            taps.push(tx);
+        }
+        rx
     }
 
     /// Every event so far, ordered by time.

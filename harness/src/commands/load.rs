@@ -11,7 +11,7 @@
 //! the request timeout.
 
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -79,38 +79,21 @@ pub struct LoadReport {
     pub latency_ms: LatencyMs,
 }
 
-/// `http://HOST:PORT/PATH` → the address and the path (with its query).
+/// `http://HOST:PORT/PATH` → the address and the path (with its query);
+/// only a loopback address is taken.
 pub fn parse_url(url: &str) -> Result<(SocketAddr, String), CommandError> {
     let bad = |why: &str| CommandError::Usage(format!("--url {url}: {why}"));
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| bad("only http:// URLs are supported"))?;
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    if authority.is_empty() || authority.contains('@') {
-        return Err(bad("expected http://HOST:PORT/PATH"));
-    }
-    let with_port = if authority.rsplit_once(':').is_some_and(|(_, p)| {
-        !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && !authority.ends_with(']')
-    }) {
-        authority.to_string()
-    } else {
-        format!("{authority}:80")
-    };
-    let addr = with_port
-        .to_socket_addrs()
-        .map_err(|e| bad(&format!("cannot resolve {authority}: {e}")))?
-        .next()
-        .ok_or_else(|| bad(&format!("{authority} resolves to no address")))?;
-    if !addr.ip().is_loopback() {
+    let t = crate::loadgen::parse_target(url).map_err(|e| match e {
+        crate::loadgen::TargetError::Https => bad("only http:// URLs are supported"),
+        e => bad(&e.to_string()),
+    })?;
+    if !t.addr.ip().is_loopback() {
         return Err(bad(&format!(
             "{} is not a loopback address (harness load only sends to 127.0.0.0/8 or ::1)",
-            addr.ip()
+            t.addr.ip()
         )));
     }
-    Ok((addr, path.to_string()))
+    Ok((t.addr, t.path))
 }
 
 impl LoadArgs {
@@ -169,6 +152,8 @@ pub fn measure(args: &LoadArgs) -> Result<LoadReport, CommandError> {
         .map_err(|e| CommandError::Usage(format!("cannot start the runtime: {e}")))?;
     let cfg = LoadConfig {
         target,
+        host: None,
+        horizon: None,
         specs: vec![args.spec(path)],
         request_timeout_margin: args.timeout,
     };

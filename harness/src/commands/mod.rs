@@ -26,7 +26,10 @@ pub mod report;
 pub mod runs;
 pub mod scenario;
 pub mod synth;
+pub mod terminate;
 pub mod tools;
+pub mod up;
+pub mod watch;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -73,6 +76,10 @@ pub enum Command {
     /// files): graceful must lose nothing, current must lose, no run may be
     /// invalid or interrupted; other modes are reported. Exits 1 when it fails.
     Gate(ci_gate::GateArgs),
+    // Their help (about, long about, examples) is on their Args structs.
+    Up(up::UpArgs),
+    Terminate(terminate::TerminateArgs),
+    Watch(watch::WatchArgs),
     /// Write a made-up run folder with N requests (the artifacts benchmark).
     #[command(hide = true)]
     SynthRequests(synth::SynthArgs),
@@ -94,6 +101,9 @@ impl Command {
             Command::Tools(a) => tools::cli(&a),
             Command::Export(a) => a.run(),
             Command::Gate(a) => a.run().map_err(Into::into),
+            Command::Up(a) => a.run(),
+            Command::Terminate(a) => a.run(),
+            Command::Watch(a) => a.run(),
             Command::SynthRequests(a) => a.run().map_err(Into::into),
         };
         res.unwrap_or_else(|e| {

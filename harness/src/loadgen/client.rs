@@ -55,10 +55,12 @@ pub struct ConnectError {
 }
 
 impl Connector {
-    pub fn new(target: SocketAddr) -> Self {
+    /// Connections to `target`, each request with `Host: host` (default:
+    /// the address).
+    pub fn new(target: SocketAddr, host: Option<String>) -> Self {
         Connector {
             target,
-            host: target.to_string(),
+            host: host.unwrap_or_else(|| target.to_string()),
             next_id: AtomicU64::new(1),
             closer: CancellationToken::new(),
             tasks: TaskTracker::new(),

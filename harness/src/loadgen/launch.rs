@@ -215,13 +215,22 @@ fn steady(
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let timer = timer::SendTimer::new();
-        for intended_ms in schedule.iter() {
+        for (i, intended_ms) in schedule.iter().enumerate() {
+            if ctx.horizon.cuts(intended_ms) {
+                ctx.unschedule(entry, schedule.len() - i as u64);
+                return;
+            }
             let at = ctx.clock.at_ms(intended_ms);
             if Instant::now() < at {
                 tokio::select! {
                     biased;
                     _ = ctx.cancel.cancelled() => return,
                     _ = timer.wait_until(at) => {}
+                }
+                // The end may have been set while it waited.
+                if ctx.horizon.cuts(intended_ms) {
+                    ctx.unschedule(entry, schedule.len() - i as u64);
+                    return;
                 }
             } else if ctx.cancel.is_cancelled() {
                 return;

@@ -20,11 +20,13 @@
 
 mod classify;
 mod client;
+mod horizon;
 mod launch;
 mod paths;
 mod pool;
 mod request;
 mod schedule;
+mod target;
 mod timer;
 
 use std::net::SocketAddr;
@@ -36,8 +38,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use classify::{classify, outcome_of_break, Break, Expect, Seen, Stop, Verdict};
+pub use horizon::Horizon;
 pub use pool::hard_cap;
 pub use schedule::{is_late, KeepAliveDice, SteadySchedule, LATE_MS};
+pub use target::{parse_target, HttpTarget, TargetError};
 
 use crate::model::{RequestRecord, RunClock};
 use client::Connector;
@@ -102,6 +106,12 @@ pub enum LoadSpec {
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadConfig {
     pub target: SocketAddr,
+    /// The `Host` header (`None`: the target address), e.g. the name of a
+    /// URL that resolved to `target`.
+    pub host: Option<String>,
+    /// Ends the open-loop schedules early once set (`None`: they run to
+    /// their own end).
+    pub horizon: Option<Horizon>,
     pub specs: Vec<LoadSpec>,
     /// Added to a request's expected duration to make its deadline (counted
     /// from its intended send time).
@@ -151,7 +161,7 @@ pub async fn run(
     out: UnboundedSender<RequestRecord>,
     cancel: CancellationToken,
 ) -> LoadStats {
-    let connector = Arc::new(Connector::new(cfg.target));
+    let connector = Arc::new(Connector::new(cfg.target, cfg.host));
     let ctx = Arc::new(Ctx::new(
         clock,
         out,
@@ -159,6 +169,7 @@ pub async fn run(
         cfg.request_timeout_margin,
         connector.clone(),
         cfg.specs.len(),
+        cfg.horizon.unwrap_or_default(),
     ));
     let requests = TaskTracker::new();
     let mut launch = Launch::new(&ctx, &connector, &requests);

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::classify::{classify, Break, Seen, Stop};
 use super::client::{Connector, NeverWritten, Progress};
+use super::horizon::Horizon;
 use super::paths;
 use super::pool::Pool;
 use super::schedule::is_late;
@@ -29,6 +30,8 @@ pub struct Ctx {
     pub cancel: CancellationToken,
     pub margin: Duration,
     pub connector: Arc<Connector>,
+    /// Where the open-loop schedules end when that is decided late.
+    pub horizon: Horizon,
     pub stats: Counters,
     /// Per load entry (spec), in the order of the specs.
     pub entries: Vec<EntryCounters>,
@@ -89,6 +92,7 @@ impl Ctx {
         margin: Duration,
         connector: Arc<Connector>,
         entries: usize,
+        horizon: Horizon,
     ) -> Self {
         Ctx {
             clock,
@@ -96,6 +100,7 @@ impl Ctx {
             cancel,
             margin,
             connector,
+            horizon,
             stats: Counters::default(),
             entries: (0..entries).map(|_| EntryCounters::default()).collect(),
             next_n: Default::default(),
@@ -108,6 +113,15 @@ impl Ctx {
         self.stats.scheduled.fetch_add(n, Ordering::Relaxed);
         if let Some(e) = self.entries.get(entry) {
             e.scheduled.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Takes back `n` scheduled requests of entry `entry` that the
+    /// [`Horizon`] cut before they were started.
+    pub fn unschedule(&self, entry: usize, n: u64) {
+        self.stats.scheduled.fetch_sub(n, Ordering::Relaxed);
+        if let Some(e) = self.entries.get(entry) {
+            e.scheduled.fetch_sub(n, Ordering::Relaxed);
         }
     }
 

@@ -66,6 +66,18 @@ pub enum EventKind {
     Kill,
     HcFault,
     HcReopen,
+    // `harness watch --during CMD` (source `during`)
+    /// CMD started (detail: the command line).
+    CommandStart,
+    /// One line CMD wrote (stdout or stderr), as the detail.
+    CommandOutput,
+    /// CMD exited (detail: `exit code N` or the signal).
+    CommandExit,
+    /// CMD was still running at `--duration` and was stopped.
+    CommandStopped,
+    /// The load stopped scheduling requests (CMD's end plus the settle
+    /// time, or `--duration`).
+    LoadEnd,
     /// One of drain's (or the script's) steps, by the name it logged
     /// (`hc_close_lb`, `close-lb`, `done`, ...).
     Step(String),
@@ -112,6 +124,11 @@ const NAMED: &[EventKind] = &[
     EventKind::Kill,
     EventKind::HcFault,
     EventKind::HcReopen,
+    EventKind::CommandStart,
+    EventKind::CommandOutput,
+    EventKind::CommandExit,
+    EventKind::CommandStopped,
+    EventKind::LoadEnd,
 ];
 
 impl EventKind {
@@ -156,6 +173,11 @@ impl EventKind {
             EventKind::Kill => "kill",
             EventKind::HcFault => "hc_fault",
             EventKind::HcReopen => "hc_reopen",
+            EventKind::CommandStart => "command_start",
+            EventKind::CommandOutput => "command_output",
+            EventKind::CommandExit => "command_exit",
+            EventKind::CommandStopped => "command_stopped",
+            EventKind::LoadEnd => "load_end",
             EventKind::Step(s) | EventKind::Other(s) => s,
         }
     }
@@ -213,6 +235,9 @@ impl EventKind {
                 | EventKind::Sigterm
                 | EventKind::Sigkill
                 | EventKind::Terminated
+                | EventKind::CommandStart
+                | EventKind::CommandExit
+                | EventKind::CommandStopped
         ) || matches!(self, EventKind::Step(s) if s == "close-lb")
     }
 }

@@ -22,6 +22,8 @@ pub enum Source {
     Harness,
     Loadgen,
     Fault,
+    /// `harness watch --during`'s command: its start, output lines, exit.
+    During,
     /// A name this build does not know (read from an older run folder).
     Other(String),
 }
@@ -45,6 +47,7 @@ impl Source {
             Source::Harness => Borrowed("harness"),
             Source::Loadgen => Borrowed("loadgen"),
             Source::Fault => Borrowed("fault"),
+            Source::During => Borrowed("during"),
             Source::Other(s) => Owned(s.clone()),
         }
     }
@@ -63,6 +66,7 @@ impl Source {
             "harness" => Source::Harness,
             "loadgen" => Source::Loadgen,
             "fault" => Source::Fault,
+            "during" => Source::During,
             _ => match s.strip_prefix("haproxy").and_then(|n| n.parse::<u8>().ok()) {
                 Some(n) if n >= 2 => Source::Haproxy(n),
                 _ => Source::Other(s.to_string()),
@@ -88,7 +92,7 @@ mod tests {
     #[test]
     fn sources_read_back_including_numbered_haproxies() {
         for s in [
-            "kubelet", "haproxy", "haproxy2", "drain", "fault", "loadgen",
+            "kubelet", "haproxy", "haproxy2", "drain", "fault", "loadgen", "during",
         ] {
             assert_eq!(Source::parse(s).as_str(), s);
         }

@@ -9,6 +9,7 @@ pub mod envoy_log;
 pub mod evidence;
 pub mod haproxy_log;
 mod mechanism;
+pub mod outside;
 pub mod proxy_logs;
 
 use std::collections::HashMap;
@@ -218,6 +219,13 @@ pub async fn show_stat(
     socket: &std::path::Path,
     backend: &str,
 ) -> Result<HashMap<String, String>, String> {
+    show_stat_csv(socket)
+        .await
+        .map(|csv| parse_show_stat(&csv, backend))
+}
+
+/// HAProxy's `show stat` CSV over the runtime API (within 500 ms).
+pub async fn show_stat_csv(socket: &std::path::Path) -> Result<String, String> {
     let fut = async {
         let mut s = tokio::net::UnixStream::connect(socket)
             .await
@@ -229,7 +237,7 @@ pub async fn show_stat(
         s.read_to_string(&mut out)
             .await
             .map_err(|e| e.to_string())?;
-        Ok::<_, String>(parse_show_stat(&out, backend))
+        Ok::<_, String>(out)
     };
     match tokio::time::timeout(Duration::from_millis(500), fut).await {
         Ok(r) => r,
@@ -237,18 +245,25 @@ pub async fn show_stat(
     }
 }
 
-/// Parses `show stat` CSV (status is field 18).
-pub fn parse_show_stat(csv: &str, backend: &str) -> HashMap<String, String> {
+/// Every server row of `show stat` CSV (or the stats page's `;csv`):
+/// (backend, server, status), status being field 18.
+pub fn stat_servers(csv: &str) -> Vec<(String, String, String)> {
     csv.lines()
         .filter(|l| !l.starts_with('#'))
         .filter_map(|l| {
             let f: Vec<&str> = l.split(',').collect();
-            if f.len() > 17 && f[0] == backend && f[1] != "BACKEND" && f[1] != "FRONTEND" {
-                Some((f[1].to_string(), f[17].to_string()))
-            } else {
-                None
-            }
+            (f.len() > 17 && f[1] != "BACKEND" && f[1] != "FRONTEND")
+                .then(|| (f[0].to_string(), f[1].to_string(), f[17].to_string()))
         })
+        .collect()
+}
+
+/// Parses `show stat` CSV (status is field 18): `backend`'s servers.
+pub fn parse_show_stat(csv: &str, backend: &str) -> HashMap<String, String> {
+    stat_servers(csv)
+        .into_iter()
+        .filter(|(px, _, _)| px == backend)
+        .map(|(_, sv, st)| (sv, st))
         .collect()
 }
 

@@ -68,6 +68,20 @@ pub async fn drive(
 ) -> Driven {
     let cancel = CancellationToken::new();
     let body = run_lab(env, sc, staged, senders, &cancel);
+    finish(env, staged, writers, &cancel, body).await
+}
+
+/// Runs `body` (the lab's part of the run) until it ends or the harness is
+/// interrupted, then cancels `cancel`, tears down everything the run
+/// started and collects what it produced: the one way out of every run
+/// (`harness up` too).
+pub(super) async fn finish(
+    env: &RunEnv,
+    staged: &Staged,
+    writers: Writers,
+    cancel: &CancellationToken,
+    body: impl std::future::Future<Output = anyhow::Result<DriveFacts>>,
+) -> Driven {
     let (outcome, interrupted) = tokio::select! {
         r = body => (r, None),
         sig = env.interrupts.recv() => {
@@ -90,13 +104,14 @@ pub async fn drive(
             .interrupted()
             .map(|s| Interrupted(s.name().to_string()))
     });
-    collect(staged, writers, outcome, interrupted).await
+    collect(&staged.timeline, &staged.dir, writers, outcome, interrupted).await
 }
 
 /// Waits for the writers and reads back what they wrote, beside how the
 /// drive ended.
-async fn collect(
-    staged: &Staged,
+pub(super) async fn collect(
+    timeline: &Timeline,
+    dir: &crate::artifacts::RunDir,
     writers: Writers,
     outcome: anyhow::Result<DriveFacts>,
     interrupted: Option<Interrupted>,
@@ -123,7 +138,7 @@ async fn collect(
     if let Some(e) = records.as_ref().and_then(|r| r.write_error.as_ref()) {
         write_errors.push(format!("requests.csv: {e}"));
     }
-    let events = staged.timeline.snapshot();
+    let events = timeline.snapshot();
     writers.stop.cancel();
     for (name, w) in [
         ("timeline.csv", writers.timeline.await),
@@ -136,10 +151,10 @@ async fn collect(
         }
     }
     // Events observed late were streamed out of order.
-    if let Err(e) = setup::rewrite_timeline_sorted(staged.dir.path(), &events) {
+    if let Err(e) = setup::rewrite_timeline_sorted(dir.path(), &events) {
         write_errors.push(format!("timeline.csv: {e}"));
     }
-    let samples = crate::artifacts::read_samples(staged.dir.path()).unwrap_or_else(|e| {
+    let samples = crate::artifacts::read_samples(dir.path()).unwrap_or_else(|e| {
         write_errors.push(format!("samples.csv: {e}"));
         Vec::new()
     });
@@ -217,7 +232,7 @@ async fn run_lab(
 
 /// The observers (returned, to be awaited once cancelled) and kubelet's
 /// probers, every one stopping at `cancel`.
-fn start_watchers(
+pub(super) fn start_watchers(
     topo: &lab::Topo,
     timeline: &Timeline,
     samples: tokio::sync::mpsc::UnboundedSender<Sample>,
@@ -287,7 +302,11 @@ fn progress_ticker(timeline: &Timeline, progress: &crate::progress::Progress) ->
 
 /// The lab's topology, its HAProxy and Envoy output teed into the timeline
 /// and the run's proxy logs.
-async fn start_topology(env: &RunEnv, sc: &Scenario, staged: &Staged) -> anyhow::Result<lab::Topo> {
+pub(super) async fn start_topology(
+    env: &RunEnv,
+    sc: &Scenario,
+    staged: &Staged,
+) -> anyhow::Result<lab::Topo> {
     let (timeline, logs, dir) = (&staged.timeline, &staged.proxy_logs, &staged.dir);
     let lab_env = LabEnv {
         tools: env.tools.clone(),
@@ -334,6 +353,8 @@ fn start_load(
     );
     let cfg = loadgen::LoadConfig {
         target: topo.frontend,
+        host: None,
+        horizon: None,
         specs,
         request_timeout_margin: Duration::from_secs(30),
     };

@@ -11,8 +11,10 @@
 
 mod accounting;
 pub mod catalogue;
+pub mod control;
 mod coverage;
 mod drive;
+pub mod during;
 mod faults;
 mod hooks;
 mod judge;
@@ -23,8 +25,11 @@ mod record;
 mod records;
 mod setup;
 mod stage;
+pub mod up;
 mod validity;
 pub mod verdict;
+pub mod watch;
+mod watch_judge;
 
 use std::path::PathBuf;
 

@@ -58,12 +58,23 @@ pub async fn stage(
     sc: &Scenario,
     mode_name: &str,
 ) -> anyhow::Result<(Staged, Senders, Writers)> {
+    stage_as(env, sc, mode_name, &sc.id).await
+}
+
+/// As [`stage`], the run folder named `<UTC>-<folder>-<mode>` (`harness up`
+/// names its folder `up-<scenario>`).
+pub async fn stage_as(
+    env: &RunEnv,
+    sc: &Scenario,
+    mode_name: &str,
+    folder: &str,
+) -> anyhow::Result<(Staged, Senders, Writers)> {
     let mode = sc
         .modes
         .get(mode_name)
         .with_context(|| format!("scenario {} has no mode {mode_name:?}", sc.id))?;
-    let progress = Progress::new(format!("{}/{mode_name}", sc.id));
-    let dir = RunDir::create(&env.artifacts_root, &sc.id, mode_name)?;
+    let progress = Progress::new(format!("{folder}/{mode_name}"));
+    let dir = RunDir::create(&env.artifacts_root, folder, mode_name)?;
     // The folder name alone can repeat across artifacts roots (same scenario,
     // same second): the pid makes the id that labels processes unique.
     let run_id = format!("{}-p{}", dir.run_id(), std::process::id());
@@ -80,6 +91,42 @@ pub async fn stage(
     setup::write_resolved_scenario(&dir, sc, mode_name, env)?;
     summary.write(dir.path())?;
 
+    let streams = open_streams(&dir, clock, &progress)?;
+    streams.timeline.emit(
+        Source::Harness,
+        None,
+        EventKind::RunStart,
+        format!("{} {mode_name}: {}", sc.id, mode.about),
+    );
+    let rt = runtime(env, sc, &dir, &run_id).await?;
+    Ok((
+        Staged {
+            dir,
+            mode_name: mode_name.to_string(),
+            summary,
+            progress,
+            timeline: streams.timeline,
+            proxy_logs: streams.proxy_logs,
+            rt,
+        },
+        streams.senders,
+        streams.writers,
+    ))
+}
+
+/// A run folder's streams, open: the timeline and the proxy-log store on
+/// `clock`, what feeds them, and the tasks writing them.
+pub struct Streams {
+    pub timeline: Timeline,
+    pub proxy_logs: ProxyLogs,
+    pub senders: Senders,
+    pub writers: Writers,
+}
+
+/// Opens `dir`'s timeline.csv, samples.csv and requests.csv (the records
+/// sink, counted on `progress`) and starts the tasks that write them; the
+/// one place a run's streams are set up (`harness watch` too).
+pub fn open_streams(dir: &RunDir, clock: RunClock, progress: &Progress) -> anyhow::Result<Streams> {
     let (tl_tx, tl_rx) = unbounded_channel::<Event>();
     let (s_tx, s_rx) = unbounded_channel::<Sample>();
     let (r_tx, r_rx) = unbounded_channel();
@@ -97,38 +144,24 @@ pub async fn stage(
         |w, s| w.write(s),
     ));
     let timeline = Timeline::new(clock, Some(tl_tx));
-    timeline.emit(
-        Source::Harness,
-        None,
-        EventKind::RunStart,
-        format!("{} {mode_name}: {}", sc.id, mode.about),
-    );
     let proxy_logs = ProxyLogs::new(clock);
     let (sink_dir, sink_logs) = (dir.path().to_path_buf(), proxy_logs.clone());
     let r_rx = progress.state().tap(r_rx);
     let sink = tokio::spawn(async move { records::sink(&sink_dir, r_rx, sink_logs).await });
-    let rt = runtime(env, sc, &dir, &run_id).await?;
-    Ok((
-        Staged {
-            dir,
-            mode_name: mode_name.to_string(),
-            summary,
-            progress,
-            timeline,
-            proxy_logs,
-            rt,
-        },
-        Senders {
+    Ok(Streams {
+        timeline,
+        proxy_logs,
+        senders: Senders {
             samples: s_tx,
             requests: r_tx,
         },
-        Writers {
+        writers: Writers {
             timeline: tl_writer,
             samples: s_writer,
             requests: sink,
             stop,
         },
-    ))
+    })
 }
 
 /// The run's runtime: local processes, or the run's own docker network.

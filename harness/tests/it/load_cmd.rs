@@ -187,6 +187,8 @@ async fn closed_spec_keeps_one_request_per_connection() {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let cfg = LoadConfig {
         target: b.addr.parse().unwrap(),
+        host: None,
+        horizon: None,
         specs: vec![LoadSpec::Closed {
             connections: 3,
             duration_ms: 500,

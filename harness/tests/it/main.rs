@@ -32,3 +32,4 @@ mod reports;
 mod runtime_local;
 mod scenarios;
 mod topology;
+mod watch;

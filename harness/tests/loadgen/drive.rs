@@ -22,6 +22,8 @@ pub async fn load(
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let cfg = LoadConfig {
         target,
+        host: None,
+        horizon: None,
         specs,
         request_timeout_margin: margin,
     };
