@@ -27,7 +27,9 @@
 # LAB_NO_BUILD=1 to skip the release build, CARGO_TARGET_DIR (where the
 # release binaries are), BEFORE (a second `harness` binary, e.g. the build
 # before a change: it runs as tool "before" next to "ours" in tables 1-3,
-# so before/after is measured side by side in the same run).
+# so before/after is measured side by side in the same run), PRECISE (1:
+# also run ours with `--send-window 0`, a wake-up per request, as tool
+# "ours-w0" in tables 2 and 3; 0: not).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -39,6 +41,7 @@ RATES="${RATES:-5000 10000 15000 20000 25000 30000}"
 P99_BOUND_MS="${P99_BOUND_MS:-10}"
 CPU_RATES="${CPU_RATES:-${CPU_RATE:-5000 10000}}"
 BEFORE="${BEFORE:-}"
+PRECISE="${PRECISE:-1}"
 STALL_RATE="${STALL_RATE:-2000}"
 STALL_DURATION="${STALL_DURATION:-20}"
 STALL_MS="${STALL_MS:-200}"
@@ -120,6 +123,7 @@ run_ours() { # run_ours PHASE TARGET URL RATE(- = closed) REP [DURATION] (TOOL=b
   fi
   local args=(load --url "$url" --connections "$CONNECTIONS" --duration "$dur" --threads 1 --json)
   [ "$rate" != - ] && args+=(--rate "$rate")
+  [ "$tool" = ours-w0 ] && args+=(--send-window 0)
   timed "$WORK/cpu" "$bin" "${args[@]}" >"$WORK/ours.json" || true
   local cpu; cpu="$(cpu_of "$WORK/cpu")"
   jq -r --arg p "$phase" --arg t "$target" --arg tool "$tool" --arg r "$rate" --arg rep "$rep" --arg cpu "$cpu" '
@@ -152,6 +156,7 @@ run_oha() { # run_oha PHASE TARGET URL RATE(- = closed) REP CORRECT(0/1) [DURATI
 }
 
 run_before() { TOOL=before run_ours "$@"; }
+run_w0() { [ "$PRECISE" = 1 ] && TOOL=ours-w0 run_ours "$@"; return 0; }
 
 run_wrk() { # run_wrk PHASE TARGET URL REP [DURATION]
   local phase="$1" target="$2" url="$3" rep="$4" dur="${5:-$DURATION}"
@@ -193,15 +198,17 @@ if want closed; then
 fi
 
 if want open; then
-  for tool in ours before oha-corrected; do
+  for tool in ours ours-w0 before oha-corrected; do
     [ "$tool" = oha-corrected ] && [ "$HAVE_OHA" = 0 ] && continue
     [ "$tool" = before ] && [ -z "$BEFORE" ] && continue
+    [ "$tool" = ours-w0 ] && [ "$PRECISE" != 1 ] && continue
     for rate in $RATES; do
       say "open loop, $tool, $rate req/s"
       for rep in $(seq 1 "$REPS"); do
         case $tool in
           ours) run_ours open hyper "http://$CONST/" "$rate" "$rep" ;;
           before) run_before open hyper "http://$CONST/" "$rate" "$rep" ;;
+          ours-w0) run_w0 open hyper "http://$CONST/" "$rate" "$rep" ;;
           *) run_oha open hyper "http://$CONST/" "$rate" "$rep" 1 ;;
         esac
       done
@@ -220,9 +227,9 @@ if want cpu; then
       say "cpu at $rate req/s, rep $rep"
       # Rotate the order so no tool always runs first.
       case $((rep % 3)) in
-        1) run_ours cpu hyper "http://$CONST/" "$rate" "$rep"; run_oha cpu hyper "http://$CONST/" "$rate" "$rep" 0; run_before cpu hyper "http://$CONST/" "$rate" "$rep" ;;
-        2) run_oha cpu hyper "http://$CONST/" "$rate" "$rep" 0; run_before cpu hyper "http://$CONST/" "$rate" "$rep"; run_ours cpu hyper "http://$CONST/" "$rate" "$rep" ;;
-        0) run_before cpu hyper "http://$CONST/" "$rate" "$rep"; run_ours cpu hyper "http://$CONST/" "$rate" "$rep"; run_oha cpu hyper "http://$CONST/" "$rate" "$rep" 0 ;;
+        1) run_ours cpu hyper "http://$CONST/" "$rate" "$rep"; run_oha cpu hyper "http://$CONST/" "$rate" "$rep" 0; run_before cpu hyper "http://$CONST/" "$rate" "$rep"; run_w0 cpu hyper "http://$CONST/" "$rate" "$rep" ;;
+        2) run_oha cpu hyper "http://$CONST/" "$rate" "$rep" 0; run_w0 cpu hyper "http://$CONST/" "$rate" "$rep"; run_before cpu hyper "http://$CONST/" "$rate" "$rep"; run_ours cpu hyper "http://$CONST/" "$rate" "$rep" ;;
+        0) run_before cpu hyper "http://$CONST/" "$rate" "$rep"; run_ours cpu hyper "http://$CONST/" "$rate" "$rep"; run_w0 cpu hyper "http://$CONST/" "$rate" "$rep"; run_oha cpu hyper "http://$CONST/" "$rate" "$rep" 0 ;;
       esac
     done
     run_wrk cpu hyper "http://$CONST/" "$rep"
@@ -348,7 +355,7 @@ if sel("open"):
     print("\n2. open loop, hyper: achieved req/s and p99 ms per target rate (median); pass = achieved >= 0.99 x rate, p99 <= %g ms, 0 errors" % bound)
     print("%-15s %8s %10s %10s %8s %8s" % ("tool", "rate", "achieved", "p99 ms", "errors", "pass"))
     best = {}
-    for tool in ("ours", "before", "oha-corrected"):
+    for tool in ("ours", "ours-w0", "before", "oha-corrected"):
         rates = sorted({int(r[3]) for r in sel("open", tool=tool)})
         for rate in rates:
             rs = sel("open", tool=tool, rate=str(rate))
@@ -356,15 +363,15 @@ if sel("open"):
             ok = passes > len(rs) // 2
             if ok: best[tool] = rate
             print("%-15s %8d %10s %10s %8s %8s" % (tool, rate, fmt(med(rs, 5)), fmt(med(rs, 8), "%.2f"), fmt(med(rs, 11)), "%d/%d" % (passes, len(rs))))
-    o, b, h = best.get("ours"), best.get("before"), best.get("oha-corrected")
-    print("max sustained: ours %s, before %s, oha %s%s" % (fmt(o), fmt(b), fmt(h), "; ratio ours/oha %.2f" % (o / h) if o and h else ""))
+    o, z, b, h = (best.get(t) for t in ("ours", "ours-w0", "before", "oha-corrected"))
+    print("max sustained: ours %s, ours-w0 %s, before %s, oha %s%s" % (fmt(o), fmt(z), fmt(b), fmt(h), "; ratio ours/oha %.2f" % (o / h) if o and h else ""))
 
 if sel("cpu"):
     print("\n3. CPU time per request (user+sys of the tool), median; ours, before and oha at a fixed rate, wrk at its closed-loop ceiling")
     print("%-8s %8s %12s %12s %12s %14s" % ("tool", "rate", "req/s", "cpu s", "us/request", "ratio to oha"))
     for rate in sorted({r[3] for r in sel("cpu") if r[3] != "-"}, key=float):
-        per = {t: us_per_req(sel("cpu", tool=t, rate=rate)) for t in ("ours", "before", "oha")}
-        for tool in ("ours", "before", "oha"):
+        per = {t: us_per_req(sel("cpu", tool=t, rate=rate)) for t in ("ours", "ours-w0", "before", "oha")}
+        for tool in ("ours", "ours-w0", "before", "oha"):
             rs = sel("cpu", tool=tool, rate=rate)
             if not rs: continue
             print("%-8s %8s %12s %12s %12s %14s" % (tool, rate, fmt(med(rs, 5)), fmt(med(rs, 13), "%.2f"), fmt(per[tool], "%.1f"), ratio(per[tool], per["oha"])))
