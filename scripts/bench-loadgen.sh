@@ -10,8 +10,8 @@
 #   2. the highest open-loop rate (of RATES) each tool sustains: achieved
 #      >= 0.99 x target, p99 <= P99_BOUND_MS, no error, in most REPS
 #      (wrk has no open loop; oha with -q and --latency-correction);
-#   3. CPU time (user + sys of the tool's process) per request at CPU_RATE
-#      req/s (wrk: at its closed-loop ceiling, it has no rate mode);
+#   3. CPU time (user + sys of the tool's process) per request at each of
+#      CPU_RATES req/s (wrk: at its closed-loop ceiling, it has no rate mode);
 #   4. histogram truth: the server is SIGSTOPped STALL_MS every 5 s during
 #      a STALL_DURATION open-loop run at STALL_RATE; the model row is what
 #      latency from the intended send time must show.
@@ -21,10 +21,15 @@
 #
 # Usage: scripts/bench-loadgen.sh [all|closed|open|cpu|stall|selfstall]...
 # Settings: DURATION (5s), CONNECTIONS (16), REPS (3), RATES ("5000 10000
-# 15000 20000 25000 30000"), P99_BOUND_MS (10), CPU_RATE (5000),
+# 15000 20000 25000 30000"), P99_BOUND_MS (10), CPU_RATES ("5000 10000"),
 # STALL_RATE (2000), STALL_DURATION (20), STALL_MS (200), OHA
 # (tools/oha/bin/oha; `cargo install oha --root tools/oha`), WRK (wrk),
-# LAB_NO_BUILD=1 to skip the release build.
+# LAB_NO_BUILD=1 to skip the release build, CARGO_TARGET_DIR (where the
+# release binaries are), BEFORE (a second `harness` binary, e.g. the build
+# before a change: it runs as tool "before" next to "ours" in tables 1-3,
+# so before/after is measured side by side in the same run), PRECISE (1:
+# also run ours with `--send-window 0`, a wake-up per request, as tool
+# "ours-w0" in tables 2 and 3; 0: not).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -34,7 +39,9 @@ CONNECTIONS="${CONNECTIONS:-16}"
 REPS="${REPS:-3}"
 RATES="${RATES:-5000 10000 15000 20000 25000 30000}"
 P99_BOUND_MS="${P99_BOUND_MS:-10}"
-CPU_RATE="${CPU_RATE:-5000}"
+CPU_RATES="${CPU_RATES:-${CPU_RATE:-5000 10000}}"
+BEFORE="${BEFORE:-}"
+PRECISE="${PRECISE:-1}"
 STALL_RATE="${STALL_RATE:-2000}"
 STALL_DURATION="${STALL_DURATION:-20}"
 STALL_MS="${STALL_MS:-200}"
@@ -50,9 +57,13 @@ HAVE_OHA=1
 [ -x "$OHA" ] || { echo "oha not found at $OHA: comparing with wrk only" >&2; HAVE_OHA=0; }
 if [ "${LAB_NO_BUILD:-}" != 1 ]; then
   echo "building harness, backend and the const_server example (release)" >&2
-  cargo build --release -q -p harness -p backend -p hc --example const_server
+  # (--example alone would build only the example: two commands)
+  cargo build --release -q -p harness -p backend --bins
+  cargo build --release -q -p hc --example const_server
 fi
-HARNESS="$ROOT/target/release/harness"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+HARNESS="$TARGET/harness"
+[ -z "$BEFORE" ] || [ -x "$BEFORE" ] || { echo "BEFORE=$BEFORE is not an executable" >&2; exit 2; }
 
 WORK="$(mktemp -d /tmp/bench-loadgen.XXXXXX)"
 PIDS=()
@@ -76,9 +87,9 @@ wait_line() { # wait_line FILE SED-EXPR -> prints the captured address
   echo "server did not start:" >&2; cat "$1" >&2; exit 2
 }
 
-TOKIO_WORKER_THREADS=1 taskset -c "$SERVER_CORE" target/release/examples/const_server 127.0.0.1:0 >"$WORK/const.log" &
+TOKIO_WORKER_THREADS=1 taskset -c "$SERVER_CORE" "$TARGET/examples/const_server" 127.0.0.1:0 >"$WORK/const.log" &
 CONST_PID=$!; PIDS+=("$CONST_PID")
-TOKIO_WORKER_THREADS=1 RUST_LOG=warn taskset -c "$SERVER_CORE" target/release/backend \
+TOKIO_WORKER_THREADS=1 RUST_LOG=warn taskset -c "$SERVER_CORE" "$TARGET/backend" \
   --addr 127.0.0.1:0 --pod-name bench 2>"$WORK/backend.log" &
 BACKEND_PID=$!; PIDS+=("$BACKEND_PID")
 CONST="$(wait_line "$WORK/const.log" 's/^listening \(.*\)$/\1/p')"
@@ -103,15 +114,21 @@ timed() { # timed CPUFILE CMD... (pinned to the tool core)
 }
 cpu_of() { awk '{printf "%.3f", $1 + $2}' "$1"; }
 
-run_ours() { # run_ours PHASE TARGET URL RATE(- = closed) REP [DURATION]
+run_ours() { # run_ours PHASE TARGET URL RATE(- = closed) REP [DURATION] (TOOL=before: the BEFORE binary)
   local phase="$1" target="$2" url="$3" rate="$4" rep="$5" dur="${6:-$DURATION}"
+  local tool="${TOOL:-ours}" bin="$HARNESS"
+  if [ "$tool" = before ]; then
+    [ -n "$BEFORE" ] || return 0
+    bin="$BEFORE"
+  fi
   local args=(load --url "$url" --connections "$CONNECTIONS" --duration "$dur" --threads 1 --json)
   [ "$rate" != - ] && args+=(--rate "$rate")
-  timed "$WORK/cpu" "$HARNESS" "${args[@]}" >"$WORK/ours.json" || true
+  [ "$tool" = ours-w0 ] && args+=(--send-window 0)
+  timed "$WORK/cpu" "$bin" "${args[@]}" >"$WORK/ours.json" || true
   local cpu; cpu="$(cpu_of "$WORK/cpu")"
-  jq -r --arg p "$phase" --arg t "$target" --arg r "$rate" --arg rep "$rep" --arg cpu "$cpu" '
+  jq -r --arg p "$phase" --arg t "$target" --arg tool "$tool" --arg r "$rate" --arg rep "$rep" --arg cpu "$cpu" '
     def l(k): (.latency_ms[k] // {p50: "nan", p90: "nan", p99: "nan", p999: "nan", max: "nan"});
-    [$p, $t, "ours", $r, $rep, .achieved_rps, l("corrected").p50, l("corrected").p90,
+    [$p, $t, $tool, $r, $rep, .achieved_rps, l("corrected").p50, l("corrected").p90,
      l("corrected").p99, l("corrected").p999, l("corrected").max, .errors, .completed, $cpu],
     (if $p == "stall" then [$p, $t, "ours-uncorrected", $r, $rep, .achieved_rps,
      l("uncorrected").p50, l("uncorrected").p90, l("uncorrected").p99, l("uncorrected").p999,
@@ -137,6 +154,9 @@ run_oha() { # run_oha PHASE TARGET URL RATE(- = closed) REP CORRECT(0/1) [DURATI
        $l["p99.9"] * 1000, .summary.slowest * 1000, $err, ($ok + $err), $cpu]
     | map(tostring) | join(" ")' "$WORK/oha.json" >>"$RESULTS"
 }
+
+run_before() { TOOL=before run_ours "$@"; }
+run_w0() { [ "$PRECISE" = 1 ] && TOOL=ours-w0 run_ours "$@"; return 0; }
 
 run_wrk() { # run_wrk PHASE TARGET URL REP [DURATION]
   local phase="$1" target="$2" url="$3" rep="$4" dur="${5:-$DURATION}"
@@ -169,22 +189,28 @@ if want closed; then
       say "closed loop, $target, rep $rep"
       # Rotate the order so no tool always runs first.
       case $((rep % 3)) in
-        1) run_ours closed "$target" "$url" - "$rep"; run_wrk closed "$target" "$url" "$rep"; run_oha closed "$target" "$url" - "$rep" 0 ;;
-        2) run_wrk closed "$target" "$url" "$rep"; run_oha closed "$target" "$url" - "$rep" 0; run_ours closed "$target" "$url" - "$rep" ;;
-        0) run_oha closed "$target" "$url" - "$rep" 0; run_ours closed "$target" "$url" - "$rep"; run_wrk closed "$target" "$url" "$rep" ;;
+        1) run_ours closed "$target" "$url" - "$rep"; run_wrk closed "$target" "$url" "$rep"; run_oha closed "$target" "$url" - "$rep" 0; run_before closed "$target" "$url" - "$rep" ;;
+        2) run_wrk closed "$target" "$url" "$rep"; run_before closed "$target" "$url" - "$rep"; run_oha closed "$target" "$url" - "$rep" 0; run_ours closed "$target" "$url" - "$rep" ;;
+        0) run_before closed "$target" "$url" - "$rep"; run_oha closed "$target" "$url" - "$rep" 0; run_ours closed "$target" "$url" - "$rep"; run_wrk closed "$target" "$url" "$rep" ;;
       esac
     done
   done
 fi
 
 if want open; then
-  for tool in ours oha-corrected; do
+  for tool in ours ours-w0 before oha-corrected; do
     [ "$tool" = oha-corrected ] && [ "$HAVE_OHA" = 0 ] && continue
+    [ "$tool" = before ] && [ -z "$BEFORE" ] && continue
+    [ "$tool" = ours-w0 ] && [ "$PRECISE" != 1 ] && continue
     for rate in $RATES; do
       say "open loop, $tool, $rate req/s"
       for rep in $(seq 1 "$REPS"); do
-        if [ "$tool" = ours ]; then run_ours open hyper "http://$CONST/" "$rate" "$rep"
-        else run_oha open hyper "http://$CONST/" "$rate" "$rep" 1; fi
+        case $tool in
+          ours) run_ours open hyper "http://$CONST/" "$rate" "$rep" ;;
+          before) run_before open hyper "http://$CONST/" "$rate" "$rep" ;;
+          ours-w0) run_w0 open hyper "http://$CONST/" "$rate" "$rep" ;;
+          *) run_oha open hyper "http://$CONST/" "$rate" "$rep" 1 ;;
+        esac
       done
       # Stop at the first rate most reps fail.
       pass="$(awk -v t="$tool" -v r="$rate" -v b="$P99_BOUND_MS" '
@@ -197,9 +223,15 @@ fi
 
 if want cpu; then
   for rep in $(seq 1 "$REPS"); do
-    say "cpu at $CPU_RATE req/s, rep $rep"
-    run_ours cpu hyper "http://$CONST/" "$CPU_RATE" "$rep"
-    run_oha cpu hyper "http://$CONST/" "$CPU_RATE" "$rep" 0
+    for rate in $CPU_RATES; do
+      say "cpu at $rate req/s, rep $rep"
+      # Rotate the order so no tool always runs first.
+      case $((rep % 3)) in
+        1) run_ours cpu hyper "http://$CONST/" "$rate" "$rep"; run_oha cpu hyper "http://$CONST/" "$rate" "$rep" 0; run_before cpu hyper "http://$CONST/" "$rate" "$rep"; run_w0 cpu hyper "http://$CONST/" "$rate" "$rep" ;;
+        2) run_oha cpu hyper "http://$CONST/" "$rate" "$rep" 0; run_w0 cpu hyper "http://$CONST/" "$rate" "$rep"; run_before cpu hyper "http://$CONST/" "$rate" "$rep"; run_ours cpu hyper "http://$CONST/" "$rate" "$rep" ;;
+        0) run_before cpu hyper "http://$CONST/" "$rate" "$rep"; run_ours cpu hyper "http://$CONST/" "$rate" "$rep"; run_w0 cpu hyper "http://$CONST/" "$rate" "$rep"; run_oha cpu hyper "http://$CONST/" "$rate" "$rep" 0 ;;
+      esac
+    done
     run_wrk cpu hyper "http://$CONST/" "$rep"
   done
 fi
@@ -273,10 +305,10 @@ cp "$RESULTS" "${RESULTS_COPY:-/tmp/bench-loadgen-results.txt}"
 echo
 echo "bench-loadgen $(date -u +%Y-%m-%dT%H:%MZ): $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)); server on core $SERVER_CORE, tool on core $TOOL_CORE, 1 thread each, $CONNECTIONS connections, $DURATION runs, median of $REPS"
 echo "versions: $("$WRK" -v 2>&1 | head -1 | awk '{print $1, $2}'); $([ "$HAVE_OHA" = 1 ] && "$OHA" --version); harness $("$HARNESS" --version | awk '{print $2}')"
-python3 - "$RESULTS" "$P99_BOUND_MS" "$CPU_RATE" "$STALL_RATE" "$STALL_MS" "$STALL_DURATION" <<'EOF'
+python3 - "$RESULTS" "$P99_BOUND_MS" "$STALL_RATE" "$STALL_MS" "$STALL_DURATION" <<'EOF'
 import math, statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
-bound, cpu_rate, stall_rate, stall_ms, stall_s = (float(x) for x in sys.argv[2:7])
+bound, stall_rate, stall_ms, stall_s = (float(x) for x in sys.argv[2:6])
 def num(x):
     try:
         v = float(x)
@@ -298,28 +330,32 @@ def model(q):
     return stall_ms * (1 - (1 - q) / share) if q > 1 - share else None
 COLS = {"rps": 5, "p50": 6, "p90": 7, "p99": 8, "p999": 9, "max": 10, "err": 11, "n": 12, "cpu": 13}
 
+def us_per_req(rs):
+    v = [float(r[13]) * 1e6 / float(r[12]) for r in rs if num(r[12])]
+    return statistics.median(v) if v else None
+def ratio(a, b):
+    return fmt(a / b if a and b else None, "%.2f")
+
 if sel("closed"):
-    print("\n1. closed-loop ceiling (req/s, median); goal: ours >= oha, ours >= 0.8 x wrk")
-    print("%-8s %10s %10s %10s %10s %10s %14s" % ("target", "ours", "wrk", "oha", "ours/wrk", "ours/oha", "ours p99 ms"))
+    print("\n1. closed-loop ceiling (req/s, median); goal: ours >= 0.8 x wrk, CPU per request <= 1.2 x wrk's")
+    print("%-8s %10s %10s %10s %10s %10s %10s %14s" % ("target", "ours", "before", "wrk", "oha", "ours/wrk", "ours/oha", "ours p99 ms"))
     for t in ("hyper", "backend"):
-        o, w, h = (med(sel("closed", target=t, tool=x), COLS["rps"]) for x in ("ours", "wrk", "oha"))
+        o, b, w, h = (med(sel("closed", target=t, tool=x), COLS["rps"]) for x in ("ours", "before", "wrk", "oha"))
         if o is None: continue
-        print("%-8s %10s %10s %10s %10s %10s %14s" % (t, fmt(o), fmt(w), fmt(h),
-              fmt(o / w if w else None, "%.2f"), fmt(o / h if h else None, "%.2f"),
+        print("%-8s %10s %10s %10s %10s %10s %10s %14s" % (t, fmt(o), fmt(b), fmt(w), fmt(h), ratio(o, w), ratio(o, h),
               fmt(med(sel("closed", target=t, tool="ours"), COLS["p99"]), "%.2f")))
-    print("CPU us/request (user+sys / requests, median), columns ours, wrk, oha:")
+    print("CPU us/request (user+sys / requests, median):")
+    print("%-8s %10s %10s %10s %10s %10s %10s" % ("target", "ours", "before", "wrk", "oha", "ours/wrk", "ours/oha"))
     for t in ("hyper", "backend"):
-        us = {}
-        for x in ("ours", "wrk", "oha"):
-            v = [float(r[13]) * 1e6 / float(r[12]) for r in sel("closed", target=t, tool=x) if num(r[12])]
-            us[x] = statistics.median(v) if v else None
-        print("%-8s %10s %10s %10s" % (t, fmt(us["ours"], "%.1f"), fmt(us["wrk"], "%.1f"), fmt(us["oha"], "%.1f")))
+        us = {x: us_per_req(sel("closed", target=t, tool=x)) for x in ("ours", "before", "wrk", "oha")}
+        print("%-8s %10s %10s %10s %10s %10s %10s" % (t, *(fmt(us[x], "%.1f") for x in ("ours", "before", "wrk", "oha")),
+              ratio(us["ours"], us["wrk"]), ratio(us["ours"], us["oha"])))
 
 if sel("open"):
     print("\n2. open loop, hyper: achieved req/s and p99 ms per target rate (median); pass = achieved >= 0.99 x rate, p99 <= %g ms, 0 errors" % bound)
     print("%-15s %8s %10s %10s %8s %8s" % ("tool", "rate", "achieved", "p99 ms", "errors", "pass"))
     best = {}
-    for tool in ("ours", "oha-corrected"):
+    for tool in ("ours", "ours-w0", "before", "oha-corrected"):
         rates = sorted({int(r[3]) for r in sel("open", tool=tool)})
         for rate in rates:
             rs = sel("open", tool=tool, rate=str(rate))
@@ -327,21 +363,21 @@ if sel("open"):
             ok = passes > len(rs) // 2
             if ok: best[tool] = rate
             print("%-15s %8d %10s %10s %8s %8s" % (tool, rate, fmt(med(rs, 5)), fmt(med(rs, 8), "%.2f"), fmt(med(rs, 11)), "%d/%d" % (passes, len(rs))))
-    o, h = best.get("ours"), best.get("oha-corrected")
-    print("max sustained: ours %s, oha %s%s" % (fmt(o), fmt(h), "; ratio ours/oha %.2f" % (o / h) if o and h else ""))
+    o, z, b, h = (best.get(t) for t in ("ours", "ours-w0", "before", "oha-corrected"))
+    print("max sustained: ours %s, ours-w0 %s, before %s, oha %s%s" % (fmt(o), fmt(z), fmt(b), fmt(h), "; ratio ours/oha %.2f" % (o / h) if o and h else ""))
 
 if sel("cpu"):
-    print("\n3. CPU time per request (user+sys of the tool), median; ours and oha at %g req/s, wrk at its closed-loop ceiling" % cpu_rate)
-    print("%-8s %12s %12s %12s" % ("tool", "req/s", "cpu s", "us/request"))
-    per = {}
-    for tool in ("ours", "oha", "wrk"):
-        rs = sel("cpu", tool=tool)
-        if not rs: continue
-        us = [float(r[13]) * 1e6 / float(r[12]) for r in rs if num(r[12])]
-        per[tool] = statistics.median(us) if us else None
-        print("%-8s %12s %12s %12s" % (tool, fmt(med(rs, 5)), fmt(med(rs, 13), "%.2f"), fmt(per[tool], "%.1f")))
-    if per.get("ours") and per.get("oha"):
-        print("ratio ours/oha %.2f (lower is better)" % (per["ours"] / per["oha"]))
+    print("\n3. CPU time per request (user+sys of the tool), median; ours, before and oha at a fixed rate, wrk at its closed-loop ceiling")
+    print("%-8s %8s %12s %12s %12s %14s" % ("tool", "rate", "req/s", "cpu s", "us/request", "ratio to oha"))
+    for rate in sorted({r[3] for r in sel("cpu") if r[3] != "-"}, key=float):
+        per = {t: us_per_req(sel("cpu", tool=t, rate=rate)) for t in ("ours", "ours-w0", "before", "oha")}
+        for tool in ("ours", "ours-w0", "before", "oha"):
+            rs = sel("cpu", tool=tool, rate=rate)
+            if not rs: continue
+            print("%-8s %8s %12s %12s %12s %14s" % (tool, rate, fmt(med(rs, 5)), fmt(med(rs, 13), "%.2f"), fmt(per[tool], "%.1f"), ratio(per[tool], per["oha"])))
+    rs = sel("cpu", tool="wrk")
+    if rs:
+        print("%-8s %8s %12s %12s %12s" % ("wrk", "-", fmt(med(rs, 5)), fmt(med(rs, 13), "%.2f"), fmt(us_per_req(rs), "%.1f")))
 
 if sel("stall"):
     print("\n4. histogram truth: server SIGSTOPped %g ms every 5 s, %g s at %g req/s (median of reps; ms)" % (stall_ms, stall_s, stall_rate))

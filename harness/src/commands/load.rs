@@ -27,6 +27,8 @@ use crate::model::{Outcome, RequestRecord, RunClock};
 pub const MAX_DURATION: Duration = Duration::from_secs(3_600);
 /// The most `--connections` accepted.
 pub const MAX_CONNECTIONS: usize = 10_000;
+/// The widest `--send-window` accepted.
+pub const MAX_SEND_WINDOW: Duration = Duration::from_millis(100);
 /// Load starts this long after the runtime is up (connections are opened on demand).
 const START_MS: u64 = 50;
 
@@ -45,6 +47,12 @@ pub struct LoadArgs {
     // Tokio worker threads.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// Open loop: the driver wakes at most once per this window and sends
+    /// the requests due by then together, each timed from its own intended
+    /// send time (so the wait, at most the window, is in its latency); 0 =
+    /// a wake-up per request (µs-precise sends, more CPU per request).
+    #[arg(long, default_value = "1ms", value_parser = gate::duration::parse_duration)]
+    pub send_window: Duration,
     /// Request deadline beyond its expected duration.
     #[arg(long, default_value = "10s", value_parser = gate::duration::parse_duration)]
     pub timeout: Duration,
@@ -62,6 +70,8 @@ pub struct LoadReport {
     pub threads: usize,
     pub duration_s: f64,
     pub rate: Option<f64>,
+    /// Open loop: the send window (`--send-window`), ms.
+    pub send_window_ms: Option<f64>,
     /// Requests the load asked for (closed loop: started).
     pub scheduled: u64,
     pub completed: u64,
@@ -116,6 +126,12 @@ impl LoadArgs {
                 return usage(format!("--rate {r}: must be a number in (0, 1000000]"));
             }
         }
+        if self.send_window > MAX_SEND_WINDOW {
+            return usage(format!(
+                "--send-window {:?}: must be at most {MAX_SEND_WINDOW:?}",
+                self.send_window
+            ));
+        }
         if !(1..=64).contains(&self.threads) {
             return usage(format!("--threads {}: must be 1..=64", self.threads));
         }
@@ -137,6 +153,7 @@ impl LoadArgs {
                 path,
                 start_ms: START_MS,
                 connections: self.connections,
+                send_window: self.send_window,
             },
         }
     }
@@ -197,6 +214,7 @@ pub fn measure(args: &LoadArgs) -> Result<LoadReport, CommandError> {
         threads: args.threads,
         duration_s: args.duration.as_secs_f64(),
         rate: args.rate,
+        send_window_ms: args.rate.map(|_| args.send_window.as_secs_f64() * 1000.0),
         scheduled: stats.scheduled,
         completed: stats.completed,
         ok: tally.ok,
@@ -234,7 +252,10 @@ pub fn render(r: &LoadReport) -> String {
         r.connections,
         r.threads,
         r.duration_s,
-        r.rate.map(|x| format!(" at {x} req/s")).unwrap_or_default(),
+        r.rate
+            .zip(r.send_window_ms)
+            .map(|(x, w)| format!(" at {x} req/s (send window {w} ms)"))
+            .unwrap_or_default(),
         r.url
     );
     out += &format!(
@@ -325,6 +346,7 @@ mod tests {
             duration: Duration::from_secs(1),
             rate: None,
             threads: 1,
+            send_window: Duration::from_millis(1),
             timeout: Duration::from_secs(1),
             json: false,
         }
@@ -337,6 +359,7 @@ mod tests {
     #[case(LoadArgs { rate: Some(0.0), ..args() }, "--rate 0")]
     #[case(LoadArgs { rate: Some(f64::NAN), ..args() }, "--rate NaN")]
     #[case(LoadArgs { threads: 0, ..args() }, "--threads 0")]
+    #[case(LoadArgs { send_window: Duration::from_secs(1), ..args() }, "--send-window")]
     fn rejects_bad_flags(#[case] a: LoadArgs, #[case] culprit: &str) {
         let e = a.validate().unwrap_err().to_string();
         assert!(e.contains(culprit), "{e}");

@@ -10,7 +10,7 @@
 //!   `http_status` (any other), with its origin, whatever came after;
 //! - the exchange broke: by the io error in the chain, `ConnectionReset`,
 //!   `ConnectionAborted` or `BrokenPipe` is `reset` (a TCP RST);
-//!   `UnexpectedEof`, or hyper's "closed before message completed" with no
+//!   `UnexpectedEof`, or the client's "closed before message completed" with no
 //!   io error, is `closed` (a clean FIN); `ConnectionRefused` is `refused`;
 //!   `TimedOut` is `timeout`. Anything else (a malformed answer, an unusual
 //!   socket error) is `refused` while connecting and `reset` after: the
@@ -42,7 +42,7 @@ pub enum Break {
     /// An `std::io::Error` of this kind.
     Io(io::ErrorKind),
     /// The peer closed before the message completed and no io error was
-    /// raised (hyper's `IncompleteMessage`): a clean FIN.
+    /// raised (the client read EOF mid-response): a clean FIN.
     Eof,
     /// Any other error, with no io error in the chain (a malformed answer,
     /// an invalid request).

@@ -1,31 +1,36 @@
-//! HTTP/1.1 connections (hyper's low-level client over a tokio TcpStream,
-//! so every request knows its connection id and whether it was reused) and
-//! the one exchange of a request on one of them.
+//! HTTP/1.1 connections of the load generator: a tokio `TcpStream` per
+//! connection, each request written and its response read in the task of
+//! the request itself (no connection task, no channel between them), so
+//! every request knows its connection id and whether it was reused. The
+//! bytes on the wire are [`super::wire`]'s.
 //!
 //! It only gathers facts ([`Progress`]: the phase reached, the io error
-//! kind found in an error's chain, bytes and lines); [`super::classify`]
-//! judges them. Never retries a request that reached the wire, never buffers a body
-//! (only its size and its `chunk <i> @` line count are kept), and never
-//! leaves a connection behind: every connection task ends when
-//! [`Connector::close_all`] runs.
+//! kind of a failed read or write, bytes and lines); [`super::classify`]
+//! judges them. Never retries a request that reached the wire, never buffers
+//! a body (only its size and its `chunk <i> @` line count are kept), and
+//! never leaves a connection behind: a connection is closed when its
+//! [`Conn`] is dropped.
 
-use std::error::Error as StdError;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper::Request;
-use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use super::classify::{Break, Stop};
+use super::wire::{self, Body, Parsed, WireError};
 use crate::model::Phase;
+
+/// The error text of a response cut by a clean close (hyper's words, kept
+/// so records read the same as before).
+pub const INCOMPLETE: &str = "connection closed before message completed";
+
+/// A connection's read buffer starts at this size and grows to [`MAX_BUF`]
+/// only for a long head or chunk line.
+const START_BUF: usize = 8 * 1024;
+const MAX_BUF: usize = 64 * 1024;
 
 /// Opens connections to one target, numbering them (unique per run).
 #[derive(Debug)]
@@ -33,17 +38,22 @@ pub struct Connector {
     target: SocketAddr,
     host: String,
     next_id: AtomicU64,
-    closer: CancellationToken,
-    tasks: TaskTracker,
 }
 
-/// One open HTTP/1.1 connection.
+/// One open HTTP/1.1 connection. Fields drop in order: the socket closes
+/// before the pool's permit comes back.
 #[derive(Debug)]
 pub struct Conn {
     pub id: u64,
     /// Requests already sent on it.
     pub uses: u32,
-    sender: SendRequest<Empty<Bytes>>,
+    stream: TcpStream,
+    buf: ReadBuf,
+    /// The request being written (its allocation is kept).
+    out: Vec<u8>,
+    /// The last response ended cleanly and allows another request.
+    reusable: bool,
+    _permit: Option<OwnedSemaphorePermit>,
 }
 
 /// A failed connect.
@@ -62,8 +72,6 @@ impl Connector {
             target,
             host: host.unwrap_or_else(|| target.to_string()),
             next_id: AtomicU64::new(1),
-            closer: CancellationToken::new(),
-            tasks: TaskTracker::new(),
         }
     }
 
@@ -75,53 +83,47 @@ impl Connector {
         permit: Option<OwnedSemaphorePermit>,
     ) -> Result<Conn, ConnectError> {
         let conn_id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let fail = |broke, text| ConnectError {
-            conn_id,
-            broke,
-            text,
-        };
         let stream = TcpStream::connect(self.target)
             .await
-            .map_err(|e| fail(Break::Io(e.kind()), format!("connect: {e}")))?;
+            .map_err(|e| ConnectError {
+                conn_id,
+                broke: Break::Io(e.kind()),
+                text: format!("connect: {e}"),
+            })?;
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(conn_id, "set_nodelay: {e}");
         }
-        let (sender, connection) = http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| fail(break_of(&e), error_chain(&e)))?;
-        let closer = self.closer.clone();
-        self.tasks.spawn(async move {
-            // Dropping the connection closes its socket.
-            tokio::select! {
-                _ = connection => {}
-                _ = closer.cancelled() => {}
-            }
-            drop(permit);
-        });
         Ok(Conn {
             id: conn_id,
             uses: 0,
-            sender,
+            stream,
+            buf: ReadBuf::new(),
+            out: Vec::new(),
+            reusable: true,
+            _permit: permit,
         })
-    }
-
-    /// Closes every connection still open and waits until their sockets are
-    /// closed.
-    pub async fn close_all(&self) {
-        self.closer.cancel();
-        self.tasks.close();
-        self.tasks.wait().await;
     }
 }
 
 impl Conn {
-    pub fn is_closed(&self) -> bool {
-        self.sender.is_closed()
+    /// Whether its last exchange left it able to carry another request.
+    pub fn is_reusable(&self) -> bool {
+        self.reusable
     }
-    /// Waits until the connection can carry a request; false when it is
-    /// closed.
-    pub async fn ready(&mut self) -> bool {
-        self.sender.ready().await.is_ok()
+
+    /// Whether it can carry a request now: reusable, and the server has not
+    /// closed it (or sent anything) since. Never blocks: it only reads what
+    /// the runtime already knows has arrived (no syscall when nothing has).
+    pub fn alive(&mut self) -> bool {
+        if self.reusable {
+            let mut probe = [0u8; 1];
+            match self.stream.try_read(&mut probe) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+                // A close, stray bytes, or an error: unusable.
+                _ => self.reusable = false,
+            }
+        }
+        false
     }
 }
 
@@ -175,6 +177,14 @@ impl LineCounter {
 #[derive(Debug)]
 pub struct NeverWritten;
 
+/// Why reading a response stopped early.
+enum Cut {
+    Io(io::Error),
+    /// A clean close before the response was complete.
+    Eof,
+    Wire(WireError),
+}
+
 impl Connector {
     /// Sends `GET path` with `x-request-id: id` on `p.conn` and reads the
     /// whole response, recording into `p` as it goes (`now_ms` dates the
@@ -189,104 +199,131 @@ impl Connector {
         let conn = p.conn.as_mut().expect("exchange needs a connection");
         p.conn_id = conn.id;
         p.reused = conn.uses > 0;
-        let req = match Request::get(path)
-            .header(hyper::header::HOST, self.host.as_str())
-            .header("x-request-id", id)
-            .body(Empty::<Bytes>::new())
-        {
-            Ok(req) => req,
-            Err(e) => {
-                p.error = Some(format!("invalid request: {e}"));
-                return Ok(Stop::Broke(Break::Other));
-            }
-        };
-        // A reused connection may have died idle; a fresh one has not been
-        // polled yet and accepts its first request at once.
-        if conn.uses > 0 && !conn.ready().await {
+        // A reused connection may have died idle; a fresh one has not.
+        if conn.uses > 0 && !conn.alive() {
             return Err(NeverWritten);
         }
         conn.uses += 1;
-        let response = conn.sender.try_send_request(req);
+        conn.reusable = false;
+        conn.out.clear();
+        wire::write_get(&mut conn.out, path, &self.host, id);
         p.sent_ms = Some(now_ms());
-        let response = match response.await {
-            Ok(r) => r,
-            Err(mut e) => {
-                if p.reused && e.take_message().is_some() {
-                    return Err(NeverWritten);
-                }
-                let e = e.into_error();
-                p.error = Some(error_chain(&e));
-                return Ok(Stop::Broke(break_of(&e)));
+        if let Err(e) = conn.stream.write_all(&conn.out).await {
+            p.error = Some(format!("writing the request: {e}"));
+            return Ok(Stop::Broke(Break::Io(e.kind())));
+        }
+        Ok(match read_response(p, now_ms).await {
+            Ok(()) => Stop::Done,
+            Err(cut) => {
+                let (text, broke) = match cut {
+                    Cut::Io(e) => (format!("reading the response: {e}"), Break::Io(e.kind())),
+                    Cut::Eof => (INCOMPLETE.to_string(), Break::Eof),
+                    Cut::Wire(e) => (e.to_string(), Break::Other),
+                };
+                p.error = Some(text);
+                Stop::Broke(broke)
             }
-        };
-        p.phase = Phase::Body;
-        p.ttfb_ms = Some(now_ms());
-        p.status = Some(response.status().as_u16());
-        let headers = response.headers();
-        p.served_by = headers
-            .get("x-served-by")
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-        p.server_envoy = headers
-            .get(hyper::header::SERVER)
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"envoy"));
-        let mut body = response.into_body();
-        loop {
-            match body.frame().await {
-                None => return Ok(Stop::Done),
-                Some(Ok(frame)) => {
-                    if let Some(data) = frame.data_ref() {
-                        p.bytes += data.len() as u64;
-                        p.lines.feed(data);
-                    }
-                }
-                Some(Err(e)) => {
-                    p.error = Some(error_chain(&e));
-                    return Ok(Stop::Broke(break_of(&e)));
+        })
+    }
+}
+
+/// Reads one response on `p.conn`: the head (skipping 1xx), then the body
+/// to its end; marks the connection reusable when the response allows it
+/// and nothing followed it.
+async fn read_response(p: &mut Progress, now_ms: impl Fn() -> f64) -> Result<(), Cut> {
+    let conn = p.conn.as_mut().expect("exchange needs a connection");
+    let head = loop {
+        match wire::parse_head(conn.buf.filled()).map_err(Cut::Wire)? {
+            Parsed::Final(len, head) => {
+                conn.buf.consume(len);
+                break head;
+            }
+            Parsed::Interim(len) => conn.buf.consume(len),
+            Parsed::Partial => {
+                if conn.buf.fill(&mut conn.stream).await? == 0 {
+                    return Err(Cut::Eof);
                 }
             }
+        }
+    };
+    p.phase = Phase::Body;
+    p.ttfb_ms = Some(now_ms());
+    p.status = Some(head.status);
+    p.server_envoy = head.server_envoy;
+    p.served_by = head.served_by;
+    let mut body = Body::new(head.framing);
+    loop {
+        let fed = body
+            .feed(conn.buf.filled(), |data| {
+                p.bytes += data.len() as u64;
+                p.lines.feed(data);
+            })
+            .map_err(Cut::Wire)?;
+        conn.buf.consume(fed.used);
+        if fed.done {
+            conn.reusable = head.keep_alive && conn.buf.filled().is_empty();
+            return Ok(());
+        }
+        if conn.buf.fill(&mut conn.stream).await? == 0 {
+            return if body.ends_at_close() {
+                Ok(())
+            } else {
+                Err(Cut::Eof)
+            };
         }
     }
 }
 
-/// What the socket said, from an error's chain: the first `io::Error` in
-/// it (its kind tells an RST from a FIN mid-body, a refusal, a timeout),
-/// else hyper's "connection closed before message completed" (a clean FIN
-/// with no io error), else something else.
-pub fn break_of(e: &hyper::Error) -> Break {
-    let mut source: Option<&(dyn StdError + 'static)> = Some(e);
-    // hyper may wrap the EOF: "operation was canceled: connection closed
-    // before message completed" is a canceled error whose source is the
-    // incomplete message.
-    let mut incomplete = false;
-    while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<io::Error>() {
-            return Break::Io(io.kind());
-        }
-        incomplete |= s
-            .downcast_ref::<hyper::Error>()
-            .is_some_and(|h| h.is_incomplete_message());
-        source = s.source();
-    }
-    if incomplete {
-        Break::Eof
-    } else {
-        Break::Other
-    }
+/// Bytes read from a connection and not used yet.
+#[derive(Debug)]
+struct ReadBuf {
+    data: Vec<u8>,
+    start: usize,
+    end: usize,
 }
 
-/// An error and its sources, `: `-joined (hyper's own text is terse).
-pub fn error_chain(e: &(dyn StdError + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text.push_str(": ");
-            text.push_str(&s_text);
+impl ReadBuf {
+    fn new() -> Self {
+        ReadBuf {
+            data: vec![0; START_BUF],
+            start: 0,
+            end: 0,
         }
-        source = s.source();
     }
-    text
+
+    fn filled(&self) -> &[u8] {
+        &self.data[self.start..self.end]
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Reads more from `stream` (0: the server closed it). Makes room first:
+    /// moves what is left to the front, else grows up to [`MAX_BUF`].
+    async fn fill(&mut self, stream: &mut TcpStream) -> Result<usize, Cut> {
+        if self.end == self.data.len() {
+            if self.start > 0 {
+                self.data.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            } else if self.data.len() < MAX_BUF {
+                self.data.resize((self.data.len() * 2).min(MAX_BUF), 0);
+            } else {
+                return Err(Cut::Wire(WireError::TooLong(MAX_BUF)));
+            }
+        }
+        let n = stream
+            .read(&mut self.data[self.end..])
+            .await
+            .map_err(Cut::Io)?;
+        self.end += n;
+        Ok(n)
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //! the next open-loop send.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 use tokio_util::task::TaskTracker;
@@ -15,7 +15,7 @@ use tokio_util::task::TaskTracker;
 use super::client::Connector;
 use super::pool::Pool;
 use super::request::{perform, Ctx, Job, Via};
-use super::schedule::{KeepAliveDice, SteadySchedule};
+use super::schedule::{wake_ms, KeepAliveDice, SteadySchedule, SEND_WINDOW};
 use super::{paths, timer, LoadSpec};
 use crate::model::RequestKind;
 
@@ -80,7 +80,7 @@ impl<'a> Launch<'a> {
                 let pool = Pool::new(self.connector.clone(), max_conns);
                 let dice = KeepAliveDice::new(seed, keepalive);
                 let schedule = SteadySchedule::new(start_ms, rate, duration_ms);
-                self.open_loop(entry, schedule, path, dice, pool);
+                self.open_loop(entry, schedule, path, dice, pool, SEND_WINDOW);
             }
             LoadSpec::Open {
                 rate,
@@ -88,11 +88,12 @@ impl<'a> Launch<'a> {
                 path,
                 start_ms,
                 connections,
+                send_window,
             } => {
                 let pool = Pool::fixed(self.connector.clone(), connections);
                 let dice = KeepAliveDice::new(0, 1.0);
                 let schedule = SteadySchedule::new(start_ms, rate, duration_ms);
-                self.open_loop(entry, schedule, path, dice, pool);
+                self.open_loop(entry, schedule, path, dice, pool, send_window);
             }
             LoadSpec::Closed {
                 connections,
@@ -103,7 +104,8 @@ impl<'a> Launch<'a> {
         }
     }
 
-    /// `steady` and `open`: one open-loop driver over `pool`.
+    /// `steady` and `open`: one open-loop driver over `pool`, waking at
+    /// most once per `window`.
     fn open_loop(
         &mut self,
         entry: usize,
@@ -111,19 +113,24 @@ impl<'a> Launch<'a> {
         path: String,
         dice: KeepAliveDice,
         pool: Pool,
+        window: Duration,
     ) {
         self.ctx.schedule(entry, schedule.len());
         let pool = Arc::new(pool);
         self.pools.push(pool.clone());
-        self.schedulers.push(steady(
+        let driver = Driver {
             entry,
             schedule,
+            window,
             path,
             dice,
             pool,
+        };
+        self.schedulers.push(tokio::spawn(steady(
+            driver,
             self.ctx.clone(),
             self.requests.clone(),
-        ));
+        )));
     }
 
     /// `closed`: one worker per connection.
@@ -198,57 +205,62 @@ fn burst(ctx: &Arc<Ctx>, requests: &TaskTracker, b: Burst, path: &str, start_ms:
     }
 }
 
-/// The open-loop driver: a task in the runtime that waits for each intended
-/// time on a µs-precise timer ([`timer::SendTimer`], a timerfd in the
-/// runtime's own epoll: no thread of its own, no hand-off) and spawns the
-/// request as its own task, so a slow answer never delays the next send.
-/// When it wakes late it sends every request already due at once, each
-/// keeping its own intended time (a late send counts as late).
-fn steady(
+/// What one open-loop driver sends.
+struct Driver {
     entry: usize,
     schedule: SteadySchedule,
+    window: Duration,
     path: String,
-    mut dice: KeepAliveDice,
+    dice: KeepAliveDice,
     pool: Arc<Pool>,
-    ctx: Arc<Ctx>,
-    requests: TaskTracker,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let timer = timer::SendTimer::new();
-        for (i, intended_ms) in schedule.iter().enumerate() {
-            if ctx.horizon.cuts(intended_ms) {
-                ctx.unschedule(entry, schedule.len() - i as u64);
-                return;
-            }
-            let at = ctx.clock.at_ms(intended_ms);
-            if Instant::now() < at {
-                tokio::select! {
-                    biased;
-                    _ = ctx.cancel.cancelled() => return,
-                    _ = timer.wait_until(at) => {}
-                }
-                // The end may have been set while it waited.
-                if ctx.horizon.cuts(intended_ms) {
-                    ctx.unschedule(entry, schedule.len() - i as u64);
-                    return;
-                }
-            } else if ctx.cancel.is_cancelled() {
-                return;
-            }
-            let job = Job {
-                id: ctx.next_id(RequestKind::Steady),
-                entry,
-                kind: RequestKind::Steady,
-                path: path.clone(),
-                intended_ms,
-                via: Via::Pool {
-                    pool: pool.clone(),
-                    reuse: dice.reuse(),
-                },
-            };
-            requests.spawn(perform(job, ctx.clone()));
+}
+
+/// The open-loop driver: a task in the runtime that waits for each intended
+/// time on a µs-precise timer ([`timer::SendTimer`], a timerfd in the
+/// runtime's own epoll: no thread of its own, no hand-off), at most once per
+/// window ([`wake_ms`]), and spawns each request as its own task, so a slow
+/// answer never delays the next send. On waking it sends every request
+/// already due, each keeping its own intended time (a late send counts as
+/// late).
+async fn steady(mut d: Driver, ctx: Arc<Ctx>, requests: TaskTracker) {
+    let timer = timer::SendTimer::new();
+    let window_ms = d.window.as_secs_f64() * 1000.0;
+    let mut wake: Option<f64> = None;
+    for (i, intended_ms) in d.schedule.iter().enumerate() {
+        if ctx.horizon.cuts(intended_ms) {
+            ctx.unschedule(d.entry, d.schedule.len() - i as u64);
+            return;
         }
-    })
+        let at = ctx.clock.at_ms(intended_ms);
+        if Instant::now() < at {
+            let target = wake_ms(intended_ms, wake, window_ms);
+            wake = Some(target);
+            tokio::select! {
+                biased;
+                _ = ctx.cancel.cancelled() => return,
+                _ = timer.wait_until(ctx.clock.at_ms(target)) => {}
+            }
+            // The end may have been set while it waited.
+            if ctx.horizon.cuts(intended_ms) {
+                ctx.unschedule(d.entry, d.schedule.len() - i as u64);
+                return;
+            }
+        } else if ctx.cancel.is_cancelled() {
+            return;
+        }
+        let job = Job {
+            id: ctx.next_id(RequestKind::Steady),
+            entry: d.entry,
+            kind: RequestKind::Steady,
+            path: d.path.clone(),
+            intended_ms,
+            via: Via::Pool {
+                pool: d.pool.clone(),
+                reuse: d.dice.reuse(),
+            },
+        };
+        requests.spawn(perform(job, ctx.clone()));
+    }
 }
 
 /// One closed-loop worker: from `start_ms` until `end_ms`, one request at a

@@ -28,6 +28,7 @@ mod request;
 mod schedule;
 mod target;
 mod timer;
+mod wire;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -40,7 +41,7 @@ use tokio_util::task::TaskTracker;
 pub use classify::{classify, outcome_of_break, Break, Expect, Seen, Stop, Verdict};
 pub use horizon::Horizon;
 pub use pool::hard_cap;
-pub use schedule::{is_late, KeepAliveDice, SteadySchedule, LATE_MS};
+pub use schedule::{is_late, wake_ms, KeepAliveDice, SteadySchedule, LATE_MS, SEND_WINDOW};
 pub use target::{parse_target, HttpTarget, TargetError};
 
 use crate::model::{RequestRecord, RunClock};
@@ -84,12 +85,15 @@ pub enum LoadSpec {
     /// load --rate`, like oha's `-q` and wrk2): intended send time t0 + i/rate
     /// as for `Steady`; a request that finds every connection busy waits for
     /// one, and that wait counts in its latency (from the intended time).
+    /// The driver wakes at most once per `send_window` (`Steady`: always
+    /// [`SEND_WINDOW`]; zero: a wake-up per request).
     Open {
         rate: f64,
         duration_ms: u64,
         path: String,
         start_ms: u64,
         connections: usize,
+        send_window: Duration,
     },
     /// Closed loop (`harness load` without a rate): `connections` workers,
     /// each sending its next GET `path` on its own keep-alive connection as
@@ -179,10 +183,10 @@ pub async fn run(
     let (failures, pools) = launch.join_schedulers().await;
     requests.close();
     requests.wait().await;
+    // Every busy connection ended with its request; these close the idle ones.
     for pool in &pools {
         pool.close();
     }
-    connector.close_all().await;
     let mut stats = ctx.stats.snapshot();
     stats.entries = ctx.entries.iter().map(|e| e.snapshot()).collect();
     stats.failures = failures;

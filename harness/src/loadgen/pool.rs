@@ -77,7 +77,7 @@ impl Pool {
         loop {
             if reuse {
                 while let Some(mut conn) = self.pop_idle() {
-                    if !conn.is_closed() && conn.ready().await {
+                    if conn.alive() {
                         return Ok(conn);
                     }
                 }
@@ -87,7 +87,7 @@ impl Pool {
             }
             // At the hard cap.
             if let Some(conn) = self.pop_idle() {
-                if reuse && !conn.is_closed() {
+                if reuse && conn.is_reusable() {
                     self.idle
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
@@ -114,7 +114,7 @@ impl Pool {
 
     /// Gives back a connection whose exchange completed.
     pub fn checkin(&self, conn: Conn) {
-        if !conn.is_closed() && self.open_conns() <= self.max_conns {
+        if conn.is_reusable() && self.open_conns() <= self.max_conns {
             self.idle
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)

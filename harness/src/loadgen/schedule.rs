@@ -1,14 +1,33 @@
 //! The open-loop schedule of the `steady` load: intended send times computed
-//! from the start (t0 + i/rate), never from when a timer happened to fire,
-//! and the seeded keep-alive choices.
+//! from the start (t0 + i/rate), never from when a timer happened to fire;
+//! when the driver wakes to send (at most once per send window); and the
+//! seeded keep-alive choices.
 //!
 //! Pure: never sleeps, never sends.
+
+use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 /// A send more than this many ms after its intended time is late.
 pub const LATE_MS: f64 = 1.0;
+
+/// The open-loop driver wakes at most once per this window (oha's and
+/// tokio's timer tick): on this machine a wake-up costs more than the
+/// request it sends, so requests due within one window go out together.
+/// Each keeps its own intended time: the wait is in its latency (at most
+/// the window), never hidden. Schedules sparser than the window (up to
+/// 1,000 req/s) are sent at their intended times.
+pub const SEND_WINDOW: Duration = Duration::from_millis(1);
+
+/// When the driver wakes to send a request meant at `intended_ms`: at that
+/// time, or one `window_ms` after its previous wake target when that is
+/// later (targets, not actual wake-ups: a late wake-up never pushes the
+/// next one back, so the lag stays under the window).
+pub fn wake_ms(intended_ms: f64, prev_wake_ms: Option<f64>, window_ms: f64) -> f64 {
+    prev_wake_ms.map_or(intended_ms, |prev| intended_ms.max(prev + window_ms))
+}
 
 /// `count` intended send times `start_ms + i × 1000 / rate`, every one inside
 /// `[start_ms, start_ms + duration_ms)`: rate × duration requests (rounded
@@ -133,6 +152,26 @@ mod tests {
         assert!((720..=880).contains(&reused), "{reused}");
         assert!((0..100).all(|_| KeepAliveDice::new(1, 1.5).reuse()));
         assert!((0..100).all(|_| !KeepAliveDice::new(1, -1.0).reuse()));
+    }
+
+    #[test]
+    fn wakes_once_per_window_and_never_before_the_intended_time() {
+        // 5,000 req/s, a 1 ms window: one wake-up sends five requests.
+        let s = SteadySchedule::new(0, 5_000.0, 3);
+        let (mut prev, mut wakes) = (None, Vec::new());
+        for t in s.iter() {
+            let w = wake_ms(t, prev, 1.0);
+            assert!(w >= t && w - t <= 1.0, "{t} -> {w}");
+            if prev != Some(w) {
+                wakes.push(w);
+            }
+            prev = Some(w);
+        }
+        assert_eq!(wakes, [0.0, 1.0, 2.0, 3.0]);
+        // Sparser than the window: on time.
+        assert_eq!(wake_ms(10.0, Some(5.0), 1.0), 10.0);
+        // No window: every request at its own time.
+        assert_eq!(wake_ms(0.2, Some(0.0), 0.0), 0.2);
     }
 
     #[test]
