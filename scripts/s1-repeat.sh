@@ -57,7 +57,7 @@ for f in sorted(root.glob("*/summary.json")):
     runs.append((s["mode"], (s.get("wall_s") or 0.0), (c["required_end_ms"] - c["load_start_ms"]) / 1000, s["verdict"]))
 modes = list(dict.fromkeys(r[0] for r in runs))
 ratios = []
-for i in range(0, len(runs) - len(modes) + 1, len(modes)):
+for i in range(0, len(runs) - len(modes) + 1, max(1, len(modes))):
     g = runs[i:i + len(modes)]
     if [r[0] for r in g] != modes:
         continue

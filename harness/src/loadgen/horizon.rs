@@ -63,6 +63,51 @@ impl Horizon {
     }
 }
 
+impl super::LoadSpec {
+    /// This spec as its schedule ran once a horizon cut it at `end_ms`
+    /// (`None`: not cut): an open-loop entry's duration ends there, so its
+    /// count is that of the requests intended before it.
+    pub fn cut_at(self, end_ms: Option<u64>) -> Self {
+        use super::LoadSpec::{Open, Steady};
+        let Some(end) = end_ms else { return self };
+        match self {
+            Steady {
+                duration_ms,
+                start_ms,
+                rate,
+                path,
+                keepalive,
+                max_conns,
+                seed,
+            } => Steady {
+                duration_ms: duration_ms.min(end.saturating_sub(start_ms)),
+                start_ms,
+                rate,
+                path,
+                keepalive,
+                max_conns,
+                seed,
+            },
+            Open {
+                duration_ms,
+                start_ms,
+                rate,
+                path,
+                connections,
+                send_window,
+            } => Open {
+                duration_ms: duration_ms.min(end.saturating_sub(start_ms)),
+                start_ms,
+                rate,
+                path,
+                connections,
+                send_window,
+            },
+            other => other,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,5 +120,30 @@ mod tests {
         assert!(h.cuts(5_000.0) && !h.cuts(4_999.9));
         h.set(9_000);
         assert_eq!(h.get(), Some(5_000));
+    }
+
+    #[test]
+    fn a_cut_spec_counts_the_requests_intended_before_the_end() {
+        use super::super::{LoadSpec, SteadySchedule};
+        let spec = LoadSpec::Steady {
+            rate: 800.0,
+            duration_ms: 115_000,
+            path: "/".into(),
+            start_ms: 4_000,
+            keepalive: 0.9,
+            max_conns: 512,
+            seed: 1,
+        };
+        assert_eq!(spec.clone().cut_at(None), spec);
+        let LoadSpec::Steady { duration_ms, .. } = spec.clone().cut_at(Some(90_001)) else {
+            unreachable!()
+        };
+        assert_eq!(duration_ms, 86_001);
+        // What the driver keeps (intended < end) is the cut schedule's count.
+        let full = SteadySchedule::new(4_000, 800.0, 115_000);
+        let kept = full.iter().filter(|t| *t < 90_001.0).count() as u64;
+        assert_eq!(SteadySchedule::new(4_000, 800.0, duration_ms).len(), kept);
+        // A horizon past the spec's own end changes nothing.
+        assert_eq!(spec.clone().cut_at(Some(500_000)), spec);
     }
 }

@@ -21,6 +21,7 @@ use crate::runtime::Runtime;
 use crate::scenario::Scenario;
 use crate::timeline::Timeline;
 
+use super::load_end::CoveredEnd;
 use super::records::RecordsResult;
 use super::stage::{Senders, Staged, Writers};
 use super::{hooks, lines, setup, RunEnv};
@@ -197,9 +198,10 @@ async fn run_lab(
     // Load and faults are scheduled from the same instant.
     let t_load = timeline.clock().now_ms() + 200.0;
     let specs = setup::load_specs(sc, t_load);
+    let covered_end = CoveredEnd::start(sc, timeline);
     let load = start_load(
         &topo,
-        specs.clone(),
+        (specs.clone(), covered_end.as_ref().map(CoveredEnd::horizon)),
         t_load,
         timeline,
         senders.requests,
@@ -212,7 +214,10 @@ async fn run_lab(
     let ticker = progress_ticker(timeline, progress);
     let stats = load.await.context("load generator task")?;
     let mut facts = DriveFacts {
-        specs,
+        specs: match covered_end {
+            Some(c) => c.cut(specs),
+            None => specs,
+        },
         load: Some(stats.clone()),
         ..Default::default()
     };
@@ -336,9 +341,10 @@ pub(super) async fn start_topology(
 /// namespace (a client inside the run's network, DESIGN §3.2), falling back
 /// to the host's route into the run's bridge when the namespace cannot be
 /// entered (said on the timeline); on local from the harness's runtime.
+/// The horizon, when given, may end the open-loop schedules early.
 fn start_load(
     topo: &lab::Topo,
-    specs: Vec<loadgen::LoadSpec>,
+    (specs, horizon): (Vec<loadgen::LoadSpec>, Option<loadgen::Horizon>),
     t_load: f64,
     timeline: &Timeline,
     requests: tokio::sync::mpsc::UnboundedSender<RequestRecord>,
@@ -354,7 +360,7 @@ fn start_load(
     let cfg = loadgen::LoadConfig {
         target: topo.frontend,
         host: None,
-        horizon: None,
+        horizon,
         specs,
         request_timeout_margin: Duration::from_secs(30),
     };

@@ -19,6 +19,7 @@ mod faults;
 mod hooks;
 mod judge;
 mod lines;
+mod load_end;
 mod moments;
 mod order;
 mod record;

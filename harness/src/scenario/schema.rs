@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 pub use super::dur::Dur;
 pub use super::expect::{Expect, Gap};
 pub use super::faults::{Fault, FaultAction};
-pub use super::values::{DrainStrategy, ModeSelect, PreStop, Sidecar};
+pub use super::values::{DrainStrategy, LoadEnd, ModeSelect, PreStop, Sidecar};
 pub use gate::settings::{ActiveStat, DrainOrder, LbBuffer, LbSignal};
 
 /// One scenario file.
@@ -34,6 +34,10 @@ pub struct Scenario {
     pub load: Vec<Load>,
     #[serde(default)]
     pub faults: Vec<Fault>,
+    /// When the steady load stops: at its `duration` (default) or once the
+    /// termination is covered ([`LoadEnd::Covered`]).
+    #[serde(default)]
+    pub load_end: LoadEnd,
     /// The modes, in the order `--mode both` runs them (e.g. current, graceful).
     pub modes: BTreeMap<String, Mode>,
     /// Order in which the modes run (defaults to the table order: current before graceful).

@@ -33,6 +33,21 @@ impl fmt::Display for DrainStrategy {
     }
 }
 
+/// When the steady load stops scheduling requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoadEnd {
+    /// At each entry's own `duration`.
+    #[default]
+    Duration,
+    /// As soon as the terminated pod's coverage window closed (its last
+    /// container exited and HAProxy let it go, plus one check interval) and
+    /// one more check interval passed; each entry's `duration` is then the
+    /// longest it may run. For modes whose termination takes a varying time
+    /// (a drain that may end early or run to its deadline).
+    Covered,
+}
+
 /// What stops Envoy when the pod terminates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]

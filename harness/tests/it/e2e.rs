@@ -99,6 +99,69 @@ fn quick_s1_current_loses_the_long_request_and_graceful_loses_nothing() {
     assert!(tl.contains(",drain,pod-a,hc_close_lb,"), "{tl}");
 }
 
+/// `load_end = "covered"`: quick's current mode with its steady load made
+/// 60 s long ends once pod-a's coverage window closed plus one check
+/// interval, not at 60 s; the accounting counts exactly the requests
+/// scheduled before that end (else the verdict would be `invalid`) and the
+/// window is still covered.
+#[test]
+fn a_covered_load_end_stops_the_steady_load_once_the_termination_settled() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture()).unwrap();
+    let text = text
+        .replacen("[[load]]", "load_end = \"covered\"\n\n[[load]]", 1)
+        .replacen("duration = \"24s\"", "duration = \"60s\"", 1);
+    assert!(
+        text.contains("load_end") && text.contains("\"60s\""),
+        "{text}"
+    );
+    let sc = tmp.path().join("covered.toml");
+    std::fs::write(&sc, text).unwrap();
+    let out = harness(
+        &[
+            "scenario",
+            sc.to_str().unwrap(),
+            "--mode",
+            "current",
+            "--runtime",
+            "local",
+        ],
+        33,
+        &tmp.path().join("artifacts"),
+    )
+    .output()
+    .expect("harness runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit {:?}\n{stderr}", out.status);
+    let dir = &run_dirs(&tmp.path().join("artifacts"))[0];
+    let s = summary(dir);
+    assert_eq!(s["verdict"], "pass", "{s}");
+    let c = &s["coverage"];
+    let (start, end) = (
+        c["load_start_ms"].as_f64().unwrap(),
+        c["load_end_ms"].as_f64().unwrap(),
+    );
+    let required = c["required_end_ms"].as_f64().unwrap();
+    assert_eq!(c["covered"], true, "{c}");
+    // The end is one check interval (2 s) after the window closed (later
+    // only when that was learnt late), long before the 60 s the entry asked
+    // for at most.
+    assert!(end >= required + 1_999.0, "{c}");
+    assert!(end - start < 30_000.0, "{c}");
+    let steady = s["accounting"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["load"].as_str().unwrap().contains("steady"))
+        .cloned()
+        .unwrap();
+    let want = (5.0 * (end - start) / 1000.0 - 1e-9).ceil() as u64;
+    assert_eq!(steady["scheduled"].as_u64(), Some(want), "{steady}");
+    assert_eq!(steady["recorded"].as_u64(), Some(want), "{steady}");
+    let tl = std::fs::read_to_string(dir.join("timeline.csv")).unwrap();
+    assert!(tl.contains(",loadgen,,load_end,"), "{tl}");
+}
+
 #[test]
 fn sigint_mid_run_tears_everything_down_and_marks_the_summary() {
     let tmp = tempfile::tempdir().unwrap();

@@ -196,7 +196,13 @@ fn current_loses_requests_and_the_watch_fails_with_the_commands_lines_on_its_tim
             .any(|r| r.contains("command_exit") && r.contains("exit code 0")),
         "{rows:?}"
     );
-    for f in ["requests.csv", "latency.hgrm", "report.html", "junit.xml", "plot.svg"] {
+    for f in [
+        "requests.csv",
+        "latency.hgrm",
+        "report.html",
+        "junit.xml",
+        "plot.svg",
+    ] {
         assert!(dir.join(f).is_file(), "{f} missing in {}", dir.display());
     }
 }
@@ -269,7 +275,17 @@ fn bad_input_is_one_line_and_runs_nothing() {
         .unwrap()
         .port();
     let url = format!("http://127.0.0.1:{port}/");
-    let out = run(&["watch", "--url", &url, "--during", &during, "--duration", "5s", "--artifacts", art]);
+    let out = run(&[
+        "watch",
+        "--url",
+        &url,
+        "--during",
+        &during,
+        "--duration",
+        "5s",
+        "--artifacts",
+        art,
+    ]);
     assert_one_line_error(&out, "the command was not run");
     assert!(!marker.exists(), "CMD ran against an unreachable URL");
     assert!(run_support::run_dirs(tmp.path()).is_empty());
