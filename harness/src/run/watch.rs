@@ -81,7 +81,15 @@ pub async fn watch(plan: &WatchPlan, interrupts: &Interrupts) -> anyhow::Result<
         .with_context(|| format!("creating {}", dir.logs_dir().display()))?;
     let cancel = CancellationToken::new();
     let ended = std::sync::Mutex::new(None);
-    let body = drive_watch(plan, &rt, &timeline, streams.senders, &cancel, &ended, &progress);
+    let body = drive_watch(
+        plan,
+        &rt,
+        &timeline,
+        streams.senders,
+        &cancel,
+        &ended,
+        &progress,
+    );
     let (outcome, interrupted) = tokio::select! {
         r = body => (r, None),
         sig = interrupts.recv() => {
@@ -189,19 +197,33 @@ async fn drive_watch(
         EventKind::LoadStart,
         format!("{} generators against {}", specs.len(), plan.url),
     );
-    let load = tokio::spawn(loadgen::run(cfg, clock, senders.requests, cancel.child_token()));
+    let load = tokio::spawn(loadgen::run(
+        cfg,
+        clock,
+        senders.requests,
+        cancel.child_token(),
+    ));
     progress.state().load_started(plan.duration);
     progress.phase(format!("warm-up {:?}", plan.warmup));
     let hard_end = clock.at_ms(t_load as f64 + plan.duration.as_millis() as f64);
-    tokio::time::sleep_until(clock.at_ms(t_load as f64 + plan.warmup.as_millis() as f64).into())
-        .await;
+    tokio::time::sleep_until(
+        clock
+            .at_ms(t_load as f64 + plan.warmup.as_millis() as f64)
+            .into(),
+    )
+    .await;
     progress.phase(format!("running `{}`", plan.during));
     let end = match during::start(rt, &plan.during, timeline).await {
         Ok(d) => d.finish(rt, hard_end, timeline).await,
         Err(e) => CommandEnd::NotStarted(e),
     };
     if let CommandEnd::NotStarted(why) = &end {
-        timeline.emit(Source::During, None, EventKind::CommandExit, format!("not started: {why}"));
+        timeline.emit(
+            Source::During,
+            None,
+            EventKind::CommandExit,
+            format!("not started: {why}"),
+        );
     }
     if let Ok(mut e) = ended.lock() {
         *e = Some(end.clone());
@@ -214,7 +236,10 @@ async fn drive_watch(
         Source::Loadgen,
         None,
         EventKind::LoadEnd,
-        format!("the command ended ({end:?}); load until +{:?} of settle (or --duration)", plan.settle),
+        format!(
+            "the command ended ({end:?}); load until +{:?} of settle (or --duration)",
+            plan.settle
+        ),
     );
     progress.phase(format!("settle {:?}", plan.settle));
     let stats = load.await.context("the load generator's task")?;

@@ -104,9 +104,17 @@ fn watch(up: &Up, max_disruptions: &str, artifacts: &Path) -> (Output, PathBuf, 
         harness_bin().display(),
         up.dir.display()
     );
+    let st: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(up.dir.join("up.json")).unwrap()).unwrap();
+    let socket = st["haproxy_stats_socket"].as_str().unwrap().to_string();
+    let envoy_b = st["pods"][1]["envoy_admin"].as_str().unwrap().to_string();
     let mut c = Command::new(harness_bin());
     c.args([
         "watch",
+        "--haproxy-socket",
+        &socket,
+        "--envoy-admin",
+        &envoy_b,
         "--url",
         &up.frontend,
         "--path",
@@ -196,7 +204,20 @@ fn current_loses_requests_and_the_watch_fails_with_the_commands_lines_on_its_tim
             .any(|r| r.contains("command_exit") && r.contains("exit code 0")),
         "{rows:?}"
     );
-    for f in ["requests.csv", "latency.hgrm", "report.html", "junit.xml", "plot.svg"] {
+    let timeline = std::fs::read_to_string(dir.join("timeline.csv")).unwrap();
+    assert!(
+        timeline
+            .lines()
+            .any(|l| l.contains(",haproxy,pod-a,status,") && l.contains("DOWN")),
+        "the HAProxy observer saw pod-a DOWN"
+    );
+    for f in [
+        "requests.csv",
+        "latency.hgrm",
+        "report.html",
+        "junit.xml",
+        "plot.svg",
+    ] {
         assert!(dir.join(f).is_file(), "{f} missing in {}", dir.display());
     }
 }
@@ -269,7 +290,17 @@ fn bad_input_is_one_line_and_runs_nothing() {
         .unwrap()
         .port();
     let url = format!("http://127.0.0.1:{port}/");
-    let out = run(&["watch", "--url", &url, "--during", &during, "--duration", "5s", "--artifacts", art]);
+    let out = run(&[
+        "watch",
+        "--url",
+        &url,
+        "--during",
+        &during,
+        "--duration",
+        "5s",
+        "--artifacts",
+        art,
+    ]);
     assert_one_line_error(&out, "the command was not run");
     assert!(!marker.exists(), "CMD ran against an unreachable URL");
     assert!(run_support::run_dirs(tmp.path()).is_empty());
