@@ -280,13 +280,15 @@ async fn terminate(
         warning: warning.clone(),
     };
     let mut listening = control::send(out, &started).await;
-    let run = runner
-        .clone()
-        .run(FaultAction::Terminate(pod.to_string()), Instant::now());
-    tokio::pin!(run);
+    // Its own task: the steps stream out while kubelet waits on processes.
+    let mut run = tokio::spawn(
+        runner
+            .clone()
+            .run(FaultAction::Terminate(pod.to_string()), Instant::now()),
+    );
     let result = loop {
         tokio::select! {
-            r = &mut run => break r,
+            r = &mut run => break r.unwrap_or_else(|e| Err(anyhow::anyhow!("the termination's task failed: {e}"))),
             Some(ev) = events.recv() => {
                 if listening && ev.pod.as_deref() == Some(pod) {
                     listening = control::send(out, &Reply::Step { event: ev }).await;

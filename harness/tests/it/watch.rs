@@ -104,9 +104,17 @@ fn watch(up: &Up, max_disruptions: &str, artifacts: &Path) -> (Output, PathBuf, 
         harness_bin().display(),
         up.dir.display()
     );
+    let st: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(up.dir.join("up.json")).unwrap()).unwrap();
+    let socket = st["haproxy_stats_socket"].as_str().unwrap().to_string();
+    let envoy_b = st["pods"][1]["envoy_admin"].as_str().unwrap().to_string();
     let mut c = Command::new(harness_bin());
     c.args([
         "watch",
+        "--haproxy-socket",
+        &socket,
+        "--envoy-admin",
+        &envoy_b,
         "--url",
         &up.frontend,
         "--path",
@@ -195,6 +203,13 @@ fn current_loses_requests_and_the_watch_fails_with_the_commands_lines_on_its_tim
         rows.iter()
             .any(|r| r.contains("command_exit") && r.contains("exit code 0")),
         "{rows:?}"
+    );
+    let timeline = std::fs::read_to_string(dir.join("timeline.csv")).unwrap();
+    assert!(
+        timeline
+            .lines()
+            .any(|l| l.contains(",haproxy,pod-a,status,") && l.contains("DOWN")),
+        "the HAProxy observer saw pod-a DOWN"
     );
     for f in [
         "requests.csv",
