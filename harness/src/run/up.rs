@@ -29,6 +29,9 @@ use super::faults::FaultRunner;
 use super::stage::{Senders, Staged};
 use super::{drive, hooks, setup, RunEnv};
 
+/// The terminations `up` performed, by pod, shared with the control socket.
+type Reports = Arc<Mutex<Vec<(String, TerminationReport)>>>;
+
 /// How an up ended.
 pub struct UpEnd {
     pub dir: PathBuf,
@@ -45,7 +48,7 @@ struct Control {
     runners: HashMap<String, (Arc<FaultRunner>, Option<String>)>,
     pods: Vec<String>,
     terminated: Mutex<HashSet<String>>,
-    reports: Arc<Mutex<Vec<(String, TerminationReport)>>>,
+    reports: Reports,
     timeline: crate::timeline::Timeline,
 }
 
@@ -129,10 +132,7 @@ async fn serve(
     (sc, effective): (&Scenario, &Scenario),
     staged: &Staged,
     senders: Senders,
-    (cancel, reports): (
-        &CancellationToken,
-        Arc<Mutex<Vec<(String, TerminationReport)>>>,
-    ),
+    (cancel, reports): (&CancellationToken, Reports),
     ready: impl FnOnce(&Path, &UpState),
 ) -> anyhow::Result<drive::DriveFacts> {
     let topo = drive::start_topology(env, effective, staged).await?;
