@@ -256,7 +256,7 @@ fn graceful_loses_nothing_and_the_watch_passes() {
     assert_accounted(&s);
     let rows = during_rows(&dir);
     assert!(
-        rows.iter().any(|r| r.contains("close-lb")),
+        rows.iter().any(|r| r.contains("hc_close_lb")),
         "drain's steps reached the watch through terminate: {rows:?}"
     );
 }
@@ -297,7 +297,7 @@ fn bad_input_is_one_line_and_runs_nothing() {
         "--during",
         &during,
         "--duration",
-        "5s",
+        "10s",
         "--artifacts",
         art,
     ]);
