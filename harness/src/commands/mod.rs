@@ -113,6 +113,25 @@ impl Command {
     }
 }
 
+/// A judged run's reasons for `invalid`, its expectations (ok or FAIL)
+/// and its first eight attributed disruptions, one indented line each.
+pub fn print_judgement(s: &Summary) {
+    for reason in &s.invalid {
+        println!("  [INVALID] {reason}");
+    }
+    for e in &s.expectations {
+        println!(
+            "  [{}] {}: {}",
+            if e.ok { "ok" } else { "FAIL" },
+            e.name,
+            e.detail
+        );
+    }
+    for a in s.attributions.iter().take(8) {
+        println!("  {}", a.one_line(2));
+    }
+}
+
 /// The error and its causes on one line, each cause once: our error types
 /// put their source in their own message too, so a cause the line already
 /// holds is not repeated.

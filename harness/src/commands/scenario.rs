@@ -12,7 +12,7 @@ use anyhow::Context;
 use chrono::Utc;
 
 use super::preflight::prepare;
-use super::scenarios_dir;
+use super::{print_judgement, scenarios_dir};
 use crate::artifacts::junit::{self, ModeResult};
 use crate::artifacts::Verdict;
 use crate::run::RunResult;
@@ -186,20 +186,7 @@ fn print_verdicts(id: &str, results: &[(String, anyhow::Result<RunResult>)]) {
             s.verdict.as_str(),
             r.dir.display()
         );
-        for reason in &s.invalid {
-            println!("  [INVALID] {reason}");
-        }
-        for e in &s.expectations {
-            println!(
-                "  [{}] {}: {}",
-                if e.ok { "ok" } else { "FAIL" },
-                e.name,
-                e.detail
-            );
-        }
-        for a in s.attributions.iter().take(8) {
-            println!("  {}", a.one_line(2));
-        }
+        print_judgement(s);
         if s.attributions.len() > 8 {
             println!("  ... and {} more (summary.json)", s.attributions.len() - 8);
         }

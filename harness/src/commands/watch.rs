@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::load::{MAX_CONNECTIONS, MAX_DURATION};
+use super::print_judgement;
 use crate::artifacts::Verdict;
 use crate::observe::outside::{LbSource, OutsideConfig};
 use crate::run::watch::{WatchPlan, Watched};
@@ -210,19 +211,6 @@ fn print_verdict(w: &Watched) {
         },
         w.command
     );
-    for reason in &s.invalid {
-        println!("  [INVALID] {reason}");
-    }
-    for e in &s.expectations {
-        println!(
-            "  [{}] {}: {}",
-            if e.ok { "ok" } else { "FAIL" },
-            e.name,
-            e.detail
-        );
-    }
-    for a in s.attributions.iter().take(8) {
-        println!("  {}", a.one_line(2));
-    }
+    print_judgement(s);
     println!("watch: {} -> {}", s.verdict.as_str(), w.dir.display());
 }
