@@ -88,7 +88,7 @@ impl Up {
         // The run id is `<folder>-p<pid>`: two ups of one second in two
         // artifacts folders share the folder name, never the pid.
         let folder = self.dir.file_name().unwrap().to_string_lossy().into_owned();
-        let left = processes_with_env(&format!("GRACEFUL_LAB_RUN_ID={folder}-p{pid}\0"));
+        let left = processes_with_env(&format!("GRACEFUL_LAB_RUN_ID={folder}-p{pid}"));
         assert!(left.is_empty(), "up left processes behind: {left:?}");
         let st: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(self.dir.join("up.json")).unwrap())
