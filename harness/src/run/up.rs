@@ -38,6 +38,9 @@ pub struct UpEnd {
     pub outcome: anyhow::Result<()>,
 }
 
+/// The terminations an up ran, shared with its control connections.
+type Reports = Arc<Mutex<Vec<(String, TerminationReport)>>>;
+
 /// Each mode's fault runner on the up's topology, and the pods already
 /// terminated.
 struct Control {
@@ -45,7 +48,7 @@ struct Control {
     runners: HashMap<String, (Arc<FaultRunner>, Option<String>)>,
     pods: Vec<String>,
     terminated: Mutex<HashSet<String>>,
-    reports: Arc<Mutex<Vec<(String, TerminationReport)>>>,
+    reports: Reports,
     timeline: crate::timeline::Timeline,
 }
 
@@ -129,10 +132,7 @@ async fn serve(
     (sc, effective): (&Scenario, &Scenario),
     staged: &Staged,
     senders: Senders,
-    (cancel, reports): (
-        &CancellationToken,
-        Arc<Mutex<Vec<(String, TerminationReport)>>>,
-    ),
+    (cancel, reports): (&CancellationToken, Reports),
     ready: impl FnOnce(&Path, &UpState),
 ) -> anyhow::Result<drive::DriveFacts> {
     let topo = drive::start_topology(env, effective, staged).await?;
