@@ -41,6 +41,9 @@ pub struct UpEnd {
     pub outcome: anyhow::Result<()>,
 }
 
+/// The terminations an up ran, shared with its control connections.
+type Reports = Arc<Mutex<Vec<(String, TerminationReport)>>>;
+
 /// Each mode's fault runner on the up's topology, and the pods already
 /// terminated.
 struct Control {

@@ -82,10 +82,13 @@ fn start_up(mode: &str, net: u8, artifacts: &Path) -> Up {
 impl Up {
     /// Ctrl-C; the up must end within 30 s and leave no process behind.
     fn stop(mut self) {
+        let pid = self.child.id();
         sigint(&self.child);
         wait_exit(&mut self.child, Duration::from_secs(30));
+        // The run id is `<folder>-p<pid>`: two ups of one second in two
+        // artifacts folders share the folder name, never the pid.
         let folder = self.dir.file_name().unwrap().to_string_lossy().into_owned();
-        let left = processes_with_env(&format!("GRACEFUL_LAB_RUN_ID={folder}-p"));
+        let left = processes_with_env(&format!("GRACEFUL_LAB_RUN_ID={folder}-p{pid}"));
         assert!(left.is_empty(), "up left processes behind: {left:?}");
         let st: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(self.dir.join("up.json")).unwrap())
