@@ -29,9 +29,6 @@ use super::faults::FaultRunner;
 use super::stage::{Senders, Staged};
 use super::{drive, hooks, setup, RunEnv};
 
-/// The terminations `up` performed, by pod, shared with the control socket.
-type Reports = Arc<Mutex<Vec<(String, TerminationReport)>>>;
-
 /// How an up ended.
 pub struct UpEnd {
     pub dir: PathBuf,
