@@ -94,9 +94,14 @@ pub struct LoadReport {
 pub fn parse_url(url: &str) -> Result<(SocketAddr, String), CommandError> {
     let bad = |why: &str| CommandError::Usage(format!("--url {url}: {why}"));
     let t = crate::loadgen::parse_target(url).map_err(|e| match e {
-        crate::loadgen::TargetError::Https => bad("only http:// URLs are supported"),
+        crate::loadgen::TargetError::NotHttp => bad("only http:// URLs are supported"),
         e => bad(&e.to_string()),
     })?;
+    if t.tls_name.is_some() {
+        return Err(bad(
+            "only http:// URLs are supported (harness load is a plain-HTTP benchmark)",
+        ));
+    }
     if !t.addr.ip().is_loopback() {
         return Err(bad(&format!(
             "{} is not a loopback address (harness load only sends to 127.0.0.0/8 or ::1)",
@@ -170,6 +175,7 @@ pub fn measure(args: &LoadArgs) -> Result<LoadReport, CommandError> {
     let cfg = LoadConfig {
         target,
         host: None,
+        tls: None,
         horizon: None,
         specs: vec![args.spec(path)],
         request_timeout_margin: args.timeout,
@@ -330,8 +336,8 @@ mod tests {
     #[rstest]
     #[case("https://127.0.0.1:1/", "only http://")]
     #[case("127.0.0.1:1/", "only http://")]
-    #[case("http:///x", "expected http://HOST:PORT/PATH")]
-    #[case("http://u@127.0.0.1:1/", "expected http://HOST:PORT/PATH")]
+    #[case("http:///x", "expected http(s)://HOST:PORT/PATH")]
+    #[case("http://u@127.0.0.1:1/", "expected http(s)://HOST:PORT/PATH")]
     #[case("http://10.1.2.3:80/", "not a loopback address")]
     #[case("http://127.0.0.1:99999/", "cannot resolve")]
     fn rejects_bad_urls(#[case] url: &str, #[case] why: &str) {

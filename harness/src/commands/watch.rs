@@ -1,5 +1,5 @@
 //! `harness watch --url URL --during "CMD"`: the lab's load generator,
-//! classification, artifacts and verdict aimed at any HTTP service while a
+//! classification, artifacts and verdict aimed at any HTTP(S) service while a
 //! command runs (a rollout on a real cluster, `harness terminate` here).
 //!
 //! Flags, checks and printing only; the work is in `run::watch`.
@@ -13,6 +13,7 @@ use anyhow::Context;
 use super::load::{MAX_CONNECTIONS, MAX_DURATION};
 use super::print_judgement;
 use crate::artifacts::Verdict;
+use crate::loadgen::TlsClient;
 use crate::observe::outside::{LbSource, OutsideConfig};
 use crate::run::watch::{WatchPlan, Watched};
 
@@ -21,7 +22,7 @@ pub const MAX_RATE: f64 = 100_000.0;
 
 const LONG_ABOUT: &str = "Send open-loop load to an HTTP service while a command runs, and judge it the way the lab judges a scenario.
 
-The load: --rate requests per second (split evenly over the --path values), each request sent at its scheduled time whatever the others do (latency counts from that time), over at most --connections keep-alive connections (--keepalive of the requests reuse an idle one, the rest open a new one). It is bounded in time and rate by these flags: it starts at once, runs --warmup before CMD, goes on until CMD has ended plus --settle, and never beyond --duration from its start (a CMD still running then is stopped and the watch fails). Nothing is refused by address: aim it only at a service you may load.
+The load: HTTP/1.1, over TLS for an https:// URL (the certificate is always verified, against the system's roots and --cacert; there is no way to skip that). --rate requests per second (split evenly over the --path values), each request sent at its scheduled time whatever the others do (latency counts from that time), over at most --connections keep-alive connections (--keepalive of the requests reuse an idle one, the rest open a new one). It is bounded in time and rate by these flags: it starts at once, runs --warmup before CMD, goes on until CMD has ended plus --settle, and never beyond --duration from its start (a CMD still running then is stopped and the watch fails). Nothing is refused by address: aim it only at a service you may load.
 
 CMD runs through `sh -c` after the warm-up. Each line it prints (stdout and stderr) and its exit code land on the timeline (timeline.csv, report.html).
 
@@ -32,7 +33,9 @@ Verdict and exit code: pass (exit 0) when disruptions <= --max-disruptions and C
 const AFTER_HELP: &str = "Examples:
   # gate a rollout on a real cluster (CI): exit 1 on any lost request
   harness watch --url https://web.example --during \"kubectl rollout restart deploy/web && kubectl rollout status deploy/web\" --max-disruptions 0
-  (https:// is refused for now: use the service's plain-http address, e.g. through `kubectl port-forward svc/web 8080:80` and --url http://127.0.0.1:8080/)
+  # the same through a port-forward, or with a private CA
+  harness watch --url http://127.0.0.1:8080/ --during \"...\"     # kubectl port-forward svc/web 8080:80
+  harness watch --url https://web.internal/ --cacert ca.pem --during \"...\"
 
   # against the lab: `harness up s1 --mode graceful` in another terminal
   harness watch --url http://127.0.0.1:PORT/ --path / --path '/sleep?seconds=2' --rate 50 --during \"harness terminate pod-a\" --max-disruptions 0";
@@ -45,9 +48,13 @@ const AFTER_HELP: &str = "Examples:
     after_help = AFTER_HELP
 )]
 pub struct WatchArgs {
-    /// The service: http://HOST[:PORT][/PATH] (its path is the default --path).
+    /// The service: http(s)://HOST[:PORT][/PATH] (its path is the default --path).
     #[arg(long)]
     pub url: String,
+    /// For an https:// URL: also trust the CA certificates of this PEM file
+    /// (the system's roots are always trusted).
+    #[arg(long)]
+    pub cacert: Option<PathBuf>,
     /// The command to run after the warm-up (through `sh -c`).
     #[arg(long)]
     pub during: String,
@@ -101,6 +108,14 @@ impl WatchArgs {
     pub fn plan(&self) -> anyhow::Result<WatchPlan> {
         let target = crate::loadgen::parse_target(&self.url)
             .map_err(|e| anyhow::anyhow!("--url {}: {e}", self.url))?;
+        let tls = match (&target.tls_name, &self.cacert) {
+            (Some(name), cacert) => Some(
+                TlsClient::new(name, cacert.as_deref())
+                    .map_err(|e| anyhow::anyhow!("--url {}: {e}", self.url))?,
+            ),
+            (None, Some(_)) => anyhow::bail!("--cacert: only for an https:// --url"),
+            (None, None) => None,
+        };
         anyhow::ensure!(
             self.rate.is_finite() && self.rate > 0.0 && self.rate <= MAX_RATE,
             "--rate {}: must be a number in (0, {MAX_RATE}]",
@@ -144,6 +159,7 @@ impl WatchArgs {
         Ok(WatchPlan {
             url: self.url.clone(),
             target,
+            tls,
             paths,
             rate: self.rate,
             connections: self.connections,
@@ -181,7 +197,7 @@ impl WatchArgs {
             .build()
             .context("starting the async runtime")?;
         let status = rt
-            .block_on(crate::run::watch::probe(&self.url))
+            .block_on(crate::run::watch::probe(&plan))
             .map_err(|e| anyhow::anyhow!("--url {}: {e}; the command was not run", self.url))?;
         println!("watch: {} answered HTTP {status}; load starts", self.url);
         let interrupts = crate::runtime::install_cleanup_hooks();

@@ -1,5 +1,5 @@
 //! HTTP/1.1 connections of the load generator: a tokio `TcpStream` per
-//! connection, each request written and its response read in the task of
+//! connection (with TLS over it for an `https://` target), each request written and its response read in the task of
 //! the request itself (no connection task, no channel between them), so
 //! every request knows its connection id and whether it was reused. The
 //! bytes on the wire are [`super::wire`]'s.
@@ -20,7 +20,9 @@ use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::classify::{Break, Stop};
-use super::wire::{self, Body, Parsed, WireError};
+use super::stream::Stream;
+use super::tls::TlsClient;
+use super::wire::{self, Body, Head, Parsed, WireError};
 use crate::model::Phase;
 
 /// The error text of a response cut by a clean close (hyper's words, kept
@@ -37,6 +39,8 @@ const MAX_BUF: usize = 64 * 1024;
 pub struct Connector {
     target: SocketAddr,
     host: String,
+    /// `https://`: every connection does this handshake first.
+    tls: Option<TlsClient>,
     next_id: AtomicU64,
 }
 
@@ -47,7 +51,7 @@ pub struct Conn {
     pub id: u64,
     /// Requests already sent on it.
     pub uses: u32,
-    stream: TcpStream,
+    stream: Stream,
     buf: ReadBuf,
     /// The request being written (its allocation is kept).
     out: Vec<u8>,
@@ -66,11 +70,12 @@ pub struct ConnectError {
 
 impl Connector {
     /// Connections to `target`, each request with `Host: host` (default:
-    /// the address).
-    pub fn new(target: SocketAddr, host: Option<String>) -> Self {
+    /// the address), over TLS when `tls` is given.
+    pub fn new(target: SocketAddr, host: Option<String>, tls: Option<TlsClient>) -> Self {
         Connector {
             target,
             host: host.unwrap_or_else(|| target.to_string()),
+            tls,
             next_id: AtomicU64::new(1),
         }
     }
@@ -83,16 +88,25 @@ impl Connector {
         permit: Option<OwnedSemaphorePermit>,
     ) -> Result<Conn, ConnectError> {
         let conn_id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let stream = TcpStream::connect(self.target)
+        let failed = |what: &str, e: io::Error| ConnectError {
+            conn_id,
+            broke: Break::Io(e.kind()),
+            text: format!("{what}: {e}"),
+        };
+        let tcp = TcpStream::connect(self.target)
             .await
-            .map_err(|e| ConnectError {
-                conn_id,
-                broke: Break::Io(e.kind()),
-                text: format!("connect: {e}"),
-            })?;
-        if let Err(e) = stream.set_nodelay(true) {
+            .map_err(|e| failed("connect", e))?;
+        if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(conn_id, "set_nodelay: {e}");
         }
+        let stream = match &self.tls {
+            None => Stream::Plain(tcp),
+            Some(tls) => Stream::Tls(Box::new(
+                tls.handshake(tcp)
+                    .await
+                    .map_err(|e| failed("TLS handshake", e))?,
+            )),
+        };
         Ok(Conn {
             id: conn_id,
             uses: 0,
@@ -116,14 +130,36 @@ impl Conn {
     /// the runtime already knows has arrived (no syscall when nothing has).
     pub fn alive(&mut self) -> bool {
         if self.reusable {
-            let mut probe = [0u8; 1];
-            match self.stream.try_read(&mut probe) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
-                // A close, stray bytes, or an error: unusable.
-                _ => self.reusable = false,
+            if self.stream.idle_and_open() {
+                return true;
             }
+            // A close, stray bytes, or an error: unusable.
+            self.reusable = false;
         }
         false
+    }
+
+    /// Sends `GET path` (`x-request-id: id`) and reads the response's head
+    /// only: its status (a probe; the connection is not reusable after).
+    pub async fn head(&mut self, host: &str, path: &str, id: &str) -> Result<u16, String> {
+        self.reusable = false;
+        self.out.clear();
+        wire::write_get(&mut self.out, path, host, id);
+        self.send()
+            .await
+            .map_err(|e| format!("writing the request: {e}"))?;
+        match read_head(self).await {
+            Ok(head) => Ok(head.status),
+            Err(Cut::Io(e)) => Err(format!("reading the response: {e}")),
+            Err(Cut::Eof) => Err(INCOMPLETE.to_string()),
+            Err(Cut::Wire(e)) => Err(e.to_string()),
+        }
+    }
+
+    /// Writes the request in `out` (a TLS stream also flushes its records).
+    async fn send(&mut self) -> io::Result<()> {
+        self.stream.write_all(&self.out).await?;
+        self.stream.flush().await
     }
 }
 
@@ -208,7 +244,7 @@ impl Connector {
         conn.out.clear();
         wire::write_get(&mut conn.out, path, &self.host, id);
         p.sent_ms = Some(now_ms());
-        if let Err(e) = conn.stream.write_all(&conn.out).await {
+        if let Err(e) = conn.send().await {
             p.error = Some(format!("writing the request: {e}"));
             return Ok(Stop::Broke(Break::Io(e.kind())));
         }
@@ -232,20 +268,7 @@ impl Connector {
 /// and nothing followed it.
 async fn read_response(p: &mut Progress, now_ms: impl Fn() -> f64) -> Result<(), Cut> {
     let conn = p.conn.as_mut().expect("exchange needs a connection");
-    let head = loop {
-        match wire::parse_head(conn.buf.filled()).map_err(Cut::Wire)? {
-            Parsed::Final(len, head) => {
-                conn.buf.consume(len);
-                break head;
-            }
-            Parsed::Interim(len) => conn.buf.consume(len),
-            Parsed::Partial => {
-                if conn.buf.fill(&mut conn.stream).await? == 0 {
-                    return Err(Cut::Eof);
-                }
-            }
-        }
-    };
+    let head = read_head(conn).await?;
     p.phase = Phase::Body;
     p.ttfb_ms = Some(now_ms());
     p.status = Some(head.status);
@@ -270,6 +293,24 @@ async fn read_response(p: &mut Progress, now_ms: impl Fn() -> f64) -> Result<(),
             } else {
                 Err(Cut::Eof)
             };
+        }
+    }
+}
+
+/// Reads up to the final response head (skipping 1xx) and consumes it.
+async fn read_head(conn: &mut Conn) -> Result<Head, Cut> {
+    loop {
+        match wire::parse_head(conn.buf.filled()).map_err(Cut::Wire)? {
+            Parsed::Final(len, head) => {
+                conn.buf.consume(len);
+                return Ok(head);
+            }
+            Parsed::Interim(len) => conn.buf.consume(len),
+            Parsed::Partial => {
+                if conn.buf.fill(&mut conn.stream).await? == 0 {
+                    return Err(Cut::Eof);
+                }
+            }
         }
     }
 }
@@ -305,7 +346,7 @@ impl ReadBuf {
 
     /// Reads more from `stream` (0: the server closed it). Makes room first:
     /// moves what is left to the front, else grows up to [`MAX_BUF`].
-    async fn fill(&mut self, stream: &mut TcpStream) -> Result<usize, Cut> {
+    async fn fill(&mut self, stream: &mut Stream) -> Result<usize, Cut> {
         if self.end == self.data.len() {
             if self.start > 0 {
                 self.data.copy_within(self.start..self.end, 0);

@@ -24,10 +24,13 @@ mod horizon;
 mod launch;
 mod paths;
 mod pool;
+mod probe;
 mod request;
 mod schedule;
+mod stream;
 mod target;
 mod timer;
+mod tls;
 mod wire;
 
 use std::net::SocketAddr;
@@ -41,8 +44,10 @@ use tokio_util::task::TaskTracker;
 pub use classify::{classify, outcome_of_break, Break, Expect, Seen, Stop, Verdict};
 pub use horizon::Horizon;
 pub use pool::hard_cap;
+pub use probe::probe;
 pub use schedule::{is_late, wake_ms, KeepAliveDice, SteadySchedule, LATE_MS, SEND_WINDOW};
 pub use target::{parse_target, HttpTarget, TargetError};
+pub use tls::{TlsClient, TlsError};
 
 use crate::model::{RequestRecord, RunClock};
 use client::Connector;
@@ -113,6 +118,8 @@ pub struct LoadConfig {
     /// The `Host` header (`None`: the target address), e.g. the name of a
     /// URL that resolved to `target`.
     pub host: Option<String>,
+    /// TLS over every connection (an `https://` URL); `None`: plain HTTP.
+    pub tls: Option<TlsClient>,
     /// Ends the open-loop schedules early once set (`None`: they run to
     /// their own end).
     pub horizon: Option<Horizon>,
@@ -165,7 +172,7 @@ pub async fn run(
     out: UnboundedSender<RequestRecord>,
     cancel: CancellationToken,
 ) -> LoadStats {
-    let connector = Arc::new(Connector::new(cfg.target, cfg.host));
+    let connector = Arc::new(Connector::new(cfg.target, cfg.host, cfg.tls));
     let ctx = Arc::new(Ctx::new(
         clock,
         out,

@@ -1,7 +1,8 @@
-//! An `http://HOST[:PORT]/PATH` URL as the load generator aims at it: the
-//! address it resolves to, the `Host` header it sends, and the path (with
-//! its query). Shared by `harness load` (loopback only) and `harness watch`
-//! (any address).
+//! An `http(s)://HOST[:PORT]/PATH` URL as the load generator aims at it:
+//! the address it resolves to, the `Host` header it sends, the path (with
+//! its query), and for `https://` the name its certificate must carry.
+//! Shared by `harness load` (plain http, loopback only) and `harness watch`
+//! (any address, http or https).
 //!
 //! Parsing and one name resolution; it never connects.
 
@@ -15,16 +16,16 @@ pub struct HttpTarget {
     pub host: String,
     /// The path and query, `/` when the URL has none.
     pub path: String,
+    /// `https://`: the TLS server name (the host without port or brackets).
+    pub tls_name: Option<String>,
 }
 
 /// Why a URL cannot be a target (the caller names the flag).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TargetError {
-    #[error("https:// is not supported: the load generator speaks plain HTTP/1.1 (aim it at an http:// address: the ingress's or the load balancer's plain port, or a `kubectl port-forward`)")]
-    Https,
-    #[error("only http:// URLs are supported")]
+    #[error("only http:// and https:// URLs are supported")]
     NotHttp,
-    #[error("expected http://HOST:PORT/PATH")]
+    #[error("expected http(s)://HOST:PORT/PATH")]
     Malformed,
     #[error("cannot resolve {authority}: {reason}")]
     Resolve { authority: String, reason: String },
@@ -32,10 +33,13 @@ pub enum TargetError {
 
 /// Parses `url` and resolves its host (the first address).
 pub fn parse_target(url: &str) -> Result<HttpTarget, TargetError> {
-    if url.starts_with("https://") {
-        return Err(TargetError::Https);
-    }
-    let rest = url.strip_prefix("http://").ok_or(TargetError::NotHttp)?;
+    let (rest, tls, default_port) = if let Some(rest) = url.strip_prefix("http://") {
+        (rest, false, 80)
+    } else if let Some(rest) = url.strip_prefix("https://") {
+        (rest, true, 443)
+    } else {
+        return Err(TargetError::NotHttp);
+    };
     let (authority, path) = match rest.find(['/', '?']) {
         Some(i) if rest.as_bytes()[i] == b'?' => (&rest[..i], format!("/{}", &rest[i..])),
         Some(i) => (&rest[..i], rest[i..].to_string()),
@@ -50,7 +54,7 @@ pub fn parse_target(url: &str) -> Result<HttpTarget, TargetError> {
     let with_port = if has_port {
         authority.to_string()
     } else {
-        format!("{authority}:80")
+        format!("{authority}:{default_port}")
     };
     let resolve = |reason: String| TargetError::Resolve {
         authority: authority.to_string(),
@@ -61,10 +65,21 @@ pub fn parse_target(url: &str) -> Result<HttpTarget, TargetError> {
         .map_err(|e| resolve(e.to_string()))?
         .next()
         .ok_or_else(|| resolve("no address".into()))?;
+    let tls_name = tls.then(|| {
+        let host = if has_port {
+            authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+        } else {
+            authority
+        };
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string()
+    });
     Ok(HttpTarget {
         addr,
         host: authority.to_string(),
         path,
+        tls_name,
     })
 }
 
@@ -83,15 +98,30 @@ mod tests {
             (t.addr.port(), t.host.as_str(), t.path.as_str()),
             (80, "localhost", "/?x=1")
         );
+        assert_eq!(t.tls_name, None);
+    }
+
+    #[test]
+    fn https_names_the_server_and_defaults_to_443() {
+        let t = parse_target("https://localhost/health").unwrap();
+        assert_eq!(
+            (t.addr.port(), t.host.as_str(), t.path.as_str()),
+            (443, "localhost", "/health")
+        );
+        assert_eq!(t.tls_name.as_deref(), Some("localhost"));
+        let t = parse_target("https://127.0.0.1:8443").unwrap();
+        assert_eq!(
+            (t.addr.port(), t.tls_name.as_deref()),
+            (8443, Some("127.0.0.1"))
+        );
+        let t = parse_target("https://[::1]:8443/").unwrap();
+        assert_eq!(t.tls_name.as_deref(), Some("::1"));
     }
 
     #[test]
     fn refusals_say_why() {
-        assert_eq!(
-            parse_target("https://web.example/"),
-            Err(TargetError::Https)
-        );
         assert_eq!(parse_target("ftp://x/"), Err(TargetError::NotHttp));
+        assert_eq!(parse_target("https:///x"), Err(TargetError::Malformed));
         assert_eq!(parse_target("http:///x"), Err(TargetError::Malformed));
         assert!(matches!(
             parse_target("http://127.0.0.1:99999/"),

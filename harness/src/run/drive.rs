@@ -360,6 +360,7 @@ fn start_load(
     let cfg = loadgen::LoadConfig {
         target: topo.frontend,
         host: None,
+        tls: None,
         horizon,
         specs,
         request_timeout_margin: Duration::from_secs(30),

@@ -10,13 +10,13 @@
 //! path out (deadline, interrupt, panic: the local runtime's guards).
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use crate::artifacts::{RunDir, Summary};
-use crate::loadgen::{self, Horizon, HttpTarget, LoadSpec};
+use crate::loadgen::{self, Horizon, HttpTarget, LoadSpec, TlsClient};
 use crate::model::{EventKind, RunClock, Source};
 use crate::observe::outside::{self, OutsideConfig};
 use crate::progress::Progress;
@@ -36,6 +36,8 @@ pub const FOLDER: (&str, &str) = ("watch", "during");
 pub struct WatchPlan {
     pub url: String,
     pub target: HttpTarget,
+    /// TLS for an `https://` URL.
+    pub tls: Option<TlsClient>,
     /// Each path gets `rate / paths.len()` req/s.
     pub paths: Vec<String>,
     pub rate: f64,
@@ -186,6 +188,7 @@ async fn drive_watch(
     let cfg = loadgen::LoadConfig {
         target: plan.target.addr,
         host: Some(plan.target.host.clone()),
+        tls: plan.tls.clone(),
         horizon: Some(horizon.clone()),
         specs: specs.clone(),
         request_timeout_margin: plan.timeout,
@@ -259,23 +262,9 @@ async fn drive_watch(
 /// The deadline of the URL's probe before anything starts.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// One GET of the URL before the watch starts: an unreachable service is
-/// an error (CMD is not run), any HTTP answer is fine.
-pub async fn probe(url: &str) -> Result<u16, String> {
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(PROBE_TIMEOUT)
-        .build()
-        .map_err(|e| e.to_string())?;
-    let t = Instant::now();
-    let r = http.get(url).send().await.map_err(|e| {
-        let mut s = e.to_string();
-        let mut src = std::error::Error::source(&e);
-        while let Some(c) = src {
-            s = format!("{s}: {c}");
-            src = c.source();
-        }
-        format!("no answer within {:.1} s: {s}", t.elapsed().as_secs_f64())
-    })?;
-    Ok(r.status().as_u16())
+/// One GET of the URL before the watch starts, through the load's own
+/// client (and TLS): an unreachable service, or a certificate that does
+/// not verify, is an error (CMD is not run); any HTTP answer is fine.
+pub async fn probe(plan: &WatchPlan) -> Result<u16, String> {
+    loadgen::probe(&plan.target, plan.tls.clone(), PROBE_TIMEOUT).await
 }

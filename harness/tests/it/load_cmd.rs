@@ -188,6 +188,7 @@ async fn closed_spec_keeps_one_request_per_connection() {
     let cfg = LoadConfig {
         target: b.addr.parse().unwrap(),
         host: None,
+        tls: None,
         horizon: None,
         specs: vec![LoadSpec::Closed {
             connections: 3,

@@ -33,3 +33,4 @@ mod runtime_local;
 mod scenarios;
 mod topology;
 mod watch;
+mod watch_tls;

@@ -307,8 +307,8 @@ fn bad_input_is_one_line_and_runs_nothing() {
     assert_one_line_error(&out, "the command was not run");
     assert!(!marker.exists(), "CMD ran against an unreachable URL");
     assert!(run_support::run_dirs(tmp.path()).is_empty());
-    let out = run(&["watch", "--url", "https://web.example/", "--during", "true"]);
-    assert_one_line_error(&out, "https:// is not supported");
+    let out = run(&["watch", "--url", "ftp://127.0.0.1/", "--during", "true"]);
+    assert_one_line_error(&out, "only http:// and https:// URLs are supported");
     let out = run(&["watch", "--url", &url, "--during", "true", "--rate", "0"]);
     assert_one_line_error(&out, "--rate 0");
     let out = run(&["watch", "--url", &url, "--during", "true", "--no-such-flag"]);

@@ -23,6 +23,7 @@ pub async fn load(
     let cfg = LoadConfig {
         target,
         host: None,
+        tls: None,
         horizon: None,
         specs,
         request_timeout_margin: margin,
