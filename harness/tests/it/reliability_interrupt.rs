@@ -12,6 +12,7 @@
 //! from them). Pods on `127.0.<RELIABILITY_NET or 91>.N`.
 
 use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -50,17 +51,30 @@ struct Iteration {
     wall_ms: u64,
 }
 
-fn one_iteration(
-    i: u64,
+/// What the harness was doing when the signal came, and how it ended.
+struct Signalled {
+    pid: u32,
+    /// Its stderr lines up to the signal.
+    log: Vec<(Instant, String)>,
+    /// It had ended before the signal (which was then not sent).
+    already_done: bool,
+    phase: String,
+    t_signal_ms: u64,
+    exit: Option<i32>,
+}
+
+/// Starts the run with its artifacts in `artifacts`, waits for `target`'s
+/// moment (plus a random delay), sends `sig` unless the run already ended,
+/// and waits (at most 40 s, then SIGKILL) for it to exit.
+fn run_and_signal(
+    artifacts: &Path,
     sig: Signal,
     target: &'static str,
     net: u8,
     rng: &mut impl Rng,
-) -> Iteration {
-    let tmp = tempfile::tempdir().unwrap();
-    let shm_before = envoy_shm();
-    let t0 = Instant::now();
-    let mut child = run_support::harness(&run_support::INTERRUPT_RUN, tmp.path())
+    t0: Instant,
+) -> Signalled {
+    let mut child = run_support::harness(&run_support::INTERRUPT_RUN, artifacts)
         .env("LAB_POD_NET", net.to_string())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -106,6 +120,21 @@ fn one_iteration(
     if !already_done {
         let _ = kill(Pid::from_raw(pid as i32), sig);
     }
+    let exit = exit_within_40s(&mut child);
+    let _ = reader.join();
+    Signalled {
+        pid,
+        log,
+        already_done,
+        phase,
+        t_signal_ms,
+        exit,
+    }
+}
+
+/// The child's exit code (128 + signal when killed), waiting at most 40 s,
+/// then SIGKILLing it.
+fn exit_within_40s(child: &mut std::process::Child) -> Option<i32> {
     let status = {
         let t = Instant::now();
         loop {
@@ -119,43 +148,18 @@ fn one_iteration(
             std::thread::sleep(Duration::from_millis(20));
         }
     };
-    let _ = reader.join();
-    let exit = status.and_then(|s| {
+    status.and_then(|s| {
         use std::os::unix::process::ExitStatusExt;
         s.code().or(s.signal().map(|x| 128 + x))
-    });
-    let dirs = run_dirs(tmp.path());
-    let dir = dirs.first().cloned();
-    let mut it = Iteration {
-        iter: i,
-        signal: sig.as_str(),
-        target,
-        phase,
-        t_signal_ms,
-        exit,
-        finished_first: already_done,
-        orphans_before_gc: 0,
-        leftovers: 0,
-        busy_ports: Vec::new(),
-        unreadable: Vec::new(),
-        shm_left: 0,
-        wall_ms: 0,
-    };
-    if already_done && exit != Some(0) {
-        it.unreadable.push(format!(
-            "the harness ended by itself (exit {exit:?}) before the signal: {}",
-            log.iter()
-                .map(|(_, l)| l.as_str())
-                .filter(|l| l.contains("error"))
-                .collect::<Vec<_>>()
-                .join(" | ")
-        ));
-    }
-    if dirs.len() > 1 {
-        it.unreadable
-            .push(format!("{} run folders for one mode", dirs.len()));
-    }
-    if sig == Signal::SIGKILL && !already_done {
+    })
+}
+
+/// What the signalled run left: after a SIGKILL, what `harness gc` could
+/// not end and whether `harness report` rebuilds the report from the disk;
+/// after SIGINT/SIGTERM, the processes left and the artifacts as written.
+fn check_leftovers(it: &mut Iteration, sig: Signal, s: &Signalled, net: u8, dir: Option<&Path>) {
+    let pid = s.pid;
+    if sig == Signal::SIGKILL && !s.already_done {
         it.orphans_before_gc = processes_of_owner(pid).len();
         let gc = harness(&["gc"], net).output().expect("harness gc runs");
         if !gc.status.success() {
@@ -165,7 +169,7 @@ fn one_iteration(
             ));
         }
         it.leftovers = leftovers_after(pid, Duration::from_secs(3)).len();
-        if let Some(d) = &dir {
+        if let Some(d) = dir {
             let rep = harness(&["report"], net)
                 .arg(d)
                 .output()
@@ -183,15 +187,62 @@ fn one_iteration(
         }
     } else {
         it.leftovers = leftovers_after(pid, Duration::from_secs(3)).len();
-        if let Some(d) = &dir {
+        if let Some(d) = dir {
             let (bad, finished) = artifact_problems(d, false);
             it.unreadable.extend(bad);
             it.finished_first |= finished == Some(true);
         }
-        if !already_done && it.exit == Some(0) && !it.finished_first {
+        if !s.already_done && it.exit == Some(0) && !it.finished_first {
             it.unreadable.push("exit 0 after an interrupt".into());
         }
     }
+}
+
+fn one_iteration(
+    i: u64,
+    sig: Signal,
+    target: &'static str,
+    net: u8,
+    rng: &mut impl Rng,
+) -> Iteration {
+    let tmp = tempfile::tempdir().unwrap();
+    let shm_before = envoy_shm();
+    let t0 = Instant::now();
+    let s = run_and_signal(tmp.path(), sig, target, net, rng, t0);
+    let dirs = run_dirs(tmp.path());
+    let dir = dirs.first().cloned();
+    let mut it = Iteration {
+        iter: i,
+        signal: sig.as_str(),
+        target,
+        phase: s.phase.clone(),
+        t_signal_ms: s.t_signal_ms,
+        exit: s.exit,
+        finished_first: s.already_done,
+        orphans_before_gc: 0,
+        leftovers: 0,
+        busy_ports: Vec::new(),
+        unreadable: Vec::new(),
+        shm_left: 0,
+        wall_ms: 0,
+    };
+    if s.already_done && s.exit != Some(0) {
+        it.unreadable.push(format!(
+            "the harness ended by itself (exit {:?}) before the signal: {}",
+            s.exit,
+            s.log
+                .iter()
+                .map(|(_, l)| l.as_str())
+                .filter(|l| l.contains("error"))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        ));
+    }
+    if dirs.len() > 1 {
+        it.unreadable
+            .push(format!("{} run folders for one mode", dirs.len()));
+    }
+    check_leftovers(&mut it, sig, &s, net, dir.as_deref());
     // Ports are released by the kernel as the processes die; allow a moment.
     let t = Instant::now();
     loop {
