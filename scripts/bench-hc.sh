@@ -20,22 +20,8 @@ echo "building hc and the const_server example (release)" >&2
 cargo build --release -q -p hc --bin hc --example const_server
 
 WORK="$(mktemp -d)"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-wait_line() { # wait_line FILE SED-EXPR -> prints the captured address
-  local out=""
-  for _ in $(seq 1 200); do
-    out="$(sed -n "$2" "$1")"
-    [ -n "$out" ] && { echo "$out"; return 0; }
-    sleep 0.05
-  done
-  echo "server did not start:" >&2; cat "$1" >&2; exit 2
-}
+# PIDS, cleanup on exit (servers and WORK) and wait_line.
+. "$ROOT/scripts/lib/servers.sh"
 
 HC_ADDR=127.0.0.1:0 RUST_LOG=warn,hc=info target/release/hc 2>"$WORK/hc.log" &
 PIDS+=($!)

@@ -42,22 +42,12 @@ TARGET="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 HARNESS="$TARGET/harness"
 
 WORK="$(mktemp -d /tmp/bench-callgrind.XXXXXX)"
-SERVER=""
-cleanup() {
-  [ -n "$SERVER" ] && { kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; }
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+# PIDS, cleanup on exit (server and WORK) and wait_line.
+. "$ROOT/scripts/lib/servers.sh"
 
 TOKIO_WORKER_THREADS=1 taskset -c 0 "$TARGET/examples/const_server" 127.0.0.1:0 >"$WORK/const.log" &
-SERVER=$!
-ADDR=""
-for _ in $(seq 1 200); do
-  ADDR="$(sed -n 's/^listening \(.*\)$/\1/p' "$WORK/const.log")"
-  [ -n "$ADDR" ] && break
-  sleep 0.05
-done
-[ -n "$ADDR" ] || { echo "server did not start" >&2; exit 2; }
+PIDS+=($!)
+ADDR="$(wait_line "$WORK/const.log" 's/^listening \(.*\)$/\1/p')"
 URL="http://$ADDR/"
 
 # grind NAME SECS CMD... -> prints "Ir requests" (requests from the tool's JSON)

@@ -66,26 +66,8 @@ HARNESS="$TARGET/harness"
 [ -z "$BEFORE" ] || [ -x "$BEFORE" ] || { echo "BEFORE=$BEFORE is not an executable" >&2; exit 2; }
 
 WORK="$(mktemp -d /tmp/bench-loadgen.XXXXXX)"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do
-    kill -CONT "$p" 2>/dev/null || true
-    kill "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-  done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-wait_line() { # wait_line FILE SED-EXPR -> prints the captured address
-  local out=""
-  for _ in $(seq 1 200); do
-    out="$(sed -n "$2" "$1")"
-    [ -n "$out" ] && { echo "$out"; return 0; }
-    sleep 0.05
-  done
-  echo "server did not start:" >&2; cat "$1" >&2; exit 2
-}
+# PIDS, cleanup on exit (servers and WORK) and wait_line.
+. "$ROOT/scripts/lib/servers.sh"
 
 TOKIO_WORKER_THREADS=1 taskset -c "$SERVER_CORE" "$TARGET/examples/const_server" 127.0.0.1:0 >"$WORK/const.log" &
 CONST_PID=$!; PIDS+=("$CONST_PID")

@@ -1,6 +1,6 @@
 //! The run folder `artifacts/<YYYYMMDDTHHMMSSZ>-<scenario>-<mode>[-N]/`: its
 //! name written ([`RunDir::create`]) and read back ([`parse_run_name`]) here
-//! and nowhere else, and atomic file writes.
+//! and nowhere else, and atomic file writes (bytes or JSON).
 //!
 //! It must never write outside the run folder: scenario ids and modes that
 //! could escape it are refused, and existing folders are never reused.
@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use super::{names, ArtifactsError};
 
@@ -163,6 +165,29 @@ pub fn check_name(what: &'static str, value: &str) -> Result<(), ArtifactsError>
             value: value.chars().take(120).collect(),
         })
     }
+}
+
+/// Writes `value` to `path` as pretty JSON and a final newline, atomically
+/// ([`write_atomic`]).
+pub fn write_json_atomic<T: Serialize + ?Sized>(
+    path: &Path,
+    value: &T,
+) -> Result<(), ArtifactsError> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(|source| ArtifactsError::Json {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    bytes.push(b'\n');
+    write_atomic(path, &bytes)
+}
+
+/// Reads the JSON file at `path`.
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, ArtifactsError> {
+    let bytes = fs::read(path).map_err(|e| ArtifactsError::io("reading", path, e))?;
+    serde_json::from_slice(&bytes).map_err(|source| ArtifactsError::Json {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Writes `bytes` to `path` atomically: a temporary name in the same folder,

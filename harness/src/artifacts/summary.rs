@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::hgrm::LatencyMs;
-use super::rundir::write_atomic;
+use super::rundir::{read_json, write_json_atomic};
 use super::{names, ArtifactsError};
 use crate::model::{Attribution, Outcome, RuntimeKind};
 
@@ -250,20 +250,12 @@ impl Summary {
 
     /// Writes `<run_dir>/summary.json` atomically (pretty JSON).
     pub fn write(&self, run_dir: &Path) -> Result<(), ArtifactsError> {
-        let path = run_dir.join(names::SUMMARY);
-        let mut bytes = serde_json::to_vec_pretty(self).map_err(|source| ArtifactsError::Json {
-            path: path.clone(),
-            source,
-        })?;
-        bytes.push(b'\n');
-        write_atomic(&path, &bytes)
+        write_json_atomic(&run_dir.join(names::SUMMARY), self)
     }
 
     /// Reads `<run_dir>/summary.json`.
     pub fn read(run_dir: &Path) -> Result<Self, ArtifactsError> {
-        let path = run_dir.join(names::SUMMARY);
-        let bytes = std::fs::read(&path).map_err(|e| ArtifactsError::io("reading", &path, e))?;
-        serde_json::from_slice(&bytes).map_err(|source| ArtifactsError::Json { path, source })
+        read_json(&run_dir.join(names::SUMMARY))
     }
 }
 

@@ -34,6 +34,8 @@ pub mod watch;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+pub use preflight::{LabArgs, RuntimeChoice};
+
 use chrono::Utc;
 use clap::Subcommand;
 

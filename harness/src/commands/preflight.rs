@@ -5,17 +5,43 @@
 //!
 //! It prints what it found; it never starts a run.
 
+use std::path::PathBuf;
+
 use anyhow::Context;
 
-use super::scenario::{RuntimeChoice, ScenarioArgs};
 use crate::model::RuntimeKind;
 use crate::run::RunEnv;
 use crate::scenario::PreStop;
 
+/// Where the runs of an invocation happen (`--runtime`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RuntimeChoice {
+    Local,
+    Docker,
+    Auto,
+}
+
+/// The flags the preflight reads, shared by `scenario` and `up`
+/// (`#[command(flatten)]`); `up` rewords two help lines with `mut_arg`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LabArgs {
+    #[arg(long, value_enum, default_value = "auto", env = "LAB_RUNTIME")]
+    pub runtime: RuntimeChoice,
+    /// Which state names every hc of the run speaks (default: HC_NAMING, else gate).
+    #[arg(long, env = "HC_NAMING", default_value = "gate")]
+    pub naming: gate::Naming,
+    /// preStop of drain-based modes: the Rust `drain` or the seed's script.
+    #[arg(long, value_enum)]
+    pub prestop: Option<crate::scenario::DrainHook>,
+    /// Where run folders go.
+    #[arg(long, env = "LAB_ARTIFACTS")]
+    pub artifacts: Option<PathBuf>,
+}
+
 /// The preflight every run of an invocation shares: runtime choice,
 /// artifacts folder, tools and apps found (or fetched), images (docker),
 /// cleanup hooks, gc.
-pub(crate) fn prepare(args: &ScenarioArgs, rt: &tokio::runtime::Runtime) -> anyhow::Result<RunEnv> {
+pub(crate) fn prepare(args: &LabArgs, rt: &tokio::runtime::Runtime) -> anyhow::Result<RunEnv> {
     let (engine, reason) = rt.block_on(choose_runtime(args.runtime))?;
     let runtime = if engine.is_some() {
         RuntimeKind::Docker

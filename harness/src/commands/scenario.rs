@@ -5,26 +5,17 @@
 //! Printing and sequencing only; the work is in `run`, `scenario` and
 //! `runtime`, and the preflight in [`super::preflight`].
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use chrono::Utc;
 
-use super::preflight::prepare;
+use super::preflight::{prepare, LabArgs};
 use super::{print_judgement, scenarios_dir};
 use crate::artifacts::junit::{self, ModeResult};
 use crate::artifacts::Verdict;
 use crate::run::RunResult;
 use crate::scenario;
-
-/// Where the runs of an invocation happen (`--runtime`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum RuntimeChoice {
-    Local,
-    Docker,
-    Auto,
-}
 
 /// The flags of `harness scenario`.
 #[derive(Debug, Clone, clap::Args)]
@@ -39,17 +30,9 @@ pub struct ScenarioArgs {
     /// A mode of the scenario (current, graceful, ...) or `all` (`both`) for every mode.
     #[arg(long, default_value = "all")]
     pub mode: scenario::ModeSelect,
-    #[arg(long, value_enum, default_value = "auto", env = "LAB_RUNTIME")]
-    pub runtime: RuntimeChoice,
-    /// Which state names every hc of the run speaks (default: HC_NAMING, else gate).
-    #[arg(long, env = "HC_NAMING", default_value = "gate")]
-    pub naming: gate::Naming,
-    /// preStop of drain-based modes: the Rust `drain` or the seed's script.
-    #[arg(long, value_enum)]
-    pub prestop: Option<scenario::DrainHook>,
-    /// Where run folders go.
-    #[arg(long, env = "LAB_ARTIFACTS")]
-    pub artifacts: Option<PathBuf>,
+    // --runtime, --naming, --prestop, --artifacts (shared with `up`).
+    #[command(flatten)]
+    pub lab: LabArgs,
 }
 
 impl ScenarioArgs {
@@ -109,7 +92,7 @@ fn scenario(args: ScenarioArgs) -> anyhow::Result<ExitCode> {
         sc.topology.pods,
         crate::progress::planned_load(&sc).as_secs()
     );
-    let env = prepare(&args, &rt)?;
+    let env = prepare(&args.lab, &rt)?;
     let mut results: Vec<(String, anyhow::Result<RunResult>)> = Vec::new();
     for m in &modes {
         println!("== {} / {m}: {}", sc.id, sc.modes[m].about);
@@ -202,7 +185,7 @@ fn scenario_all(args: ScenarioArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let env = prepare(&args, &rt)?;
+    let env = prepare(&args.lab, &rt)?;
     let rows = crate::run::catalogue::run_all(&env, &rt, &picked, &args.mode, |id, results| {
         write_junit(&env.artifacts_root, id, results);
         print_verdicts(id, results)

@@ -5,13 +5,12 @@
 //!
 //! Printing only; the work is in `run::up`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::preflight::prepare;
-use super::scenario::{RuntimeChoice, ScenarioArgs};
+use super::preflight::{prepare, LabArgs};
 use super::scenarios_dir;
 use crate::run::control::UpState;
 use crate::scenario;
@@ -21,7 +20,9 @@ use crate::scenario;
 #[command(
     about = "Keep a scenario mode's topology (pods, Envoy sidecars, HAProxy) running until Ctrl-C",
     long_about = "Keep a scenario mode's topology (pods with backend, hc and an Envoy sidecar; HAProxy in front) running until Ctrl-C or SIGTERM, and print where everything is: the frontend URL, each pod's addresses, hc's admin address, Envoy's admin, HAProxy's stats socket.\n\nIt runs no load and no fault. Send your own (curl, `harness watch --url <frontend> --during ...`), kill a process, read `show servers state` on the stats socket, and run the mode's termination of a pod with `harness terminate <pod>` (kubelet's emulation: preStop, SIGTERM, grace period, SIGKILL).\n\nIts folder, artifacts/<UTC>-up-<scenario>-<mode>/, holds up.json (what is up and where), the control socket `harness terminate` uses, the logs, config/, timeline.csv and samples.csv. On exit everything is torn down as after a run, also on failure or panic.",
-    after_help = "Example:\n  harness up s1 --mode current --runtime local\n  harness watch --url http://127.0.0.1:PORT/ --during \"harness terminate pod-a\" --max-disruptions 0"
+    after_help = "Example:\n  harness up s1 --mode current --runtime local\n  harness watch --url http://127.0.0.1:PORT/ --during \"harness terminate pod-a\" --max-disruptions 0",
+    mut_arg("naming", |a| a.help("Which state names every hc speaks (default: HC_NAMING, else gate)")),
+    mut_arg("artifacts", |a| a.help("Where the up's folder goes"))
 )]
 pub struct UpArgs {
     /// A scenario id from scenarios/ or a path to a .toml file.
@@ -29,17 +30,10 @@ pub struct UpArgs {
     /// The mode whose topology (and default termination) is kept up.
     #[arg(long)]
     pub mode: Option<String>,
-    #[arg(long, value_enum, default_value = "auto", env = "LAB_RUNTIME")]
-    pub runtime: RuntimeChoice,
-    /// Which state names every hc speaks (default: HC_NAMING, else gate).
-    #[arg(long, env = "HC_NAMING", default_value = "gate")]
-    pub naming: gate::Naming,
-    /// preStop of drain-based modes: the Rust `drain` or the seed's script.
-    #[arg(long, value_enum)]
-    pub prestop: Option<scenario::DrainHook>,
-    /// Where the up's folder goes.
-    #[arg(long, env = "LAB_ARTIFACTS")]
-    pub artifacts: Option<PathBuf>,
+    // --runtime, --naming, --prestop, --artifacts (shared with `scenario`;
+    // two help lines say "up" instead, see `mut_arg` above).
+    #[command(flatten)]
+    pub lab: LabArgs,
 }
 
 impl UpArgs {
@@ -65,7 +59,7 @@ impl UpArgs {
             .enable_all()
             .build()
             .context("starting the async runtime")?;
-        let env = prepare(&self.as_scenario_args(), &rt)?;
+        let env = prepare(&self.lab, &rt)?;
         let end = rt.block_on(crate::run::up::up(&env, &sc, &mode, print_ready))?;
         rt.shutdown_timeout(std::time::Duration::from_secs(2));
         println!(
@@ -76,20 +70,6 @@ impl UpArgs {
         end.outcome
             .with_context(|| format!("up folder {}", end.dir.display()))?;
         Ok(ExitCode::SUCCESS)
-    }
-
-    /// The preflight's view of these flags (the same as a scenario run's).
-    fn as_scenario_args(&self) -> ScenarioArgs {
-        ScenarioArgs {
-            scenario: self.scenario.clone(),
-            only: vec![],
-            skip: vec![],
-            mode: scenario::ModeSelect::Every,
-            runtime: self.runtime,
-            naming: self.naming,
-            prestop: self.prestop,
-            artifacts: self.artifacts.clone(),
-        }
     }
 }
 

@@ -55,14 +55,8 @@ pub async fn run(
         .build()
         .expect("reqwest client without TLS always builds");
     let mut seen = Seen::default();
-    let mut tick = tokio::time::interval(cfg.period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    loop {
-        // On cancel, one last pass records the end state, then it stops.
-        let last = tokio::select! {
-            _ = cancel.cancelled() => true,
-            _ = tick.tick() => false,
-        };
+    let mut passes = Passes::new(cfg.period, cancel);
+    while passes.next().await {
         let t_ms = timeline.clock().now_ms();
         let lb = show_stat(&cfg.haproxy_socket, &cfg.haproxy_backend).await;
         seen.haproxy_answer(lb.as_ref().err(), t_ms, &timeline);
@@ -82,9 +76,39 @@ pub async fn run(
                 haproxy_status: lb_status,
             });
         }
-        if last {
-            return;
+    }
+}
+
+/// The observers' passes: one every `period` (a late tick is skipped, not
+/// caught up) until `cancel` fires, then one last pass that records the
+/// end state.
+struct Passes {
+    tick: tokio::time::Interval,
+    cancel: CancellationToken,
+    ended: bool,
+}
+
+impl Passes {
+    fn new(period: Duration, cancel: CancellationToken) -> Self {
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        Passes {
+            tick,
+            cancel,
+            ended: false,
         }
+    }
+
+    /// Waits for the next pass: true to take it, false after the last one.
+    async fn next(&mut self) -> bool {
+        if self.ended {
+            return false;
+        }
+        tokio::select! {
+            _ = self.cancel.cancelled() => self.ended = true,
+            _ = self.tick.tick() => {}
+        }
+        true
     }
 }
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
-use super::{envoy_gauges, show_stat_csv, stat_servers, Seen};
+use super::{envoy_gauges, show_stat_csv, stat_servers, Passes, Seen};
 use crate::model::Sample;
 use crate::timeline::Timeline;
 
@@ -62,13 +62,8 @@ pub async fn run(
         return;
     };
     let mut seen = Seen::default();
-    let mut tick = tokio::time::interval(cfg.period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    loop {
-        let last = tokio::select! {
-            _ = cancel.cancelled() => true,
-            _ = tick.tick() => false,
-        };
+    let mut passes = Passes::new(cfg.period, cancel);
+    while passes.next().await {
         let t_ms = timeline.clock().now_ms();
         if let Some(src) = &cfg.haproxy {
             let servers = lb_states(&http, src, cfg.haproxy_backend.as_deref()).await;
@@ -101,9 +96,6 @@ pub async fn run(
             if samples.send(s).is_err() {
                 return;
             }
-        }
-        if last {
-            return;
         }
     }
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
-use crate::artifacts::rundir::write_atomic;
+use crate::artifacts::rundir::{read_json, write_json_atomic};
 use crate::artifacts::ArtifactsError;
 use crate::model::Event;
 
@@ -59,19 +59,11 @@ pub struct UpState {
 
 impl UpState {
     pub fn write(&self, dir: &Path) -> Result<(), ArtifactsError> {
-        let path = dir.join(STATE_FILE);
-        let mut bytes = serde_json::to_vec_pretty(self).map_err(|source| ArtifactsError::Json {
-            path: path.clone(),
-            source,
-        })?;
-        bytes.push(b'\n');
-        write_atomic(&path, &bytes)
+        write_json_atomic(&dir.join(STATE_FILE), self)
     }
 
     pub fn read(dir: &Path) -> Result<Self, ArtifactsError> {
-        let path = dir.join(STATE_FILE);
-        let bytes = std::fs::read(&path).map_err(|e| ArtifactsError::io("reading", &path, e))?;
-        serde_json::from_slice(&bytes).map_err(|source| ArtifactsError::Json { path, source })
+        read_json(&dir.join(STATE_FILE))
     }
 }
 

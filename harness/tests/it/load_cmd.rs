@@ -68,23 +68,23 @@ fn harness_load(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// `harness load --url <a fresh backend> --connections 4 --duration 1s`
+/// and `extra`; the backend lives until the load is done.
+fn load_backend_4x1s(extra: &[&str]) -> (i32, String, String) {
+    let b = backend();
+    let url = format!("http://{}/", b.addr);
+    let mut args = vec!["--url", &url, "--connections", "4", "--duration", "1s"];
+    args.extend_from_slice(extra);
+    harness_load(&args)
+}
+
 fn json(stdout: &str) -> Value {
     serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
 
 #[test]
 fn closed_loop_counts_every_request_and_reports_percentiles() {
-    let b = backend();
-    let url = format!("http://{}/", b.addr);
-    let (code, out, err) = harness_load(&[
-        "--url",
-        &url,
-        "--connections",
-        "4",
-        "--duration",
-        "1s",
-        "--json",
-    ]);
+    let (code, out, err) = load_backend_4x1s(&["--json"]);
     assert_eq!(code, 0, "{out}{err}");
     let r = json(&out);
     assert_eq!(r["mode"], "closed");
@@ -108,18 +108,7 @@ fn closed_loop_counts_every_request_and_reports_percentiles() {
 
 #[test]
 fn open_loop_sends_rate_times_duration() {
-    let b = backend();
-    let url = format!("http://{}/", b.addr);
-    let (code, out, err) = harness_load(&[
-        "--url",
-        &url,
-        "--connections",
-        "4",
-        "--duration",
-        "1s",
-        "--rate",
-        "200",
-    ]);
+    let (code, out, err) = load_backend_4x1s(&["--rate", "200"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(
         out.contains("requests: 200 completed, 200 ok, 0 errors"),
@@ -134,11 +123,7 @@ fn open_loop_sends_rate_times_duration() {
 #[test]
 fn a_refused_target_is_all_errors_and_exit_1() {
     // A port that was free a moment ago: nothing listens on it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = testkit::free_port();
     let url = format!("http://127.0.0.1:{port}/");
     let (code, out, err) = harness_load(&[
         "--url",

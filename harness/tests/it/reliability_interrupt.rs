@@ -13,8 +13,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::mpsc::Receiver;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::run_support;
@@ -22,168 +21,16 @@ use crate::run_support;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use rand::{Rng, SeedableRng};
-use run_support::{harness_bin, run_dirs};
+use run_support::run_dirs;
 
 const PHASES: [&str; 4] = ["startup", "load", "drain", "teardown"];
 const SIGNALS: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGKILL];
-/// The fixture terminates pod-a 1 s after the load starts (+200 ms lead).
-const DRAIN_AFTER_LOAD: Duration = Duration::from_millis(1300);
-const POD_PORTS: [u16; 5] = [8080, 18180, 18181, 15000, 15006];
 
-fn env_num(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn harness(args: &[&str], net: u8) -> Command {
-    let mut c = Command::new(harness_bin());
-    c.args(args)
-        .env("LAB_POD_NET", net.to_string())
-        .env("LAB_NO_BUILD", "1")
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    c
-}
-
-/// Processes carrying `GRACEFUL_LAB_OWNER=<pid>:...` (started by that harness).
-fn processes_of_owner(pid: u32) -> Vec<i32> {
-    run_support::processes_with_env(&format!("GRACEFUL_LAB_OWNER={pid}:"))
-}
-
-/// Waits up to `within` for the owner's processes to disappear.
-fn leftovers_after(pid: u32, within: Duration) -> Vec<i32> {
-    let t = Instant::now();
-    loop {
-        let left = processes_of_owner(pid);
-        if left.is_empty() || t.elapsed() > within {
-            return left;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// The run's addresses still bound: every pod port and HAProxy's frontend.
-fn busy_ports(net: u8, run: Option<&Path>) -> Vec<String> {
-    let mut addrs: Vec<String> = (1..=2)
-        .flat_map(|h| POD_PORTS.map(|p| format!("127.0.{net}.{h}:{p}")))
-        .collect();
-    if let Some(cfg) = run.and_then(|d| std::fs::read_to_string(d.join("config/haproxy.cfg")).ok())
-    {
-        for l in cfg.lines() {
-            if let Some(a) = l.trim().strip_prefix("bind ") {
-                let a = a.split_whitespace().next().unwrap_or("");
-                if a.parse::<std::net::SocketAddr>().is_ok() {
-                    addrs.push(a.to_string());
-                }
-            }
-        }
-    }
-    addrs
-        .into_iter()
-        .filter(|a| std::net::TcpListener::bind(a.as_str()).is_err())
-        .collect()
-}
-
-fn envoy_shm() -> usize {
-    std::fs::read_dir("/dev/shm")
-        .map(|rd| {
-            rd.flatten()
-                .filter(|e| e.file_name().to_string_lossy().contains("envoy"))
-                .count()
-        })
-        .unwrap_or(0)
-}
-
-/// Everything wrong with the artifacts of a run folder (empty: all good).
-/// `rebuilt`: after `harness report` of a SIGKILLed run.
-fn artifact_problems(dir: &Path, rebuilt: bool) -> (Vec<String>, Option<bool>) {
-    let mut bad = Vec::new();
-    let summary: Option<serde_json::Value> = std::fs::read(dir.join("summary.json"))
-        .map_err(|e| bad.push(format!("summary.json: {e}")))
-        .ok()
-        .and_then(|b| {
-            serde_json::from_slice(&b)
-                .map_err(|e| bad.push(format!("summary.json does not parse: {e}")))
-                .ok()
-        });
-    let reqs = harness::artifacts::read_requests(dir)
-        .map_err(|e| bad.push(format!("requests: {e}")))
-        .ok();
-    if let Err(e) = harness::artifacts::read_timeline(dir) {
-        bad.push(format!("timeline: {e}"));
-    }
-    if let Err(e) = harness::artifacts::read_samples(dir) {
-        bad.push(format!("samples: {e}"));
-    }
-    let mut finished = None;
-    if let Some(s) = &summary {
-        let interrupted = s["interrupted"] == true;
-        let completed = !interrupted && s["ended_at"].is_string();
-        finished = Some(completed);
-        if !completed && s["verdict"] != "interrupted" {
-            bad.push(format!(
-                "summary.json: interrupted={} verdict={}",
-                s["interrupted"], s["verdict"]
-            ));
-        }
-        if let (Some(n), Some(r)) = (s["requests"].as_u64(), &reqs) {
-            if n != r.len() as u64 {
-                bad.push(format!(
-                    "summary.json counts {n} requests, requests.csv has {}",
-                    r.len()
-                ));
-            }
-        }
-    }
-    if rebuilt && !dir.join("report.html").is_file() {
-        bad.push("report.html not rebuilt".into());
-    }
-    if !rebuilt {
-        // A harness that was not SIGKILLed finishes its CSVs.
-        for n in ["requests.csv", "timeline.csv", "samples.csv"] {
-            if dir.join(format!("{n}.part")).exists() {
-                bad.push(format!("{n}.part left unfinished"));
-            }
-        }
-    }
-    (bad, finished)
-}
-
-/// Waits for a stderr line containing `marker`, at most `within`; every line
-/// seen goes to `log`.
-fn wait_marker(
-    rx: &Receiver<(Instant, String)>,
-    log: &mut Vec<(Instant, String)>,
-    marker: &str,
-    within: Duration,
-) -> bool {
-    if log.iter().any(|(_, l)| l.contains(marker)) {
-        return true;
-    }
-    let deadline = Instant::now() + within;
-    while let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-        let hit = line.1.contains(marker);
-        log.push(line);
-        if hit {
-            return true;
-        }
-    }
-    false
-}
-
-/// Which phase the run was in, by the progress lines seen so far.
-fn phase_now(log: &[(Instant, String)], now: Instant) -> &'static str {
-    let at = |m: &str| log.iter().find(|(_, l)| l.contains(m)).map(|(t, _)| *t);
-    if at("] teardown").is_some() {
-        return "teardown";
-    }
-    match at("load running") {
-        None => "startup",
-        Some(t) if now.duration_since(t) < DRAIN_AFTER_LOAD => "load",
-        Some(_) => "drain",
-    }
-}
+mod probes;
+use probes::{
+    artifact_problems, busy_ports, env_num, envoy_shm, harness, leftovers_after, phase_now,
+    processes_of_owner, wait_marker,
+};
 
 #[derive(Debug, serde::Serialize)]
 struct Iteration {
@@ -204,17 +51,30 @@ struct Iteration {
     wall_ms: u64,
 }
 
-fn one_iteration(
-    i: u64,
+/// What the harness was doing when the signal came, and how it ended.
+struct Signalled {
+    pid: u32,
+    /// Its stderr lines up to the signal.
+    log: Vec<(Instant, String)>,
+    /// It had ended before the signal (which was then not sent).
+    already_done: bool,
+    phase: String,
+    t_signal_ms: u64,
+    exit: Option<i32>,
+}
+
+/// Starts the run with its artifacts in `artifacts`, waits for `target`'s
+/// moment (plus a random delay), sends `sig` unless the run already ended,
+/// and waits (at most 40 s, then SIGKILL) for it to exit.
+fn run_and_signal(
+    artifacts: &Path,
     sig: Signal,
     target: &'static str,
     net: u8,
     rng: &mut impl Rng,
-) -> Iteration {
-    let tmp = tempfile::tempdir().unwrap();
-    let shm_before = envoy_shm();
-    let t0 = Instant::now();
-    let mut child = run_support::harness(&run_support::INTERRUPT_RUN, tmp.path())
+    t0: Instant,
+) -> Signalled {
+    let mut child = run_support::harness(&run_support::INTERRUPT_RUN, artifacts)
         .env("LAB_POD_NET", net.to_string())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -260,6 +120,21 @@ fn one_iteration(
     if !already_done {
         let _ = kill(Pid::from_raw(pid as i32), sig);
     }
+    let exit = exit_within_40s(&mut child);
+    let _ = reader.join();
+    Signalled {
+        pid,
+        log,
+        already_done,
+        phase,
+        t_signal_ms,
+        exit,
+    }
+}
+
+/// The child's exit code (128 + signal when killed), waiting at most 40 s,
+/// then SIGKILLing it.
+fn exit_within_40s(child: &mut std::process::Child) -> Option<i32> {
     let status = {
         let t = Instant::now();
         loop {
@@ -273,43 +148,18 @@ fn one_iteration(
             std::thread::sleep(Duration::from_millis(20));
         }
     };
-    let _ = reader.join();
-    let exit = status.and_then(|s| {
+    status.and_then(|s| {
         use std::os::unix::process::ExitStatusExt;
         s.code().or(s.signal().map(|x| 128 + x))
-    });
-    let dirs = run_dirs(tmp.path());
-    let dir = dirs.first().cloned();
-    let mut it = Iteration {
-        iter: i,
-        signal: sig.as_str(),
-        target,
-        phase,
-        t_signal_ms,
-        exit,
-        finished_first: already_done,
-        orphans_before_gc: 0,
-        leftovers: 0,
-        busy_ports: Vec::new(),
-        unreadable: Vec::new(),
-        shm_left: 0,
-        wall_ms: 0,
-    };
-    if already_done && exit != Some(0) {
-        it.unreadable.push(format!(
-            "the harness ended by itself (exit {exit:?}) before the signal: {}",
-            log.iter()
-                .map(|(_, l)| l.as_str())
-                .filter(|l| l.contains("error"))
-                .collect::<Vec<_>>()
-                .join(" | ")
-        ));
-    }
-    if dirs.len() > 1 {
-        it.unreadable
-            .push(format!("{} run folders for one mode", dirs.len()));
-    }
-    if sig == Signal::SIGKILL && !already_done {
+    })
+}
+
+/// What the signalled run left: after a SIGKILL, what `harness gc` could
+/// not end and whether `harness report` rebuilds the report from the disk;
+/// after SIGINT/SIGTERM, the processes left and the artifacts as written.
+fn check_leftovers(it: &mut Iteration, sig: Signal, s: &Signalled, net: u8, dir: Option<&Path>) {
+    let pid = s.pid;
+    if sig == Signal::SIGKILL && !s.already_done {
         it.orphans_before_gc = processes_of_owner(pid).len();
         let gc = harness(&["gc"], net).output().expect("harness gc runs");
         if !gc.status.success() {
@@ -319,7 +169,7 @@ fn one_iteration(
             ));
         }
         it.leftovers = leftovers_after(pid, Duration::from_secs(3)).len();
-        if let Some(d) = &dir {
+        if let Some(d) = dir {
             let rep = harness(&["report"], net)
                 .arg(d)
                 .output()
@@ -337,15 +187,62 @@ fn one_iteration(
         }
     } else {
         it.leftovers = leftovers_after(pid, Duration::from_secs(3)).len();
-        if let Some(d) = &dir {
+        if let Some(d) = dir {
             let (bad, finished) = artifact_problems(d, false);
             it.unreadable.extend(bad);
             it.finished_first |= finished == Some(true);
         }
-        if !already_done && it.exit == Some(0) && !it.finished_first {
+        if !s.already_done && it.exit == Some(0) && !it.finished_first {
             it.unreadable.push("exit 0 after an interrupt".into());
         }
     }
+}
+
+fn one_iteration(
+    i: u64,
+    sig: Signal,
+    target: &'static str,
+    net: u8,
+    rng: &mut impl Rng,
+) -> Iteration {
+    let tmp = tempfile::tempdir().unwrap();
+    let shm_before = envoy_shm();
+    let t0 = Instant::now();
+    let s = run_and_signal(tmp.path(), sig, target, net, rng, t0);
+    let dirs = run_dirs(tmp.path());
+    let dir = dirs.first().cloned();
+    let mut it = Iteration {
+        iter: i,
+        signal: sig.as_str(),
+        target,
+        phase: s.phase.clone(),
+        t_signal_ms: s.t_signal_ms,
+        exit: s.exit,
+        finished_first: s.already_done,
+        orphans_before_gc: 0,
+        leftovers: 0,
+        busy_ports: Vec::new(),
+        unreadable: Vec::new(),
+        shm_left: 0,
+        wall_ms: 0,
+    };
+    if s.already_done && s.exit != Some(0) {
+        it.unreadable.push(format!(
+            "the harness ended by itself (exit {:?}) before the signal: {}",
+            s.exit,
+            s.log
+                .iter()
+                .map(|(_, l)| l.as_str())
+                .filter(|l| l.contains("error"))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        ));
+    }
+    if dirs.len() > 1 {
+        it.unreadable
+            .push(format!("{} run folders for one mode", dirs.len()));
+    }
+    check_leftovers(&mut it, sig, &s, net, dir.as_deref());
     // Ports are released by the kernel as the processes die; allow a moment.
     let t = Instant::now();
     loop {

@@ -4,94 +4,17 @@
 //! and one made with gate naming.
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use rstest::rstest;
 use serde_json::Value;
 
+mod support;
+use support::{
+    copy_dir, copy_run, edit_summary, fixture, harness, json, junit_counts, row, s, stdout,
+};
+
 const LEGACY: &str = "legacy-run/20261125T124615Z-quick-graceful";
 const GATE: &str = "gate-run/20261125T124416Z-quick-graceful";
-
-fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(rel)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dst = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dst);
-        } else {
-            fs::copy(e.path(), &dst).unwrap();
-        }
-    }
-}
-
-/// A copy of a fixture run inside `root`, under the fixture's own name.
-fn copy_run(rel: &str, root: &Path) -> PathBuf {
-    let src = fixture(rel);
-    let dst = root.join(src.file_name().unwrap());
-    copy_dir(&src, &dst);
-    dst
-}
-
-fn harness(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_harness"))
-        .args(args)
-        .env_remove("LAB_ARTIFACTS")
-        .output()
-        .expect("harness binary runs")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn json(p: &Path) -> Value {
-    serde_json::from_slice(&fs::read(p).unwrap()).unwrap()
-}
-
-fn edit_summary(dir: &Path, f: impl FnOnce(&mut Value)) {
-    let p = dir.join("summary.json");
-    let mut v = json(&p);
-    f(&mut v);
-    fs::write(&p, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
-}
-
-/// (testcases, failures, errors) of a JUnit file, parsed by a real XML
-/// parser (Python's minidom); panics when the XML is not well-formed.
-fn junit_counts(path: &Path) -> (usize, usize, usize) {
-    let o = Command::new("python3")
-        .args([
-            "-c",
-            "import sys, xml.dom.minidom as m\n\
-d = m.parse(sys.argv[1])\n\
-print(*[len(d.getElementsByTagName(t)) for t in ('testcase', 'failure', 'error')])",
-            s(path),
-        ])
-        .output()
-        .expect("python3 is needed to parse JUnit XML (apt-get install python3)");
-    assert!(
-        o.status.success(),
-        "{} is not well-formed XML: {}",
-        path.display(),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let n: Vec<usize> = stdout(&o)
-        .split_whitespace()
-        .map(|x| x.parse().unwrap())
-        .collect();
-    (n[0], n[1], n[2])
-}
 
 #[test]
 fn the_legacy_fixture_really_speaks_legacy() {
@@ -214,14 +137,6 @@ fn report_names_a_folder_that_is_not_a_run() {
         err.contains("not a run folder") && err.contains(s(tmp.path())),
         "{err}"
     );
-}
-
-fn row<'a>(out: &'a str, label: &str) -> Vec<&'a str> {
-    let line = out
-        .lines()
-        .find(|l| l.starts_with(label))
-        .unwrap_or_else(|| panic!("no row {label:?} in\n{out}"));
-    line[label.len()..].split_whitespace().collect()
 }
 
 #[test]

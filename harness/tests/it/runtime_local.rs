@@ -2,55 +2,23 @@
 //! HAProxy serves and pins requests, exit codes follow 128 + signal, output
 //! lands in the log files and the tee, teardown and gc leave nothing behind.
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use gate::Naming;
 use harness::lab::{haproxy_api, start_haproxy, start_pod, PodLaunch, PodTees};
-use harness::runtime::procscan::{lab_processes, processes_of_run};
+use harness::runtime::procscan::processes_of_run;
 use harness::runtime::{gc, LbPlace, LocalRuntime, ProcSpec, Runtime, Signal};
 use harness::topology::{render, HaproxyPlacement, PodAddrs, TopologySettings};
 use rstest::rstest;
-use testkit::{free_port, poll_ok as poll, ChildGuard};
+use testkit::{free_port, poll_ok as poll};
 use tokio::sync::mpsc;
 
 use crate::run_support;
 use run_support::{apps, tools};
 
-/// Kills whatever a test left, even when it fails half-way.
-struct Guard(LocalRuntime);
-impl Drop for Guard {
-    fn drop(&mut self) {
-        harness::runtime::gc_run(self.0.run_id());
-    }
-}
-
-fn runtime(dir: &tempfile::TempDir, name: &str) -> Guard {
-    let id = format!("test-{name}-{}", std::process::id());
-    Guard(LocalRuntime::new(id, dir.path().join("logs")).unwrap())
-}
-
-fn shm() -> BTreeSet<String> {
-    std::fs::read_dir("/dev/shm")
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// `(server, status, check_status)` of be_app's servers from `show stat`.
-fn servers(show_stat: &str) -> Vec<(String, String, String)> {
-    show_stat
-        .lines()
-        .filter(|l| l.starts_with("be_app,"))
-        .map(|l| l.split(',').collect::<Vec<_>>())
-        .filter(|f| f[1] != "BACKEND")
-        .map(|f| (f[1].to_string(), f[17].to_string(), f[36].to_string()))
-        .collect()
-}
+mod support;
+use support::{alive, helper_exit, runtime, servers, shm, spawn_helper, HELPER_DIR, HELPER_MODE};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_pods_behind_haproxy_serve_pinned_requests_and_tear_down_clean() {
@@ -315,9 +283,6 @@ async fn signals_reach_the_whole_group_and_teardown_kills_what_ignores_sigterm()
     assert!(processes_of_run(rt.0.run_id()).is_empty());
 }
 
-const HELPER_DIR: &str = "LAB_TEST_HELPER_DIR";
-const HELPER_MODE: &str = "LAB_TEST_HELPER_MODE";
-
 /// Not a test on its own: the tests below run this binary with only this
 /// function as a stand-in harness that starts `sleep 300` and then, by
 /// `LAB_TEST_HELPER_MODE`: `hang` (to be SIGKILLed), `hooks` (installs the
@@ -351,51 +316,6 @@ async fn helper_harness() {
         }
         _ => tokio::time::sleep(Duration::from_secs(300)).await,
     }
-}
-
-/// Runs `helper_harness` in `mode`; returns it and the pid of its `sleep`.
-async fn spawn_helper(dir: &std::path::Path, mode: &str) -> (ChildGuard, i32) {
-    let child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "runtime_local::helper_harness",
-            "--ignored",
-            "--nocapture",
-        ])
-        .env(HELPER_DIR, dir)
-        .env(HELPER_MODE, mode)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let child = ChildGuard(child);
-    let pid_file = dir.join("pid");
-    let pid: i32 = poll("the helper's child", Duration::from_secs(10), || async {
-        std::fs::read_to_string(&pid_file)
-            .map_err(|e| e.to_string())
-            .and_then(|s| s.trim().parse().map_err(|e| format!("{e}")))
-    })
-    .await;
-    (child, pid)
-}
-
-fn alive(pid: i32) -> bool {
-    lab_processes().iter().any(|p| p.pid == pid)
-}
-
-/// Waits for the helper's exit status (bounded).
-async fn helper_exit(child: &mut ChildGuard, within: Duration) -> std::process::ExitStatus {
-    poll("the helper exits", within, || {
-        let r = child.0.try_wait();
-        async move {
-            match r {
-                Ok(Some(st)) => Ok(st),
-                Ok(None) => Err("still running".to_string()),
-                Err(e) => Err(e.to_string()),
-            }
-        }
-    })
-    .await
 }
 
 #[tokio::test]
