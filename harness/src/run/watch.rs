@@ -207,32 +207,10 @@ async fn drive_watch(
         cancel.child_token(),
     ));
     progress.state().load_started(plan.duration);
-    progress.phase(format!("warm-up {:?}", plan.warmup));
-    let hard_end = clock.at_ms(t_load as f64 + plan.duration.as_millis() as f64);
-    tokio::time::sleep_until(
-        clock
-            .at_ms(t_load as f64 + plan.warmup.as_millis() as f64)
-            .into(),
-    )
-    .await;
-    progress.phase(format!("running `{}`", plan.during));
-    let end = match during::start(rt, &plan.during, timeline).await {
-        Ok(d) => d.finish(rt, hard_end, timeline).await,
-        Err(e) => CommandEnd::NotStarted(e),
-    };
-    if let CommandEnd::NotStarted(why) = &end {
-        timeline.emit(
-            Source::During,
-            None,
-            EventKind::CommandExit,
-            format!("not started: {why}"),
-        );
-    }
+    let (end, cut) = run_during(plan, rt, timeline, t_load, progress).await;
     if let Ok(mut e) = ended.lock() {
         *e = Some(end.clone());
     }
-    let cut = (clock.now_ms().ceil() as u64 + plan.settle.as_millis() as u64)
-        .min(t_load + plan.duration.as_millis() as u64);
     horizon.set(cut);
     timeline.emit_at(
         cut as f64,
@@ -257,6 +235,43 @@ async fn drive_watch(
         specs,
         load: Some(stats),
     })
+}
+
+/// Waits out the warm-up, runs CMD (stopped at the load's hard end) with
+/// its lines on the timeline, and returns how it ended and where the load
+/// must stop: `--settle` after it, never past `--duration` (ms of the run).
+async fn run_during(
+    plan: &WatchPlan,
+    rt: &LocalRuntime,
+    timeline: &Timeline,
+    t_load: u64,
+    progress: &Progress,
+) -> (CommandEnd, u64) {
+    let clock = timeline.clock();
+    progress.phase(format!("warm-up {:?}", plan.warmup));
+    let hard_end = clock.at_ms(t_load as f64 + plan.duration.as_millis() as f64);
+    tokio::time::sleep_until(
+        clock
+            .at_ms(t_load as f64 + plan.warmup.as_millis() as f64)
+            .into(),
+    )
+    .await;
+    progress.phase(format!("running `{}`", plan.during));
+    let end = match during::start(rt, &plan.during, timeline).await {
+        Ok(d) => d.finish(rt, hard_end, timeline).await,
+        Err(e) => CommandEnd::NotStarted(e),
+    };
+    if let CommandEnd::NotStarted(why) = &end {
+        timeline.emit(
+            Source::During,
+            None,
+            EventKind::CommandExit,
+            format!("not started: {why}"),
+        );
+    }
+    let cut = (clock.now_ms().ceil() as u64 + plan.settle.as_millis() as u64)
+        .min(t_load + plan.duration.as_millis() as u64);
+    (end, cut)
 }
 
 /// The deadline of the URL's probe before anything starts.

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::Outcome;
 
-use super::schema::Dur;
+use super::dur::Dur;
 use super::values::Container;
 
 /// A mode's expectations; every key is optional.

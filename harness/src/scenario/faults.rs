@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::schema::Dur;
+use super::dur::Dur;
 use super::values::{Container, FaultSignal};
 
 /// Something done to the system at a moment of the run. Exactly one of

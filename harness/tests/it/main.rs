@@ -20,6 +20,7 @@ mod export;
 mod gate;
 mod gate_e2e;
 mod hostile_scenario;
+mod layers;
 mod load_cmd;
 mod loadgen;
 mod loadgen_proxies;

@@ -287,11 +287,7 @@ fn bad_input_is_one_line_and_runs_nothing() {
     let marker = tmp.path().join("ran");
     let during = format!("touch {}", marker.display());
     // A port nobody listens on: refused before anything starts.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = testkit::free_port();
     let url = format!("http://127.0.0.1:{port}/");
     let out = run(&[
         "watch",
