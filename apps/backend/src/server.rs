@@ -84,16 +84,29 @@ pub(crate) async fn run(
 
     // Closing the listening socket makes the kernel refuse new connections.
     drop(listener);
+    Ok(drain(conns, &shared, stop_tx, config.shutdown_timeout).await)
+}
+
+/// After the listener closed: tells every connection to stop taking new
+/// requests, waits up to `timeout` for the requests in flight, then aborts
+/// what is left (each cut request is logged by its handler).
+async fn drain<T: 'static>(
+    mut conns: JoinSet<T>,
+    shared: &Shared,
+    stop_tx: watch::Sender<bool>,
+    timeout: std::time::Duration,
+) -> ShutdownReport {
     let started = Instant::now();
     let waited_for = shared.in_flight.load(Ordering::SeqCst);
     tracing::info!(
         in_flight = waited_for,
         connections = conns.len(),
-        timeout = %gate::duration::format_duration(config.shutdown_timeout),
+        timeout = %gate::duration::format_duration(timeout),
         "shutdown_started"
     );
+    // No receiver left means no connection left to tell.
     let _ = stop_tx.send(true);
-    let drained = tokio::time::timeout(config.shutdown_timeout, async {
+    let drained = tokio::time::timeout(timeout, async {
         while conns.join_next().await.is_some() {}
     })
     .await
@@ -117,10 +130,10 @@ pub(crate) async fn run(
         duration_ms = started.elapsed().as_millis() as u64,
         "shutdown_complete"
     );
-    Ok(ShutdownReport {
+    ShutdownReport {
         waited_for,
         timed_out: !drained,
-    })
+    }
 }
 
 /// Serves one connection until it closes; on the stop signal, asks hyper to
