@@ -153,6 +153,12 @@ start = max(r for t, r in rss if 15 <= t <= 20)
 end = [r for t, r in rss if t <= dur][-1]
 cpu = d["cpu_s"]; total = sum(cpu.values())
 print(f"rss: harness VmRSS 15 s into the load {start / 1024:.1f} MiB, at {dur:.0f} s {end / 1024:.1f} MiB: end/start {end / start:.3f}; harness CPU {100 * cpu.get('harness', 0) / total:.1f} % of the lab's")
+# The first minute fills the run's fixed-size stores (the proxies' 10 s of
+# log lines, the latency band's buckets, the allocator's arenas); growth
+# with the request count shows after it.
+if dur > 120:
+    warm = max(r for t, r in rss if 60 <= t <= 65)
+    print(f"  after the first minute: at 60 s {warm / 1024:.1f} MiB, at {dur:.0f} s {end / 1024:.1f} MiB: end/60 s {end / warm:.3f}")
 step = max(1, int(dur // 10))
 print("  VmRSS MiB every %d s: " % step + " ".join(f"{r / 1024:.1f}" for t, r in rss if int(t) % step == 0 and t <= dur + 1))
 PY
