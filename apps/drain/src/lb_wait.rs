@@ -47,18 +47,33 @@ pub enum AutoEnd {
     Reopened(String),
 }
 
+/// The automatic wait's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AutoWait {
+    /// Refusals that make a checker let go (`None`: from the LB signal).
+    pub lb_fall: Option<u32>,
+    /// The bound of the whole wait.
+    pub max: Duration,
+    /// How often hc's status is read.
+    pub poll: Duration,
+    /// Waited once every checker let go.
+    pub margin: Duration,
+}
+
 /// The automatic wait. `hc_failed` is set when a status call failed.
-#[allow(clippy::too_many_arguments)]
 pub async fn wait_auto(
     caller: &Caller,
     hc_url: &str,
-    lb_fall: Option<u32>,
-    max: Duration,
-    poll: Duration,
-    margin: Duration,
+    w: AutoWait,
     run_start: Instant,
     hc_failed: &mut bool,
 ) -> AutoEnd {
+    let AutoWait {
+        lb_fall,
+        max,
+        poll,
+        margin,
+    } = w;
     let t0 = Instant::now();
     let bound = t0 + max;
     let mut last = BTreeMap::new();

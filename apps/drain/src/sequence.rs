@@ -315,13 +315,16 @@ impl Run<'_> {
                         .unwrap_or_else(|| "signal".into()),
                     "lb_wait"
                 );
+                let wait = lb_wait::AutoWait {
+                    lb_fall: self.cfg.lb_fall,
+                    max: self.cfg.lb_buffer_max,
+                    poll: self.cfg.lb_poll_interval,
+                    margin: self.cfg.lb_margin,
+                };
                 let end = lb_wait::wait_auto(
                     &self.caller,
                     &self.cfg.hc_url,
-                    self.cfg.lb_fall,
-                    self.cfg.lb_buffer_max,
-                    self.cfg.lb_poll_interval,
-                    self.cfg.lb_margin,
+                    wait,
                     self.start,
                     &mut self.hc_failed,
                 )
