@@ -44,7 +44,8 @@ pub async fn start_haproxy<R: Runtime>(
     let spec = ProcSpec::new("haproxy", &tools.haproxy)
         .args(["-db", "-f"])
         .arg(&rendered.haproxy_cfg)
-        .tee(tee);
+        .tee(tee)
+        .batch_every(super::PROXY_LINES_EVERY);
     let proc = rt.start_lb(spec, place, sock_dir).await?;
     wait_haproxy_ready(&proc, sock, ready_timeout).await?;
     Ok(Haproxy {

@@ -164,7 +164,8 @@ pub async fn start_pod<R: Runtime>(
         // The access log (stdout) is flushed every 0.1 s, not every 10 s:
         // the records sink waits for a disrupted request's line.
         .args(["--file-flush-interval-msec", "100"])
-        .tee(launch.tees.envoy.clone());
+        .tee(launch.tees.envoy.clone())
+        .batch_every(super::PROXY_LINES_EVERY);
 
     let backend = rt.start(backend).await?;
     let hc = rt.start(hc).await?;

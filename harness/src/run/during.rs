@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 
 use crate::model::{EventKind, Source};
-use crate::runtime::{LocalRuntime, Proc, ProcSpec, Runtime};
+use crate::runtime::{batch::LineBatch, LocalRuntime, Proc, ProcSpec, Runtime};
 use crate::timeline::Timeline;
 
 /// The most output lines put on the timeline (every line stays in the log).
@@ -44,23 +44,25 @@ pub struct During {
 
 /// Starts `sh -c cmd` on `rt`, its lines stamped on `timeline`.
 pub async fn start(rt: &LocalRuntime, cmd: &str, timeline: &Timeline) -> Result<During, String> {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Instant, String)>();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<LineBatch>();
     let tl = timeline.clone();
     let lines = tokio::spawn(async move {
         let mut n = 0usize;
-        while let Some((at, line)) = rx.recv().await {
-            n += 1;
-            if n > MAX_LINES {
-                continue;
+        while let Some(LineBatch { at, lines }) = rx.recv().await {
+            for line in lines {
+                n += 1;
+                if n > MAX_LINES {
+                    continue;
+                }
+                let detail = if n == MAX_LINES {
+                    format!("(further lines only in logs/during.log) {line}")
+                } else {
+                    line
+                };
+                let detail: String = detail.chars().take(MAX_LINE_CHARS).collect();
+                let t = tl.clock().ms_of(at);
+                tl.emit_at(t, Source::During, None, EventKind::CommandOutput, detail);
             }
-            let detail = if n == MAX_LINES {
-                format!("(further lines only in logs/during.log) {line}")
-            } else {
-                line
-            };
-            let detail: String = detail.chars().take(MAX_LINE_CHARS).collect();
-            let t = tl.clock().ms_of(at);
-            tl.emit_at(t, Source::During, None, EventKind::CommandOutput, detail);
         }
     });
     let spec = ProcSpec::new("during", "sh")

@@ -7,19 +7,19 @@
 
 use std::time::Instant;
 
-use crate::model::{EventKind, ServerState, Source};
+use crate::model::{EventKind, RunClock, ServerState, Source};
 use crate::observe::haproxy_log::{self, LogLine};
 use crate::observe::{envoy_log, proxy_logs::ProxyLogs};
-use crate::runtime::LineSink;
+use crate::runtime::{batch::LineBatch, LineSink};
 use crate::timeline::Timeline;
 
 /// A sink for drain's (or the script's) output: each `msg=<x>` line becomes
 /// a `drain` event `<x>` on the timeline.
 pub fn drain_tee(timeline: Timeline, pod: String) -> LineSink {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Instant, String)>();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<LineBatch>();
     tokio::spawn(async move {
-        while let Some((at, line)) = rx.recv().await {
-            if let Some((event, detail)) = drain_event(&line) {
+        while let Some(LineBatch { at, lines }) = rx.recv().await {
+            for (event, detail) in lines.iter().filter_map(|l| drain_event(l)) {
                 timeline.emit_at(
                     timeline.clock().ms_of(at),
                     Source::Drain,
@@ -56,47 +56,61 @@ pub fn drain_event(line: &str) -> Option<(String, String)> {
 /// request lines go to the run's proxy logs by request id.
 /// `source` names the HAProxy on the timeline (`haproxy`, `haproxy2`, ...).
 pub fn haproxy_tee(timeline: Timeline, logs: ProxyLogs, source: Source) -> LineSink {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Instant, String)>();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<LineBatch>();
     tokio::spawn(async move {
         let clock = timeline.clock();
-        while let Some((at, line)) = rx.recv().await {
-            // In -db mode HAProxy also prints alerts on stderr (`[WARNING] ...`):
-            // the same events as its log on stdout.
-            if line.starts_with('[') {
-                continue;
-            }
-            match haproxy_log::parse(&line) {
-                LogLine::ServerState {
-                    logged_epoch_ms,
-                    server,
-                    state,
-                    detail,
-                } => {
-                    let t_ms = logged_epoch_ms.map_or(clock.ms_of(at), |t| clock.ms_of_epoch(t));
-                    let ev = EventKind::Server(ServerState::of_log(&state));
-                    timeline.emit_at(
-                        t_ms,
-                        source.clone(),
-                        Some(&server),
-                        ev,
-                        format!("{state}: {detail}"),
-                    );
-                }
-                LogLine::Request(r) => logs.add_haproxy(at, &source.as_str(), r),
-                LogLine::Other => {}
+        while let Some(LineBatch { at, lines }) = rx.recv().await {
+            for line in &lines {
+                haproxy_line(&timeline, &logs, &source, clock, at, line);
             }
         }
     });
     tx
 }
 
+/// One line of HAProxy's output (see [`haproxy_tee`]).
+fn haproxy_line(
+    timeline: &Timeline,
+    logs: &ProxyLogs,
+    source: &Source,
+    clock: RunClock,
+    at: Instant,
+    line: &str,
+) {
+    // In -db mode HAProxy also prints alerts on stderr (`[WARNING] ...`):
+    // the same events as its log on stdout.
+    if line.starts_with('[') {
+        return;
+    }
+    match haproxy_log::parse(line) {
+        LogLine::ServerState {
+            logged_epoch_ms,
+            server,
+            state,
+            detail,
+        } => {
+            let t_ms = logged_epoch_ms.map_or(clock.ms_of(at), |t| clock.ms_of_epoch(t));
+            let ev = EventKind::Server(ServerState::of_log(&state));
+            timeline.emit_at(
+                t_ms,
+                source.clone(),
+                Some(&server),
+                ev,
+                format!("{state}: {detail}"),
+            );
+        }
+        LogLine::Request(r) => logs.add_haproxy(at, &source.as_str(), r),
+        LogLine::Other => {}
+    }
+}
+
 /// A sink for `pod`'s Envoy output: access log lines go to the run's proxy
 /// logs by request id; anything else Envoy prints is left to its log file.
 pub fn envoy_tee(logs: ProxyLogs, pod: String) -> LineSink {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Instant, String)>();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<LineBatch>();
     tokio::spawn(async move {
-        while let Some((at, line)) = rx.recv().await {
-            if let Some(l) = envoy_log::parse(&line) {
+        while let Some(LineBatch { at, lines }) = rx.recv().await {
+            for l in lines.iter().filter_map(|l| envoy_log::parse(l)) {
                 logs.add_envoy(at, &pod, l);
             }
         }

@@ -1,6 +1,7 @@
-//! The sink of a run's requests: each finished request is written to
-//! requests.csv at once (so a killed run keeps it), counted, and fed to the
-//! latency histograms. A disruption, and a request whose pod is unknown
+//! The sink of a run's requests: every 20 ms it takes the requests that
+//! finished, writes them to requests.csv and flushes it (so a killed run
+//! keeps all but the last 20 ms), counts them, and feeds the latency
+//! histograms. A disruption, and a request whose pod is unknown
 //! (HAProxy answered it itself), waits briefly for the proxies' log lines of
 //! it (HAProxy's and Envoy's, by x-request-id): the disruption's row gets
 //! their `haproxy_term` and `envoy_flags`, its attribution their evidence.
@@ -11,7 +12,7 @@ use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::{error::TryRecvError, UnboundedReceiver};
 
 use crate::artifacts::{ArtifactsError, RequestsWriter, Tally};
 use crate::model::{Origin, RequestRecord};
@@ -22,6 +23,9 @@ use crate::observe::proxy_logs::ProxyLogs;
 /// proxies' log lines: HAProxy writes its line at the request's end, Envoy
 /// flushes its access log every 0.1 s.
 const LINES_WAIT: Duration = Duration::from_millis(700);
+
+/// How often the sink takes what the load sent and writes it out.
+const DRAIN_EVERY: Duration = Duration::from_millis(20);
 
 /// What the sink hands back when the run ends.
 pub struct RecordsResult {
@@ -49,37 +53,50 @@ pub async fn sink(
         write_error: None,
     };
     let mut pending: VecDeque<(Instant, RequestRecord)> = VecDeque::new();
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
-    loop {
-        tokio::select! {
-            r = rx.recv() => match r {
-                Some(rec) => {
-                    if rec.pod.is_none() || rec.outcome.is_disruption() {
-                        pending.push_back((Instant::now(), rec));
-                    } else {
-                        accept(rec, &logs, &mut writer, &mut res);
-                    }
+    // Woken per tick, not per record: a sender does not wake a sink that is
+    // not waiting on the channel. Rows reach the file once per tick.
+    let mut tick = tokio::time::interval(DRAIN_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut open = true;
+    while open {
+        tick.tick().await;
+        loop {
+            match rx.try_recv() {
+                Ok(rec) if rec.pod.is_none() || rec.outcome.is_disruption() => {
+                    pending.push_back((Instant::now(), rec));
                 }
-                None => break,
-            },
-            _ = tick.tick() => {
-                while pending.front().is_some_and(|(t, _)| t.elapsed() >= LINES_WAIT) {
-                    let (_, rec) = pending.pop_front().expect("front exists");
-                    accept(rec, &logs, &mut writer, &mut res);
+                Ok(rec) => accept(rec, &logs, &mut writer, &mut res),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    open = false;
+                    break;
                 }
             }
         }
-    }
-    if !pending.is_empty() {
-        tokio::time::sleep(LINES_WAIT).await;
-        for (_, rec) in pending {
+        while let Some((t, _)) = pending.front() {
+            let due = *t + LINES_WAIT;
+            if Instant::now() < due {
+                if open {
+                    break;
+                }
+                // The load ended: the last ones still wait for their lines.
+                tokio::time::sleep_until(due.into()).await;
+            }
+            let (_, rec) = pending.pop_front().expect("front exists");
             accept(rec, &logs, &mut writer, &mut res);
         }
+        flush(&mut writer, &mut res);
     }
     if let Err(e) = writer.finish() {
-        res.write_error = Some(e.to_string());
+        res.write_error.get_or_insert(e.to_string());
     }
     Ok(res)
+}
+
+fn flush(writer: &mut RequestsWriter, res: &mut RecordsResult) {
+    if let Err(e) = writer.flush() {
+        res.write_error.get_or_insert(e.to_string());
+    }
 }
 
 fn accept(
@@ -90,9 +107,7 @@ fn accept(
 ) {
     let evidence = enrich(&mut rec, logs);
     if let Err(e) = writer.write(&rec) {
-        if res.write_error.is_none() {
-            res.write_error = Some(e.to_string());
-        }
+        res.write_error.get_or_insert(e.to_string());
     }
     res.tally.record(&rec);
     if rec.kind == crate::model::RequestKind::Long {
@@ -105,15 +120,21 @@ fn accept(
 }
 
 /// Joins `rec` to the proxies' lines of it: fills the pod from HAProxy's
-/// (a response HAProxy made itself has no `x-served-by`), and for a
-/// disruption the evidence columns (and origin `haproxy` for a 5xx of
-/// unknown origin HAProxy logged). Returns what was found.
+/// (a response HAProxy made itself has no `x-served-by`), else from the
+/// pod whose Envoy logged it (HAProxy drops log lines when its stdout is
+/// full: seen under docker), and for a disruption the evidence columns (and
+/// origin `haproxy` for a 5xx of unknown origin HAProxy logged). Returns
+/// what was found.
 pub fn enrich(rec: &mut RequestRecord, logs: &ProxyLogs) -> Evidence {
+    if rec.pod.is_some() && !rec.outcome.is_disruption() {
+        // Nothing to fill: an ok request's pod is known.
+        return Evidence::default();
+    }
     let ev = logs.evidence(&rec.id);
-    if let Some(h) = &ev.haproxy {
-        if rec.pod.is_none() {
-            rec.pod = h.log.pod().map(str::to_string);
-        }
+    if rec.pod.is_none() {
+        let by_haproxy = ev.haproxy.as_ref().and_then(|h| h.log.pod());
+        let by_envoy = ev.envoy.as_ref().map(|e| e.pod.as_str());
+        rec.pod = by_haproxy.or(by_envoy).map(str::to_string);
     }
     if rec.outcome.is_disruption() {
         ev.fill(rec);
@@ -122,4 +143,89 @@ pub fn enrich(rec: &mut RequestRecord, logs: &ProxyLogs) -> Evidence {
         }
     }
     ev
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Outcome, RequestKind, RunClock};
+    use crate::observe::envoy_log::EnvoyLog;
+    use crate::observe::haproxy_log::RequestLog;
+    use rstest::rstest;
+
+    fn rec(id: &str, pod: Option<&str>, outcome: Outcome, status: Option<u16>) -> RequestRecord {
+        RequestRecord {
+            id: id.into(),
+            kind: RequestKind::Long,
+            method: "GET".into(),
+            path: "/sleep".into(),
+            pod: pod.map(Into::into),
+            conn_id: 1,
+            reused: false,
+            intended_ms: 0.0,
+            sent_ms: 0.0,
+            ttfb_ms: None,
+            end_ms: 1.0,
+            status,
+            bytes: 0,
+            chunks: None,
+            outcome,
+            phase: None,
+            origin: None,
+            haproxy_term: None,
+            envoy_flags: None,
+            error: None,
+        }
+    }
+
+    fn logs(haproxy: Option<&str>, envoy: Option<&str>) -> ProxyLogs {
+        let logs = ProxyLogs::new(RunClock::new());
+        let now = Instant::now();
+        if let Some(server) = haproxy {
+            let l = RequestLog {
+                request_id: Some("r1".into()),
+                server: server.into(),
+                termination: "SH--".into(),
+                ..Default::default()
+            };
+            logs.add_haproxy(now, "haproxy", l);
+        }
+        if let Some(pod) = envoy {
+            let l = EnvoyLog {
+                request_id: Some("r1".into()),
+                flags: "DC".into(),
+                ..Default::default()
+            };
+            logs.add_envoy(now, pod, l);
+        }
+        logs
+    }
+
+    /// A 502 HAProxy made itself has no `x-served-by`: its pod comes from
+    /// HAProxy's line, else (the line dropped) from the Envoy that logged it.
+    #[rstest]
+    #[case::haproxy_line(Some("pod-a"), Some("pod-a"), Some("pod-a"))]
+    #[case::haproxy_line_dropped(None, Some("pod-a"), Some("pod-a"))]
+    #[case::haproxy_chose_none(Some("<NOSRV>"), None, None)]
+    #[case::no_line(None, None, None)]
+    fn the_pod_of_an_answer_without_served_by(
+        #[case] haproxy: Option<&str>,
+        #[case] envoy: Option<&str>,
+        #[case] want: Option<&str>,
+    ) {
+        let mut r = rec("r1", None, Outcome::Http5xx, Some(502));
+        let ev = enrich(&mut r, &logs(haproxy, envoy));
+        assert_eq!(r.pod.as_deref(), want);
+        assert_eq!(r.envoy_flags.is_some(), envoy.is_some());
+        assert_eq!(ev.haproxy.is_some(), haproxy.is_some());
+    }
+
+    /// An ok request whose pod is known is not looked up (nor changed).
+    #[test]
+    fn an_ok_request_with_its_pod_is_left_alone() {
+        let mut r = rec("r1", Some("pod-b"), Outcome::Ok, Some(200));
+        let ev = enrich(&mut r, &logs(Some("pod-a"), Some("pod-a")));
+        assert_eq!(r.pod.as_deref(), Some("pod-b"));
+        assert!(ev.haproxy.is_none() && ev.envoy.is_none());
+    }
 }

@@ -14,9 +14,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::watch;
 
+use super::batch::{deliver, Pace, Splitter};
 use super::cleanup::{lock, signal_group, signal_scanned, Group, REGISTRY, RUNS};
 use super::logfile::{LogFile, SharedLog};
 use super::procscan::{self, LabProcess};
@@ -121,26 +122,34 @@ impl LocalRuntime {
     }
 }
 
-/// Copies `r` line by line to `file` and `tee`.
-async fn pump<R: AsyncRead + Unpin>(r: R, file: SharedLog, tee: Option<LineSink>) {
-    let mut reader = BufReader::new(r);
-    let mut buf = Vec::new();
+/// Copies `r` to `file` and `tee`, the lines of each read as one batch
+/// (at most one read per `every`, when set).
+async fn pump<R: AsyncRead + Unpin>(
+    mut r: R,
+    file: SharedLog,
+    tee: Option<LineSink>,
+    every: Option<Duration>,
+) {
+    let mut split = Splitter::default();
+    let mut pace = Pace::new(every);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut full = false;
     loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf).await {
+        // A read that filled the buffer left more in the pipe: read on at
+        // once, so a paced pump never lets the writer's pipe fill.
+        if !full {
+            pace.ready().await;
+        }
+        match r.read(&mut buf).await {
             Ok(0) | Err(_) => break,
-            Ok(_) => {
-                let at = Instant::now();
-                while matches!(buf.last(), Some(b'\n' | b'\r')) {
-                    buf.pop();
-                }
-                let line = String::from_utf8_lossy(&buf).into_owned();
-                lock(&file).write_line(&line);
-                if let Some(t) = &tee {
-                    let _ = t.send((at, line));
-                }
+            Ok(n) => {
+                full = n == buf.len();
+                deliver(&file, tee.as_ref(), Instant::now(), split.push(&buf[..n]));
             }
         }
+    }
+    if let Some(last) = split.finish() {
+        deliver(&file, tee.as_ref(), Instant::now(), vec![last]);
     }
 }
 
@@ -180,10 +189,10 @@ impl Runtime for LocalRuntime {
             });
         }
         if let Some(out) = child.stdout.take() {
-            tokio::spawn(pump(out, file.clone(), spec.tee.clone()));
+            tokio::spawn(pump(out, file.clone(), spec.tee.clone(), spec.batch_every));
         }
         if let Some(err) = child.stderr.take() {
-            tokio::spawn(pump(err, file, spec.tee.clone()));
+            tokio::spawn(pump(err, file, spec.tee.clone(), spec.batch_every));
         }
         tokio::spawn(async move {
             let exit = match child.wait().await {

@@ -46,7 +46,18 @@ impl LogFile {
 
     /// Appends `line` and a newline; returns false when the write failed.
     pub fn write_line(&mut self, line: &str) -> bool {
-        match self.file.write_all(format!("{line}\n").as_bytes()) {
+        self.write_lines(std::slice::from_ref(&line))
+    }
+
+    /// Appends each of `lines` and a newline, in one write; returns false
+    /// when the write failed.
+    pub fn write_lines<S: AsRef<str>>(&mut self, lines: &[S]) -> bool {
+        let mut buf = String::with_capacity(lines.iter().map(|l| l.as_ref().len() + 1).sum());
+        for l in lines {
+            buf.push_str(l.as_ref());
+            buf.push('\n');
+        }
+        match self.file.write_all(buf.as_bytes()) {
             Ok(()) => true,
             Err(e) => {
                 if !self.failed {
@@ -79,7 +90,11 @@ mod tests {
         let log = LogFile::open(&p).unwrap();
         assert!(log.lock().unwrap().write_line("one"));
         assert!(log.lock().unwrap().write_line("two"));
-        assert_eq!(std::fs::read_to_string(&p).unwrap(), "one\ntwo\n");
+        assert!(log.lock().unwrap().write_lines(&["three", "", "four"]));
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "one\ntwo\nthree\n\nfour\n"
+        );
     }
 
     /// /dev/full fails every write with ENOSPC: the failure is seen and

@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, watch};
 use crate::topology::PodAddrs;
 
 pub mod any;
+pub mod batch;
 pub mod cleanup;
 pub mod docker;
 pub mod images;
@@ -39,8 +40,9 @@ pub const RUN_ID_ENV: &str = "GRACEFUL_LAB_RUN_ID";
 /// so `gc` tells orphans from processes of a harness still running.
 pub const OWNER_ENV: &str = "GRACEFUL_LAB_OWNER";
 
-/// Receives a process's output, one line at a time, with the instant it was read.
-pub type LineSink = mpsc::UnboundedSender<(Instant, String)>;
+/// Receives a process's output, a batch of lines per read, with the
+/// instant they were read.
+pub type LineSink = mpsc::UnboundedSender<batch::LineBatch>;
 
 /// A signal a runtime can deliver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -128,6 +130,10 @@ pub struct ProcSpec {
     pub env: Vec<(String, String)>,
     /// Also send every output line here.
     pub tee: Option<LineSink>,
+    /// Read the output at most once per this (`None`: as it comes). Only
+    /// for a process whose lines carry their own times: a line's read time
+    /// is then up to this late.
+    pub batch_every: Option<Duration>,
 }
 
 impl ProcSpec {
@@ -139,6 +145,7 @@ impl ProcSpec {
             args: Vec::new(),
             env: Vec::new(),
             tee: None,
+            batch_every: None,
         }
     }
     pub fn pod(mut self, pod: impl Into<String>) -> Self {
@@ -159,6 +166,11 @@ impl ProcSpec {
     }
     pub fn tee(mut self, sink: Option<LineSink>) -> Self {
         self.tee = sink;
+        self
+    }
+    /// See [`ProcSpec::batch_every`].
+    pub fn batch_every(mut self, every: Duration) -> Self {
+        self.batch_every = Some(every);
         self
     }
     /// `pod-a/backend` or `haproxy`.

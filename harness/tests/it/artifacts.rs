@@ -278,7 +278,9 @@ fn an_unfinished_writer_leaves_a_readable_part_file() {
     let mut w = RequestsWriter::create(tmp.path()).unwrap();
     w.write(&r1).unwrap();
     w.write(&r2).unwrap();
-    // Rows are on disk before the writer ends: read while it is still open.
+    // Rows are on disk once flushed (the records sink flushes every 20 ms),
+    // before the writer ends: read while it is still open.
+    w.flush().unwrap();
     assert_eq!(
         read_requests(tmp.path()).unwrap(),
         vec![r1.clone(), r2.clone()]

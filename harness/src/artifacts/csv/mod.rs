@@ -71,12 +71,14 @@ pub fn part_path(final_path: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// One CSV file being written: `.part`, a row at a time, flushed per row.
+/// One CSV file being written: `.part`, a row at a time, flushed per row
+/// unless its owner flushes ([`PartWriter::flush`]).
 #[derive(Debug)]
 struct PartWriter {
     w: ::csv::Writer<File>,
     part: PathBuf,
     final_path: PathBuf,
+    flush_each_row: bool,
 }
 
 impl PartWriter {
@@ -91,6 +93,7 @@ impl PartWriter {
             w,
             part,
             final_path,
+            flush_each_row: true,
         };
         pw.row(header)?;
         Ok(pw)
@@ -106,27 +109,41 @@ impl PartWriter {
             source,
         };
         self.w.write_record(fields).map_err(csv_err)?;
+        if self.flush_each_row {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), ArtifactsError> {
         self.w
             .flush()
             .map_err(|e| ArtifactsError::io("writing", &self.part, e))
     }
 
     fn finish(mut self) -> Result<PathBuf, ArtifactsError> {
-        self.w
-            .flush()
-            .map_err(|e| ArtifactsError::io("writing", &self.part, e))?;
+        self.flush()?;
         persist_rename(&self.part, &self.final_path)?;
         Ok(self.final_path)
     }
 }
 
-/// Writes `requests.csv` (see [`REQUESTS_HEADER`]).
+/// Writes `requests.csv` (see [`REQUESTS_HEADER`]): its rows reach the
+/// file when the writer's buffer fills or its owner calls
+/// [`RequestsWriter::flush`] (the records sink does, every 20 ms).
 #[derive(Debug)]
 pub struct RequestsWriter(PartWriter);
 
 impl RequestsWriter {
     pub fn create(run_dir: &Path) -> Result<Self, ArtifactsError> {
-        PartWriter::create(run_dir, names::REQUESTS, &REQUESTS_HEADER).map(Self)
+        let mut w = PartWriter::create(run_dir, names::REQUESTS, &REQUESTS_HEADER)?;
+        w.flush_each_row = false;
+        Ok(Self(w))
+    }
+
+    /// Writes the rows written so far to the file.
+    pub fn flush(&mut self) -> Result<(), ArtifactsError> {
+        self.0.flush()
     }
 
     pub fn write(&mut self, r: &RequestRecord) -> Result<(), ArtifactsError> {

@@ -1,5 +1,6 @@
 //! A container's (or exec's) output and exit: the pump that copies the
-//! engine's stream line by line into its `LogFile` (and to the run's tee),
+//! engine's stream into its `LogFile` (and to the run's tee), a batch of
+//! lines at a time (`runtime::batch`),
 //! and the exit read from the engine (137 for a SIGKILL).
 //!
 //! It must never drop a line it read: each goes to the log file (a failed
@@ -7,44 +8,56 @@
 //! last partial line is flushed at the end.
 
 use super::*;
+use crate::runtime::batch::{deliver, Pace, Splitter};
 use crate::runtime::logfile::SharedLog;
 
-/// Copies an engine output stream line by line to `file` and `tee`
-/// (stdout and stderr keep separate partial lines).
-pub(super) async fn pump<S>(mut stream: S, file: SharedLog, tee: Option<LineSink>)
-where
+/// Copies an engine output stream to `file` and `tee`: what the stream has
+/// ready is one batch of lines (at most one batch per `every`, when set);
+/// stdout and stderr keep separate partial lines.
+pub(super) async fn pump<S>(
+    mut stream: S,
+    file: SharedLog,
+    tee: Option<LineSink>,
+    every: Option<Duration>,
+) where
     S: futures::Stream<Item = Result<bollard::container::LogOutput, bollard::errors::Error>>
         + Unpin,
 {
     use bollard::container::LogOutput;
-    let mut partial: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
-    let emit = |buf: &[u8]| {
-        let at = Instant::now();
-        let mut b = buf;
-        while let Some((b'\r', rest)) = b.split_last() {
-            b = rest;
+    use futures::FutureExt;
+    let mut split: [Splitter; 2] = Default::default();
+    let mut pace = Pace::new(every);
+    let mut take = |out: LogOutput, lines: &mut Vec<String>| match out {
+        LogOutput::StdErr { message } => lines.extend(split[1].push(&message)),
+        LogOutput::StdOut { message } | LogOutput::Console { message } => {
+            lines.extend(split[0].push(&message))
         }
-        let line = String::from_utf8_lossy(b).into_owned();
-        lock(&file).write_line(&line);
-        if let Some(t) = &tee {
-            let _ = t.send((at, line));
-        }
+        LogOutput::StdIn { .. } => {}
     };
-    while let Some(Ok(out)) = stream.next().await {
-        let (i, msg) = match out {
-            LogOutput::StdErr { message } => (1, message),
-            LogOutput::StdOut { message } | LogOutput::Console { message } => (0, message),
-            LogOutput::StdIn { .. } => continue,
+    loop {
+        pace.ready().await;
+        let Some(Ok(first)) = stream.next().await else {
+            break;
         };
-        partial[i].extend_from_slice(&msg);
-        while let Some(pos) = partial[i].iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = partial[i].drain(..=pos).collect();
-            emit(&line[..line.len() - 1]);
+        let mut lines = Vec::new();
+        take(first, &mut lines);
+        let mut ended = false;
+        while let Some(next) = stream.next().now_or_never() {
+            match next {
+                Some(Ok(out)) => take(out, &mut lines),
+                _ => {
+                    ended = true;
+                    break;
+                }
+            }
+        }
+        deliver(&file, tee.as_ref(), Instant::now(), lines);
+        if ended {
+            break;
         }
     }
-    for p in partial.iter().filter(|p| !p.is_empty()) {
-        emit(p);
-    }
+    let last: Vec<String> = split.iter_mut().filter_map(Splitter::finish).collect();
+    deliver(&file, tee.as_ref(), Instant::now(), last);
 }
 
 /// The container's exit from the engine's wait (137 for a SIGKILL).
