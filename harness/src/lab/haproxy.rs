@@ -102,6 +102,24 @@ pub async fn wait_checks_passed(
     anyhow::bail!("HAProxy's health checks did not pass on every pod within {limit:?} ({last})")
 }
 
+/// How many log lines HAProxy dropped so far (`show info`'s `DroppedLogs`):
+/// it drops a line when its stdout would block (the pipe is full).
+pub async fn dropped_logs(sock: &Path) -> Result<u64, String> {
+    let info = haproxy_api(sock, "show info")
+        .await
+        .map_err(|e| format!("stats socket {}: {e}", sock.display()))?;
+    info_field(&info, "DroppedLogs")
+        .ok_or_else(|| format!("show info on {} has no DroppedLogs", sock.display()))
+}
+
+/// A numeric field of `show info`'s `Name: value` lines.
+pub fn info_field(info: &str, name: &str) -> Option<u64> {
+    info.lines()
+        .filter_map(|l| l.split_once(": "))
+        .find(|(k, _)| *k == name)
+        .and_then(|(_, v)| v.trim().parse().ok())
+}
+
 /// Sends one command to HAProxy's runtime API and returns the whole answer.
 pub async fn haproxy_api(socket: &Path, command: &str) -> std::io::Result<String> {
     let fut = async {
@@ -123,4 +141,18 @@ pub async fn haproxy_api(socket: &Path, command: &str) -> std::io::Result<String
                 ),
             ))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::info_field;
+
+    #[test]
+    fn a_field_of_show_info() {
+        let info = "Name: HAProxy\nVersion: 2.6.12\nDroppedLogs: 182\nCumRecvLogs: 0\n";
+        assert_eq!(info_field(info, "DroppedLogs"), Some(182));
+        assert_eq!(info_field(info, "CumRecvLogs"), Some(0));
+        assert_eq!(info_field(info, "Name"), None);
+        assert_eq!(info_field(info, "Dropped"), None);
+    }
 }

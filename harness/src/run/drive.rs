@@ -37,6 +37,9 @@ pub struct DriveFacts {
     /// The load as scheduled (ms from the run's start).
     pub specs: Vec<loadgen::LoadSpec>,
     pub load: Option<loadgen::LoadStats>,
+    /// HAProxy's `DroppedLogs` at the end (its stdout was full): those
+    /// requests have no HAProxy line to join; `Err` when it could not be read.
+    pub haproxy_dropped_logs: Option<Result<u64, String>>,
 }
 
 /// The run was interrupted by this signal.
@@ -229,6 +232,8 @@ async fn run_lab(
         facts.terminations.extend(t.await.context("fault task")??);
     }
     ticker.abort();
+    facts.haproxy_dropped_logs =
+        Some(crate::lab::haproxy::dropped_logs(&topo.haproxy_socket).await);
     // The observers take one last look at the end state, then stop.
     cancel.cancel();
     observers.await.context("the observers' task")?;

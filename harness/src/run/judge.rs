@@ -57,6 +57,17 @@ pub fn judge(sc: &Scenario, mode: &Mode, mut summary: Summary, d: &Driven) -> Ju
                 l.scheduled, l.sent, l.completed, l.late_sends
             ));
         }
+        match &f.haproxy_dropped_logs {
+            Some(Ok(0)) | None => {}
+            Some(Ok(n)) => summary.notes.push(format!(
+                "HAProxy dropped {n} of its log lines (its stdout was full): those requests \
+                 have no HAProxy evidence; a request without x-served-by takes its pod from \
+                 Envoy's line"
+            )),
+            Some(Err(e)) => summary
+                .notes
+                .push(format!("HAProxy's dropped log lines unknown: {e}")),
+        }
     }
     summary.drain.steps = drain_steps(&d.events);
     let first_terminated = sc.faults.iter().flat_map(|f| f.terminated_pods()).next();

@@ -234,6 +234,8 @@ async fn drive_watch(
         terminations: Vec::new(),
         specs,
         load: Some(stats),
+        // Watch reads no HAProxy log.
+        haproxy_dropped_logs: None,
     })
 }
 
