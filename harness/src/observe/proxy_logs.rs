@@ -7,6 +7,7 @@
 //! a pump beyond a short mutex hold.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -49,6 +50,8 @@ impl Lines {
 #[derive(Clone)]
 pub struct ProxyLogs {
     lines: Arc<Mutex<Lines>>,
+    /// HAProxy request lines with a request id read so far.
+    haproxy_read: Arc<AtomicU64>,
     /// Maps the proxies' own log times to ms of the run.
     clock: RunClock,
 }
@@ -57,6 +60,7 @@ impl ProxyLogs {
     pub fn new(clock: RunClock) -> Self {
         ProxyLogs {
             lines: Arc::default(),
+            haproxy_read: Arc::default(),
             clock,
         }
     }
@@ -66,6 +70,7 @@ impl ProxyLogs {
         let Some(id) = log.request_id.clone() else {
             return;
         };
+        self.haproxy_read.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut g) = self.lines.lock() {
             g.evict(at);
             g.order.push_back((at, false, id.clone()));
@@ -93,6 +98,11 @@ impl ProxyLogs {
             };
             g.envoy.insert(id, line);
         }
+    }
+
+    /// How many HAProxy request lines (with a request id) were read so far.
+    pub fn haproxy_lines_read(&self) -> u64 {
+        self.haproxy_read.load(Ordering::Relaxed)
     }
 
     /// The lines logged for request `id` so far.
@@ -143,6 +153,8 @@ mod tests {
         let e = logs.evidence("long-0");
         assert!(e.haproxy.is_none() && e.envoy.is_none());
         assert!(logs.evidence("x").haproxy.is_some());
+        // Both HAProxy lines were counted, evicted or not.
+        assert_eq!(logs.haproxy_lines_read(), 2);
     }
 
     #[test]

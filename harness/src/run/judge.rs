@@ -36,6 +36,17 @@ pub fn judge(sc: &Scenario, mode: &Mode, mut summary: Summary, d: &Driven) -> Ju
     for e in &d.write_errors {
         summary.notes.push(e.clone());
     }
+    if let Some(r) = &d.records {
+        if r.haproxy_lines < r.tally.requests {
+            summary.notes.push(format!(
+                "the harness read HAProxy's log line of {} of {} requests: {} have none \
+                 to join (HAProxy's own drops are its DroppedLogs)",
+                r.haproxy_lines,
+                r.tally.requests,
+                r.tally.requests - r.haproxy_lines
+            ));
+        }
+    }
     let no_lines = Evidence::default();
     summary.attributions = disruptions
         .iter()

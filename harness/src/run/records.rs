@@ -36,6 +36,8 @@ pub struct RecordsResult {
     /// What the proxies logged of each disruption, by request id.
     pub evidence: HashMap<String, Evidence>,
     pub write_error: Option<String>,
+    /// HAProxy request lines the harness read during the load.
+    pub haproxy_lines: u64,
 }
 
 /// Consumes records until the channel closes.
@@ -51,6 +53,7 @@ pub async fn sink(
         long: Vec::new(),
         evidence: HashMap::new(),
         write_error: None,
+        haproxy_lines: 0,
     };
     let mut pending: VecDeque<(Instant, RequestRecord)> = VecDeque::new();
     // Woken per tick, not per record: a sender does not wake a sink that is
@@ -90,6 +93,7 @@ pub async fn sink(
     if let Err(e) = writer.finish() {
         res.write_error.get_or_insert(e.to_string());
     }
+    res.haproxy_lines = logs.haproxy_lines_read();
     Ok(res)
 }
 

@@ -132,7 +132,8 @@ pub struct ProcSpec {
     pub tee: Option<LineSink>,
     /// Read the output at most once per this (`None`: as it comes). Only
     /// for a process whose lines carry their own times: a line's read time
-    /// is then up to this late.
+    /// is then up to this late. The local runtime only (its pipes); the
+    /// docker runtime reads the engine's log stream as it comes.
     pub batch_every: Option<Duration>,
 }
 

@@ -143,7 +143,7 @@ impl DockerRuntime {
                     .build(),
             ),
         );
-        tokio::spawn(pump(logs, file, spec.tee.clone(), spec.batch_every));
+        tokio::spawn(pump(logs, file, spec.tee.clone()));
         let docker = inner.docker.clone();
         let wid = id.clone();
         tokio::spawn(async move {

@@ -51,10 +51,10 @@ pub(super) async fn exec(
     };
     let (tx, rx) = watch::channel(None);
     let docker = inner.docker.clone();
-    let (tee, every) = (spec.tee.clone(), spec.batch_every);
+    let tee = spec.tee.clone();
     let eid = exec_id.clone();
     tokio::spawn(async move {
-        pump(output, file, tee, every).await;
+        pump(output, file, tee).await;
         // The output ends when the process does; the code may lag a little.
         let mut code = -1;
         for _ in 0..100 {
