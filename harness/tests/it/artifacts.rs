@@ -330,6 +330,7 @@ fn a_part_file_with_a_fragment_longer_than_a_block_reads_its_complete_rows() {
     for r in &rows {
         w.write(r).unwrap();
     }
+    w.flush().unwrap(); // the records sink flushes every 20 ms
     std::mem::forget(w);
     let part = tmp.path().join("requests.csv.part");
     let mut bytes = fs::read(&part).unwrap();

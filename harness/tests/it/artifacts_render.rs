@@ -133,6 +133,7 @@ fn a_killed_run_still_plots_and_reports_from_part_files() {
         Outcome::Reset,
     ))
     .unwrap();
+    w.flush().unwrap(); // the records sink flushes every 20 ms
     std::mem::forget(w);
     let mut s = Summary::new("s1", "graceful", "x", chrono::Utc::now());
     s.notes.push("interrupted by Ctrl-C".into());
