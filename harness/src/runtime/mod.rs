@@ -130,10 +130,9 @@ pub struct ProcSpec {
     pub env: Vec<(String, String)>,
     /// Also send every output line here.
     pub tee: Option<LineSink>,
-    /// Read the output at most once per this (`None`: as it comes). Only
-    /// for a process whose lines carry their own times: a line's read time
-    /// is then up to this late. The local runtime only (its pipes); the
-    /// docker runtime reads the engine's log stream as it comes.
+    /// Read the output at most once per this (`None`: as it comes), for a
+    /// process whose lines carry their own times (their read time is up to
+    /// this late). Local runtime only: docker's log stream is never paced.
     pub batch_every: Option<Duration>,
 }
 
