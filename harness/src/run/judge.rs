@@ -36,17 +36,7 @@ pub fn judge(sc: &Scenario, mode: &Mode, mut summary: Summary, d: &Driven) -> Ju
     for e in &d.write_errors {
         summary.notes.push(e.clone());
     }
-    if let Some(r) = &d.records {
-        if r.haproxy_lines < r.tally.requests {
-            summary.notes.push(format!(
-                "the harness read HAProxy's log line of {} of {} requests: {} have none \
-                 to join (HAProxy's own drops are its DroppedLogs)",
-                r.haproxy_lines,
-                r.tally.requests,
-                r.tally.requests - r.haproxy_lines
-            ));
-        }
-    }
+    evidence_notes(&mut summary.notes, d);
     let no_lines = Evidence::default();
     summary.attributions = disruptions
         .iter()
@@ -67,17 +57,6 @@ pub fn judge(sc: &Scenario, mode: &Mode, mut summary: Summary, d: &Driven) -> Ju
                 "load: {} scheduled, {} sent, {} completed, {} sent more than 1 ms late",
                 l.scheduled, l.sent, l.completed, l.late_sends
             ));
-        }
-        match &f.haproxy_dropped_logs {
-            Some(Ok(0)) | None => {}
-            Some(Ok(n)) => summary.notes.push(format!(
-                "HAProxy dropped {n} of its log lines (its stdout was full): those requests \
-                 have no HAProxy evidence; a request without x-served-by takes its pod from \
-                 Envoy's line"
-            )),
-            Some(Err(e)) => summary
-                .notes
-                .push(format!("HAProxy's dropped log lines unknown: {e}")),
         }
     }
     summary.drain.steps = drain_steps(&d.events);
@@ -121,6 +100,36 @@ pub fn judge(sc: &Scenario, mode: &Mode, mut summary: Summary, d: &Driven) -> Ju
     summary.interrupted = interrupted;
     summary.decide_verdict();
     Judged { summary }
+}
+
+/// What the run could not join to HAProxy's log: requests without a line
+/// the harness read, and the lines HAProxy itself dropped (its stdout full).
+fn evidence_notes(notes: &mut Vec<String>, d: &Driven) {
+    if let Some(r) = &d.records {
+        if r.haproxy_lines < r.tally.requests {
+            notes.push(format!(
+                "the harness read HAProxy's log line of {} of {} requests: {} have none \
+                 to join (HAProxy's own drops are its DroppedLogs)",
+                r.haproxy_lines,
+                r.tally.requests,
+                r.tally.requests - r.haproxy_lines
+            ));
+        }
+    }
+    let dropped = d
+        .outcome
+        .as_ref()
+        .ok()
+        .and_then(|f| f.haproxy_dropped_logs.as_ref());
+    match dropped {
+        Some(Ok(0)) | None => {}
+        Some(Ok(n)) => notes.push(format!(
+            "HAProxy dropped {n} of its log lines (its stdout was full): those requests \
+             have no HAProxy evidence; a request without x-served-by takes its pod from \
+             Envoy's line"
+        )),
+        Some(Err(e)) => notes.push(format!("HAProxy's dropped log lines unknown: {e}")),
+    }
 }
 
 /// Kubelet's preStop moments and every drain step, in timeline order.
