@@ -152,34 +152,16 @@ pub fn enrich(rec: &mut RequestRecord, logs: &ProxyLogs) -> Evidence {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Outcome, RequestKind, RunClock};
+    use crate::model::{Outcome, RunClock};
     use crate::observe::envoy_log::EnvoyLog;
     use crate::observe::haproxy_log::RequestLog;
     use rstest::rstest;
 
     fn rec(id: &str, pod: Option<&str>, outcome: Outcome, status: Option<u16>) -> RequestRecord {
-        RequestRecord {
-            id: id.into(),
-            kind: RequestKind::Long,
-            method: "GET".into(),
-            path: "/sleep".into(),
-            pod: pod.map(Into::into),
-            conn_id: 1,
-            reused: false,
-            intended_ms: 0.0,
-            sent_ms: 0.0,
-            ttfb_ms: None,
-            end_ms: 1.0,
-            status,
-            bytes: 0,
-            chunks: None,
-            outcome,
-            phase: None,
-            origin: None,
-            haproxy_term: None,
-            envoy_flags: None,
-            error: None,
-        }
+        let mut r = RequestRecord::for_test(id, outcome);
+        r.pod = pod.map(Into::into);
+        r.status = status;
+        r
     }
 
     fn logs(haproxy: Option<&str>, envoy: Option<&str>) -> ProxyLogs {

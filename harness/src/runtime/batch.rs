@@ -24,16 +24,6 @@ pub struct LineBatch {
     pub lines: Vec<String>,
 }
 
-impl LineBatch {
-    /// One line read at `at` (tests, and sinks fed by hand).
-    pub fn one(at: Instant, line: impl Into<String>) -> Self {
-        LineBatch {
-            at,
-            lines: vec![line.into()],
-        }
-    }
-}
-
 /// A pump's pace: at most one read per interval, or no limit.
 pub struct Pace(Option<Interval>);
 
